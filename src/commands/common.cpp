@@ -1,0 +1,46 @@
+#include "src/commands/common.hpp"
+
+#include <fnmatch.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+
+namespace attn {
+
+bool use_color(bool no_color_flag) {
+  if (no_color_flag) return false;
+  const char* env = std::getenv("NO_COLOR");
+  if (env && *env) return false;
+  return ::isatty(STDOUT_FILENO) == 1;
+}
+
+std::optional<std::uint64_t> parse_bytes(const std::string& text) {
+  std::size_t pos = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &pos);
+  } catch (...) {
+    return std::nullopt;
+  }
+  std::string unit = text.substr(pos);
+  for (char& ch : unit) ch = char(std::toupper(static_cast<unsigned char>(ch)));
+  if (unit.size() > 1 && unit.back() == 'B') unit.pop_back();
+  if (unit.size() > 1 && unit.back() == 'I') unit.pop_back();
+  double mult = 1;
+  if (unit == "K") mult = 1024.0;
+  else if (unit == "M") mult = 1024.0 * 1024;
+  else if (unit == "G") mult = 1024.0 * 1024 * 1024;
+  else if (unit == "T") mult = 1024.0 * 1024 * 1024 * 1024;
+  else if (!unit.empty() && unit != "B") return std::nullopt;
+  const double bytes = value * mult;
+  if (!(bytes >= 0) || bytes > 1.8e19) return std::nullopt;
+  return static_cast<std::uint64_t>(bytes);
+}
+
+bool glob_match(const std::string& pattern, const std::string& name) {
+  return ::fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
+}
+
+}  // namespace attn

@@ -1,0 +1,22 @@
+// Pieces every subcommand shares: exit codes, colour detection, byte-size parsing.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace attn {
+
+/// Exit codes of SPEC §6.
+enum Exit : int { kExitPass = 0, kExitFail = 1, kExitUsage = 2, kExitRuntime = 3 };
+
+/// Colour on stdout: only on a terminal, never with --no-color or NO_COLOR set.
+bool use_color(bool no_color_flag);
+
+/// "8G", "512M", "1024", "1.5GiB" -> bytes; nullopt when malformed.
+std::optional<std::uint64_t> parse_bytes(const std::string& text);
+
+/// Shell-style glob match (*, ?, [...]) of a case name.
+bool glob_match(const std::string& pattern, const std::string& name);
+
+}  // namespace attn

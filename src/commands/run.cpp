@@ -1,0 +1,74 @@
+#include "src/commands/run.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "src/commands/common.hpp"
+#include "src/config.hpp"
+#include "src/parallel.hpp"
+#include "src/report.hpp"
+#include "src/report_table.hpp"
+
+namespace attn {
+
+void setup_run(CLI::App& app, RunCommandOptions& opt) {
+  app.add_option("--config,-c", opt.config, "suite file (JSON, SPEC §4)")->required();
+  app.add_option("--case", opt.cases, "run only cases whose name matches this glob (repeatable)");
+  app.add_option("--seed", opt.seed, "override every case's seed");
+  app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->check(CLI::NonNegativeNumber);
+  app.add_option("--json", opt.json, "write the JSON report v1 to this file");
+  app.add_option("--max-memory", opt.max_memory, "refuse cases estimated above this size (default 8G)");
+  app.add_flag("--quiet,-q", opt.quiet, "print only the summary line and failures");
+  app.add_flag("--no-color", opt.no_color, "no ANSI colours (also: NO_COLOR=1)");
+}
+
+int run_run(const RunCommandOptions& opt) {
+  const auto start = std::chrono::steady_clock::now();
+  LoadOptions load{.threads = resolve_threads(opt.threads), .seed = opt.seed};
+  if (auto bytes = parse_bytes(opt.max_memory)) load.max_memory = *bytes;
+  else {
+    std::fprintf(stderr, "error: --max-memory '%s' is not a size (e.g. 8G, 512M, 1000000)\n", opt.max_memory.c_str());
+    return kExitUsage;
+  }
+  Suite suite;
+  Diagnostics diags;
+  if (!load_suite(opt.config, load, &suite, &diags)) {
+    print_diagnostics(diags);
+    return kExitUsage;
+  }
+  std::vector<const CaseSpec*> selected;
+  for (const CaseSpec& c : suite.cases) {
+    bool match = opt.cases.empty();
+    for (const std::string& g : opt.cases) match = match || glob_match(g, c.name);
+    if (match) selected.push_back(&c);
+  }
+  if (selected.empty()) {
+    std::fprintf(stderr, "%s: error: no case matches --case %s\n", opt.config.c_str(),
+                 fmt::format("{}", fmt::join(opt.cases, ", ")).c_str());
+    return kExitUsage;
+  }
+
+  RunReport report{.suite = suite.name, .config_file = opt.config};
+  const Candidate cand = tiled_candidate(load.threads);
+  for (const CaseSpec* c : selected) report.cases.push_back(run_case(*c, cand, {.threads = load.threads}));
+
+  const bool color = use_color(opt.no_color);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!opt.quiet) std::fputs(render_table(report, color).c_str(), stdout);
+  std::fputs(render_summary(report, color, seconds).c_str(), stdout);
+  std::fflush(stdout);
+
+  if (!opt.json.empty()) {
+    std::string err;
+    if (!write_file_atomic(opt.json, report_to_json(report).dump(2) + "\n", &err)) {
+      std::fprintf(stderr, "%s\n", err.c_str());
+      return kExitUsage;
+    }
+  }
+  if (report.errors()) return kExitRuntime;
+  return report.failed() ? kExitFail : kExitPass;
+}
+
+}  // namespace attn

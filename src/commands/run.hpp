@@ -1,0 +1,26 @@
+// `attn-diff run`: every case of a suite, table on stdout, reports on request.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace attn {
+
+struct RunCommandOptions {
+  std::string config;
+  std::vector<std::string> cases;  // globs; empty = every case
+  std::optional<std::uint64_t> seed;
+  int threads = 0;  // 0 = one per core
+  std::string json;
+  std::string max_memory = "8G";
+  bool quiet = false;
+  bool no_color = false;
+};
+
+void setup_run(CLI::App& app, RunCommandOptions& opt);
+int run_run(const RunCommandOptions& opt);
+
+}  // namespace attn

@@ -1,0 +1,541 @@
+#include "src/config.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+namespace attn {
+
+using nlohmann::json;
+
+const std::vector<std::string>& case_keys() {
+  static const std::vector<std::string> keys = {
+      "name",   "batch",     "tokens", "kv_tokens", "q_offset", "heads", "kv_heads",
+      "head_dim", "causal",  "window", "sinks",     "scale",    "precision", "exp2",
+      "mask_value", "tiles", "seed",   "inputs",    "tolerance", "gates", "tags"};
+  return keys;
+}
+
+Tolerance default_tolerance(const Recipe& recipe) {
+  if (recipe.output == DType::f32 || recipe.output == DType::f64) return {.atol = 1e-5, .rtol = 1.3e-6};
+  return {.atol = 1e-2, .rtol = 1.6e-2};
+}
+
+namespace {
+
+const std::vector<std::string> kTopKeys = {"suite", "description", "defaults", "cases"};
+const std::vector<std::string> kDistKeys = {"dist", "mean", "std", "low", "high", "value", "fraction", "magnitude"};
+const std::vector<std::string> kDistNames = {"normal", "uniform", "constant", "outliers"};
+const std::vector<std::string> kTileKeys = {"q", "kv"};
+const std::vector<std::string> kToleranceKeys = {"atol", "rtol", "bands"};
+const std::vector<std::string> kRelativeGateKeys = {"k", "eps"};
+
+std::string type_name(const json& v) {
+  if (v.is_boolean()) return "a boolean";
+  if (v.is_number_integer() || v.is_number_unsigned()) return "an integer";
+  if (v.is_number()) return "a number";
+  if (v.is_string()) return "a string";
+  if (v.is_array()) return "a list";
+  if (v.is_object()) return "an object";
+  return "null";
+}
+
+// Reads values out of one JSON object, turning every problem into a diagnostic that names the
+// file, the place (case or defaults) and the key.
+class Reader {
+ public:
+  Reader(std::string file, std::string where, Diagnostics* diags)
+      : file_(std::move(file)), where_(std::move(where)), diags_(diags) {}
+
+  void error(const std::string& message, const std::string& note = "") {
+    diags_->push_back({file_, where_, message, note});
+    ok_ = false;
+  }
+  bool ok() const { return ok_; }
+
+  void check_keys(const json& obj, const std::vector<std::string>& known, const std::string& prefix) {
+    for (const auto& [key, _] : obj.items()) {
+      if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+      const std::string near = nearest(key, known);
+      error(fmt::format("unknown key '{}{}'{}", prefix, key, near.empty() ? "" : fmt::format(" (did you mean '{}{}'?)", prefix, near)),
+            fmt::format("known keys: {}", fmt::join(known, ", ")));
+    }
+  }
+
+  std::optional<std::int64_t> integer(const json& obj, const std::string& key, std::int64_t min,
+                                      const std::string& label = "") {
+    const std::string name = label.empty() ? key : label;
+    if (!obj.contains(key)) return std::nullopt;
+    const json& v = obj.at(key);
+    if (!(v.is_number_integer() || v.is_number_unsigned()) &&
+        !(v.is_number_float() && std::isfinite(v.get<double>()) && v.get<double>() == std::floor(v.get<double>()))) {
+      error(fmt::format("key '{}' must be an integer, got {} ({})", name, type_name(v), v.dump()));
+      return std::nullopt;
+    }
+    const double d = v.get<double>();
+    if (d > 9.0e15) {
+      error(fmt::format("key '{}' is too large ({})", name, v.dump()));
+      return std::nullopt;
+    }
+    const auto x = v.is_number_unsigned() ? static_cast<std::int64_t>(v.get<std::uint64_t>()) : v.get<std::int64_t>();
+    if (x < min) {
+      error(fmt::format("key '{}' must be {} {}, got {}", name, min == 0 ? "at least" : "at least", min, x));
+      return std::nullopt;
+    }
+    return x;
+  }
+
+  std::optional<double> number(const json& obj, const std::string& key, const std::string& label = "") {
+    const std::string name = label.empty() ? key : label;
+    if (!obj.contains(key)) return std::nullopt;
+    const json& v = obj.at(key);
+    if (!v.is_number()) {
+      error(fmt::format("key '{}' must be a number, got {} ({})", name, type_name(v), v.dump()));
+      return std::nullopt;
+    }
+    return v.get<double>();
+  }
+
+  std::optional<double> nonneg(const json& obj, const std::string& key, const std::string& label = "") {
+    auto x = number(obj, key, label);
+    if (x && !(*x >= 0.0 && std::isfinite(*x))) {
+      error(fmt::format("key '{}' must be a finite number >= 0, got {}", label.empty() ? key : label, *x));
+      return std::nullopt;
+    }
+    return x;
+  }
+
+  std::optional<bool> boolean(const json& obj, const std::string& key) {
+    if (!obj.contains(key)) return std::nullopt;
+    const json& v = obj.at(key);
+    if (!v.is_boolean()) {
+      error(fmt::format("key '{}' must be true or false, got {} ({})", key, type_name(v), v.dump()));
+      return std::nullopt;
+    }
+    return v.get<bool>();
+  }
+
+  const json* object(const json& obj, const std::string& key) {
+    if (!obj.contains(key)) return nullptr;
+    const json& v = obj.at(key);
+    if (!v.is_object()) {
+      error(fmt::format("key '{}' must be an object, got {} ({})", key, type_name(v), v.dump()));
+      return nullptr;
+    }
+    return &v;
+  }
+
+  Distribution distribution(const json& obj, const std::string& key) {
+    Distribution d;
+    const std::string p = key + ".";
+    check_keys(obj, kDistKeys, p);
+    if (obj.contains("dist")) {
+      const json& v = obj.at("dist");
+      if (!v.is_string() || std::find(kDistNames.begin(), kDistNames.end(), v.get<std::string>()) == kDistNames.end()) {
+        const std::string near = v.is_string() ? nearest(v.get<std::string>(), kDistNames) : "";
+        error(fmt::format("key '{}dist' must be one of {}, got {}{}", p, fmt::join(kDistNames, ", "), v.dump(),
+                          near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near)));
+      } else {
+        d.dist = v.get<std::string>();
+      }
+    }
+    auto finite = [&](const char* k, double& slot) {
+      if (auto x = number(obj, k, p + k)) {
+        if (std::isfinite(*x)) slot = *x;
+        else error(fmt::format("key '{}{}' must be finite", p, k));
+      }
+    };
+    finite("mean", d.mean);
+    finite("low", d.low);
+    finite("high", d.high);
+    finite("value", d.value);
+    if (auto x = nonneg(obj, "std", p + "std")) d.std = *x;
+    if (auto x = nonneg(obj, "magnitude", p + "magnitude")) d.magnitude = *x;
+    if (auto x = nonneg(obj, "fraction", p + "fraction")) {
+      if (*x > 1.0) error(fmt::format("key '{}fraction' must be between 0 and 1, got {}", p, *x));
+      else d.fraction = *x;
+    }
+    if (d.dist == "uniform" && !(d.low < d.high))
+      error(fmt::format("key '{}low' must be below '{}high' ({} >= {})", p, p, d.low, d.high));
+    return d;
+  }
+
+ private:
+  std::string file_, where_;
+  Diagnostics* diags_;
+  bool ok_ = true;
+};
+
+std::optional<std::int64_t> checked_product(std::initializer_list<std::int64_t> xs) {
+  std::int64_t p = 1;
+  for (std::int64_t x : xs)
+    if (__builtin_mul_overflow(p, x, &p)) return std::nullopt;
+  return p;
+}
+
+std::string human_bytes(std::uint64_t b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double x = double(b);
+  int u = 0;
+  while (x >= 1024.0 && u < 6) x /= 1024.0, ++u;
+  return fmt::format("{:.1f} {}", x, units[u]);
+}
+
+void apply_gates(Reader& rd, const json& gates, std::vector<GateSpec>* out) {
+  std::vector<std::string> names;
+  for (const GateKind& k : gate_kinds()) names.push_back(k.name);
+  for (const auto& [key, v] : gates.items()) {
+    const GateKind* kind = find_gate_kind(key);
+    if (!kind) {
+      const std::string near = nearest(key, names);
+      rd.error(fmt::format("unknown gate 'gates.{}'{}", key, near.empty() ? "" : fmt::format(" (did you mean 'gates.{}'?)", near)),
+               fmt::format("known gates: {}", fmt::join(names, ", ")));
+      continue;
+    }
+    auto it = std::find_if(out->begin(), out->end(), [&](const GateSpec& g) { return g.name == key; });
+    if (v.is_null()) {  // null switches a default gate off
+      if (it != out->end()) out->erase(it);
+      continue;
+    }
+    GateSpec g{.name = key};
+    if (it != out->end()) g = *it;
+    const std::string label = "gates." + key;
+    if (kind->relative) {
+      if (v.is_object()) {
+        rd.check_keys(v, kRelativeGateKeys, label + ".");
+        if (auto k = rd.nonneg(v, "k", label + ".k")) g.k = *k;
+        if (auto e = rd.nonneg(v, "eps", label + ".eps")) g.eps = *e;
+      } else if (v.is_number()) {
+        json wrapper = {{"k", v}};
+        if (auto k = rd.nonneg(wrapper, "k", label)) g.k = *k;
+      } else {
+        rd.error(fmt::format("key '{}' must be a number (k), an object {{\"k\", \"eps\"}} or null, got {}", label, type_name(v)));
+        continue;
+      }
+    } else {
+      json wrapper = {{"bound", v}};
+      auto b = rd.number(wrapper, "bound", label);
+      if (!b) continue;
+      if (!std::isfinite(*b)) {
+        rd.error(fmt::format("key '{}' must be finite", label));
+        continue;
+      }
+      g.bound = *b;
+    }
+    if (it != out->end()) *it = g;
+    else out->push_back(g);
+  }
+}
+
+bool parse_case(const json& defaults, const json& raw, std::size_t position, const std::string& file,
+                const LoadOptions& opt, CaseSpec* out, Diagnostics* diags) {
+  std::string label = fmt::format("case #{}", position + 1);
+  if (raw.is_object() && raw.contains("name") && raw.at("name").is_string())
+    label = fmt::format("case '{}'", raw.at("name").get<std::string>());
+  Reader rd(file, label, diags);
+  if (!raw.is_object()) {
+    rd.error(fmt::format("a case must be an object, got {}", type_name(raw)));
+    return false;
+  }
+  rd.check_keys(raw, case_keys(), "");
+  json merged = defaults;
+  json patch = raw;
+  patch.erase("gates");
+  merged.merge_patch(patch);
+
+  CaseSpec c;
+  if (!raw.contains("name")) rd.error("missing key 'name'", "every case needs a unique name");
+  else if (!raw.at("name").is_string() || raw.at("name").get<std::string>().empty())
+    rd.error(fmt::format("key 'name' must be a non-empty string, got {}", raw.at("name").dump()));
+  else c.name = raw.at("name").get<std::string>();
+
+  // Recipe first: it decides the default tolerance and gates.
+  std::string precision = "bf16-mixed";
+  if (merged.contains("precision")) {
+    const json& v = merged.at("precision");
+    if (!v.is_string() || !recipe_by_name(v.get<std::string>())) {
+      const std::string near = v.is_string() ? nearest(v.get<std::string>(), recipe_names()) : "";
+      rd.error(fmt::format("key 'precision' must be one of {}, got {}{}", fmt::join(recipe_names(), ", "), v.dump(),
+                           near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near)));
+    } else {
+      precision = v.get<std::string>();
+    }
+  }
+  c.recipe = *recipe_by_name(precision);
+  if (auto x = rd.boolean(merged, "exp2")) c.recipe.exp2 = *x;
+  if (merged.contains("mask_value")) {
+    const json& v = merged.at("mask_value");
+    if (v.is_string() && v.get<std::string>() == "-inf") c.recipe.mask_value = -std::numeric_limits<float>::infinity();
+    else if (v.is_number() && v.get<double>() < 0) c.recipe.mask_value = static_cast<float>(v.get<double>());
+    else rd.error(fmt::format("key 'mask_value' must be a negative number or \"-inf\", got {}", v.dump()));
+  }
+
+  Shape& s = c.problem.shape;
+  auto required = [&](const char* key, std::int64_t* slot) {
+    if (!merged.contains(key)) rd.error(fmt::format("missing key '{}'", key), "set it in the case or in \"defaults\"");
+    else if (auto x = rd.integer(merged, key, 1)) *slot = *x;
+  };
+  if (auto x = rd.integer(merged, "batch", 1)) s.batch = *x;
+  required("tokens", &s.tokens);
+  required("heads", &s.heads);
+  required("head_dim", &s.head_dim);
+  s.kv_tokens = s.tokens;
+  if (auto x = rd.integer(merged, "kv_tokens", 1)) s.kv_tokens = *x;
+  s.kv_heads = s.heads;
+  if (auto x = rd.integer(merged, "kv_heads", 1)) s.kv_heads = *x;
+  if (rd.ok() && s.heads % s.kv_heads != 0)
+    rd.error(fmt::format("key 'kv_heads' ({}) must divide 'heads' ({})", s.kv_heads, s.heads),
+             "grouped-query attention maps query head h to kv head h / (heads / kv_heads)");
+  s.q_offset = s.kv_tokens - s.tokens;
+  if (auto x = rd.integer(merged, "q_offset", 0)) s.q_offset = *x;
+  if (rd.ok() && s.q_offset + s.tokens > s.kv_tokens)
+    rd.error(fmt::format("queries end past the keys: q_offset ({}) + tokens ({}) > kv_tokens ({})", s.q_offset,
+                         s.tokens, s.kv_tokens),
+             "queries sit at positions q_offset .. q_offset + tokens - 1 of the kv_tokens keys");
+
+  if (auto x = rd.boolean(merged, "causal")) c.problem.causal = *x;
+  if (auto x = rd.integer(merged, "window", 0)) c.problem.window = *x;
+  c.problem.scale = 1.0 / std::sqrt(double(s.head_dim));
+  if (auto x = rd.number(merged, "scale")) {
+    if (*x > 0 && std::isfinite(*x)) c.problem.scale = *x;
+    else rd.error(fmt::format("key 'scale' must be a finite number > 0, got {}", *x));
+  }
+
+  if (merged.contains("sinks")) {
+    const json& v = merged.at("sinks");
+    if (v.is_number()) {
+      if (!std::isfinite(v.get<double>())) rd.error("key 'sinks' must be finite");
+      c.sinks = {.kind = SinksSpec::Kind::constant, .values = {v.get<double>()}};
+    } else if (v.is_array()) {
+      c.sinks.kind = SinksSpec::Kind::list;
+      for (const json& e : v) {
+        if (!e.is_number() || !std::isfinite(e.get<double>())) {
+          rd.error(fmt::format("key 'sinks' must hold finite numbers, got {}", e.dump()));
+          break;
+        }
+        c.sinks.values.push_back(e.get<double>());
+      }
+      if (rd.ok() && std::int64_t(c.sinks.values.size()) != s.heads)
+        rd.error(fmt::format("key 'sinks' has {} values but the case has {} heads", c.sinks.values.size(), s.heads),
+                 "give one sink logit per query head, a single number for all heads, or a distribution");
+    } else if (v.is_object()) {
+      c.sinks.kind = SinksSpec::Kind::random;
+      c.sinks.dist = rd.distribution(v, "sinks");
+    } else if (!v.is_null()) {
+      rd.error(fmt::format("key 'sinks' must be null, a number, a list of {} numbers or a distribution object, got {}",
+                           s.heads, type_name(v)));
+    }
+  }
+  c.problem.has_sinks = c.sinks.kind != SinksSpec::Kind::none;
+
+  if (const json* t = rd.object(merged, "tiles")) {
+    rd.check_keys(*t, kTileKeys, "tiles.");
+    if (auto x = rd.integer(*t, "q", 1, "tiles.q")) c.tiles.q = *x;
+    if (auto x = rd.integer(*t, "kv", 1, "tiles.kv")) c.tiles.kv = *x;
+  }
+  if (auto x = rd.integer(merged, "seed", 0)) c.seed = static_cast<std::uint64_t>(*x);
+  if (opt.seed) c.seed = *opt.seed;
+  if (const json* d = rd.object(merged, "inputs")) c.inputs = rd.distribution(*d, "inputs");
+
+  c.tolerance = default_tolerance(c.recipe);
+  if (const json* t = rd.object(merged, "tolerance")) {
+    rd.check_keys(*t, kToleranceKeys, "tolerance.");
+    if (auto x = rd.nonneg(*t, "atol", "tolerance.atol")) c.tolerance.atol = *x;
+    if (auto x = rd.nonneg(*t, "rtol", "tolerance.rtol")) c.tolerance.rtol = *x;
+    if (t->contains("bands")) {
+      const json& b = t->at("bands");
+      c.tolerance.bands.clear();
+      if (!b.is_array()) rd.error(fmt::format("key 'tolerance.bands' must be a list of numbers, got {}", type_name(b)));
+      else
+        for (const json& e : b) {
+          if (!e.is_number() || !(e.get<double>() >= 0)) {
+            rd.error(fmt::format("key 'tolerance.bands' must hold numbers >= 0, got {}", e.dump()));
+            break;
+          }
+          c.tolerance.bands.push_back(e.get<double>());
+        }
+    }
+  }
+
+  c.gates = default_gates(c.recipe);
+  for (const json* g : {defaults.contains("gates") ? &defaults.at("gates") : nullptr,
+                        raw.contains("gates") ? &raw.at("gates") : nullptr}) {
+    if (!g) continue;
+    if (!g->is_object()) rd.error(fmt::format("key 'gates' must be an object, got {}", type_name(*g)));
+    else apply_gates(rd, *g, &c.gates);
+  }
+
+  if (merged.contains("tags")) {
+    const json& t = merged.at("tags");
+    if (!t.is_array() || !std::all_of(t.begin(), t.end(), [](const json& e) { return e.is_string(); }))
+      rd.error(fmt::format("key 'tags' must be a list of strings, got {}", t.dump()));
+    else c.tags = t.get<std::vector<std::string>>();
+  }
+
+  if (rd.ok()) {
+    const auto q = checked_product({s.batch, s.tokens, s.heads, s.head_dim});
+    const auto kv = checked_product({s.batch, s.kv_tokens, s.kv_heads, s.head_dim});
+    const auto pairs = checked_product({s.tokens, s.kv_tokens});
+    if (!q || !kv || !pairs || *q > (std::int64_t(1) << 50) || *kv > (std::int64_t(1) << 50)) {
+      rd.error("the tensor sizes overflow: batch × tokens × heads × head_dim is too large to address",
+               fmt::format("batch {}, tokens {}, kv_tokens {}, heads {}, kv_heads {}, head_dim {}", s.batch, s.tokens,
+                           s.kv_tokens, s.heads, s.kv_heads, s.head_dim));
+    } else {
+      const std::uint64_t need = estimate_memory(c, opt.threads);
+      if (need > opt.max_memory)
+        rd.error(fmt::format("the case needs about {} but the memory limit is {}", human_bytes(need),
+                             human_bytes(opt.max_memory)),
+                 "raise it with --max-memory BYTES (suffixes K, M, G) or shrink the case");
+    }
+  }
+  if (!rd.ok()) return false;
+  *out = std::move(c);
+  return true;
+}
+
+}  // namespace
+
+std::uint64_t estimate_memory(const CaseSpec& c, int threads) {
+  const Shape& s = c.problem.shape;
+  const std::uint64_t q = std::uint64_t(s.q_elements()), kv = std::uint64_t(s.kv_elements());
+  // inputs (float) + golden (double) + naive, tiled (float) + candidate and golden copies as double
+  const std::uint64_t tensors = 4 * (q + 2 * kv) + 8 * q + 4 * q * 2 + 8 * q * 2;
+  const std::uint64_t per_thread = 8 * std::uint64_t(s.kv_tokens) * 2 + 4 * std::uint64_t(c.tiles.kv) +
+                                   4 * std::uint64_t(std::min(c.tiles.q, s.tokens)) * std::uint64_t(s.head_dim + 2) +
+                                   (1u << 16);
+  return tensors + per_thread * std::uint64_t(std::max(threads, 1));
+}
+
+bool parse_suite(const json& doc, const std::string& file, const LoadOptions& opt, Suite* out, Diagnostics* diags) {
+  Reader top(file, "", diags);
+  if (!doc.is_object()) {
+    top.error(fmt::format("the file must hold a JSON object with \"cases\", got {}", type_name(doc)));
+    return false;
+  }
+  top.check_keys(doc, kTopKeys, "");
+  Suite suite;
+  suite.file = file;
+  for (const char* key : {"suite", "description"}) {
+    if (!doc.contains(key)) continue;
+    if (!doc.at(key).is_string()) top.error(fmt::format("key '{}' must be a string, got {}", key, type_name(doc.at(key))));
+    else (std::string(key) == "suite" ? suite.name : suite.description) = doc.at(key).get<std::string>();
+  }
+  json defaults = json::object();
+  if (doc.contains("defaults")) {
+    Reader rd(file, "defaults", diags);
+    if (!doc.at("defaults").is_object()) rd.error(fmt::format("key 'defaults' must be an object, got {}", type_name(doc.at("defaults"))));
+    else {
+      defaults = doc.at("defaults");
+      rd.check_keys(defaults, case_keys(), "");
+      if (defaults.contains("name")) rd.error("key 'name' cannot stand in defaults", "each case names itself");
+    }
+    if (!rd.ok()) return false;
+  }
+  if (!doc.contains("cases") || !doc.at("cases").is_array() || doc.at("cases").empty()) {
+    top.error("key 'cases' must be a non-empty list of case objects");
+    return false;
+  }
+  if (!top.ok()) return false;
+  bool ok = true;
+  std::set<std::string> seen;
+  const json& cases = doc.at("cases");
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    CaseSpec c;
+    if (!parse_case(defaults, cases[i], i, file, opt, &c, diags)) {
+      ok = false;
+      continue;
+    }
+    if (!seen.insert(c.name).second) {
+      diags->push_back({file, fmt::format("case '{}'", c.name), fmt::format("duplicate case name '{}'", c.name),
+                        "case names must be unique: reports and --case select by name"});
+      ok = false;
+      continue;
+    }
+    suite.cases.push_back(std::move(c));
+  }
+  if (!ok) return false;
+  if (suite.name.empty()) suite.name = file;
+  *out = std::move(suite);
+  return true;
+}
+
+bool load_suite(const std::string& path, const LoadOptions& opt, Suite* out, Diagnostics* diags) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    diags->push_back({path, "", "cannot open the file", ""});
+    return false;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string s = text.str();
+  json doc;
+  try {
+    doc = json::parse(s);
+  } catch (const json::parse_error& e) {
+    std::size_t line = 1, col = 1;
+    for (std::size_t i = 0; i + 1 < e.byte && i < s.size(); ++i) {
+      if (s[i] == '\n') ++line, col = 1;
+      else ++col;
+    }
+    std::string what = e.what();
+    if (auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
+    diags->push_back({fmt::format("{}:{}:{}", path, line, col), "", fmt::format("malformed JSON: {}", what), ""});
+    return false;
+  }
+  return parse_suite(doc, path, opt, out, diags);
+}
+
+json CaseSpec::to_json() const {
+  const Shape& s = problem.shape;
+  json j = {{"name", name},
+            {"batch", s.batch},
+            {"tokens", s.tokens},
+            {"kv_tokens", s.kv_tokens},
+            {"q_offset", s.q_offset},
+            {"heads", s.heads},
+            {"kv_heads", s.kv_heads},
+            {"head_dim", s.head_dim},
+            {"causal", problem.causal},
+            {"window", problem.window},
+            {"scale", problem.scale},
+            {"precision", recipe.name},
+            {"exp2", recipe.exp2},
+            {"tiles", {{"q", tiles.q}, {"kv", tiles.kv}}},
+            {"seed", seed},
+            {"tags", tags}};
+  if (std::isinf(recipe.mask_value)) j["mask_value"] = "-inf";
+  else j["mask_value"] = recipe.mask_value;
+  auto dist = [](const Distribution& d) {
+    return json{{"dist", d.dist}, {"mean", d.mean}, {"std", d.std}, {"low", d.low}, {"high", d.high},
+                {"value", d.value}, {"fraction", d.fraction}, {"magnitude", d.magnitude}};
+  };
+  switch (sinks.kind) {
+    case SinksSpec::Kind::none: j["sinks"] = nullptr; break;
+    case SinksSpec::Kind::constant: j["sinks"] = sinks.values.at(0); break;
+    case SinksSpec::Kind::list: j["sinks"] = sinks.values; break;
+    case SinksSpec::Kind::random: j["sinks"] = dist(sinks.dist); break;
+  }
+  j["inputs"] = dist(inputs);
+  j["tolerance"] = {{"atol", tolerance.atol}, {"rtol", tolerance.rtol}, {"bands", tolerance.bands}};
+  // Gates are written in full, and every default the case dropped is switched off explicitly, so
+  // that loading this object gives the same gate list back.
+  json g = json::object();
+  for (const GateSpec& spec : default_gates(recipe)) g[spec.name] = nullptr;
+  for (const GateSpec& spec : gates) {
+    if (find_gate_kind(spec.name)->relative) {
+      g[spec.name] = {{"k", spec.k}};
+      if (spec.eps >= 0) g[spec.name]["eps"] = spec.eps;
+    } else {
+      g[spec.name] = spec.bound;
+    }
+  }
+  j["gates"] = g;
+  return j;
+}
+
+}  // namespace attn

@@ -1,0 +1,83 @@
+// Loading and validating a suite file (SPEC §4): defaults merged into cases, every key checked,
+// impossible shapes refused, and errors that name the file, the case and the key.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "kernels/tiled.hpp"
+#include "src/diagnostic.hpp"
+#include "src/gates.hpp"
+#include "src/metrics.hpp"
+#include "src/problem.hpp"
+#include "src/recipe.hpp"
+
+namespace attn {
+
+/// A random distribution for inputs or sinks. Which fields matter depends on `dist`:
+/// normal/outliers use mean and std (outliers: a `fraction` of elements set to ±magnitude),
+/// uniform uses [low, high), constant uses value.
+struct Distribution {
+  std::string dist = "normal";
+  double mean = 0.0, std = 1.0, low = -1.0, high = 1.0, value = 1.0, fraction = 0.001, magnitude = 50.0;
+};
+
+struct SinksSpec {
+  enum class Kind { none, constant, list, random };
+  Kind kind = Kind::none;
+  std::vector<double> values;  // constant: one value; list: one per head
+  Distribution dist;           // random
+};
+
+/// One fully resolved case: every default applied, every value checked.
+struct CaseSpec {
+  std::string name;
+  Problem problem;  // shape, causal, window, has_sinks, scale
+  SinksSpec sinks;
+  Recipe recipe;    // exp2 and mask_value applied
+  TileSizes tiles;
+  std::uint64_t seed = 0;
+  Distribution inputs;
+  Tolerance tolerance;
+  std::vector<GateSpec> gates;
+  std::vector<std::string> tags;
+
+  /// The case as a config object with every key explicit; loading it gives this case back.
+  nlohmann::json to_json() const;
+};
+
+struct Suite {
+  std::string file;
+  std::string name;
+  std::string description;
+  std::vector<CaseSpec> cases;
+};
+
+struct LoadOptions {
+  std::uint64_t max_memory = 8ull << 30;  // bytes; a case estimated above it is refused
+  int threads = 1;                        // for the per-thread part of the estimate
+  std::optional<std::uint64_t> seed;      // overrides every case's seed
+};
+
+/// Reads and validates a suite. On failure returns false with every problem found in `diags`.
+bool load_suite(const std::string& path, const LoadOptions& opt, Suite* out, Diagnostics* diags);
+/// The same from an already parsed document (`file` is only used in messages).
+bool parse_suite(const nlohmann::json& doc, const std::string& file, const LoadOptions& opt, Suite* out,
+                 Diagnostics* diags);
+
+/// Bytes a run of the case needs at its peak: inputs, the three outputs, the candidate copy, and
+/// per-thread workspace.
+std::uint64_t estimate_memory(const CaseSpec& c, int threads);
+
+/// The keys a case (or `defaults`) may have, in SPEC order.
+const std::vector<std::string>& case_keys();
+
+/// The tolerance a recipe uses when the case sets none: torch.testing's defaults for fp32 outputs,
+/// FlashAttention's bf16 tolerances for low-precision outputs.
+Tolerance default_tolerance(const Recipe& recipe);
+
+}  // namespace attn

@@ -1,0 +1,31 @@
+// Errors as values: a message that reads like a compiler's, naming the file, the case and the key.
+//   configs/phase1.json: case 'sinks': error: unknown key 'windw' (did you mean 'window'?)
+//   note: ...
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace attn {
+
+struct Diagnostic {
+  std::string file;     // the file the problem is in ("" when it is not about a file)
+  std::string where;    // "case 'sinks'", "defaults", "" for the whole file
+  std::string message;  // starts lower-case, names the key in quotes
+  std::string note;     // optional hint
+
+  std::string format() const;
+};
+
+using Diagnostics = std::vector<Diagnostic>;
+
+/// Prints every diagnostic to stderr.
+void print_diagnostics(const Diagnostics& diags);
+
+/// Levenshtein distance, for "did you mean".
+std::size_t edit_distance(std::string_view a, std::string_view b);
+/// The candidate closest to `word` if it is close enough to be a plausible typo, else "".
+std::string nearest(std::string_view word, const std::vector<std::string>& candidates);
+
+}  // namespace attn

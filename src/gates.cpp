@@ -1,0 +1,94 @@
+#include "src/gates.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace attn {
+
+const std::vector<GateKind>& gate_kinds() {
+  static const std::vector<GateKind> kinds = {
+      {"max_abs", "max |c - golden| <= bound", false, false},
+      {"mae", "mean |c - golden| <= bound", false, false},
+      {"nmse", "sum (c - golden)^2 / sum golden^2 <= bound", false, false},
+      {"min_pearson", "Pearson correlation with golden >= bound", false, true},
+      {"min_pass_rate", "fraction within atol + rtol·|golden| >= bound", false, true},
+      {"max_abs_vs_naive", "max |c - golden| <= k·max |naive - golden| + eps (FlashAttention's rule)", true, false},
+      {"max_abs_vs_expected", "max |c - golden| <= k·max |tiled - golden| + eps (the correct kernel's error)", true, false},
+  };
+  return kinds;
+}
+
+const GateKind* find_gate_kind(const std::string& name) {
+  for (const GateKind& k : gate_kinds())
+    if (k.name == name) return &k;
+  return nullptr;
+}
+
+std::vector<GateSpec> default_gates(const Recipe& recipe) {
+  std::vector<GateSpec> g = {{.name = "max_abs_vs_naive", .k = 2.0},
+                             {.name = "max_abs_vs_expected", .k = 2.0}};
+  if (recipe.output == DType::f32) {
+    g.push_back({.name = "min_pearson", .bound = 0.99999});
+  } else {
+    g.push_back({.name = "min_pearson", .bound = 0.999});
+  }
+  g.push_back({.name = "min_pass_rate", .bound = 0.99});
+  return g;
+}
+
+namespace {
+
+std::optional<double> metric_for(const std::string& name, const Metrics& m) {
+  if (name == "max_abs" || name == "max_abs_vs_naive" || name == "max_abs_vs_expected") return m.max_abs;
+  if (name == "mae") return m.mae;
+  if (name == "nmse") return m.nmse;
+  if (name == "min_pearson") return m.pearson;
+  if (name == "min_pass_rate") return m.pass_rate;
+  return std::nullopt;
+}
+
+std::string null_reason(const std::string& field, const Metrics& m) {
+  for (const auto& [f, why] : m.null_reasons)
+    if (f == field) return why;
+  return "undefined";
+}
+
+}  // namespace
+
+std::vector<GateResult> evaluate_gates(const std::vector<GateSpec>& gates, const GateContext& ctx) {
+  std::vector<GateResult> out;
+  for (const GateSpec& g : gates) {
+    const GateKind* kind = find_gate_kind(g.name);
+    if (!kind) continue;  // validated at load time
+    GateResult r{.name = g.name, .bound = g.bound};
+    r.value = metric_for(g.name, ctx.vs_golden);
+    if (kind->relative) {
+      const Metrics* yard = g.name == "max_abs_vs_naive" ? &ctx.naive_vs_golden : ctx.expected_vs_golden;
+      if (!yard) {
+        r.note = "skipped: the candidate is the correct tiled kernel";
+        out.push_back(r);
+        continue;
+      }
+      const double floor = g.eps >= 0.0 ? g.eps : unit_roundoff(ctx.output) * ctx.golden_max_abs_value;
+      const double base = yard->max_abs.value_or(0.0);
+      r.bound = g.k * base + floor;
+      r.note = fmt::format("{} x {:.3g} + {:.3g}", g.k, base, floor);
+    }
+    if (!r.value) {
+      const std::string field = g.name == "min_pearson" ? "pearson" : g.name == "min_pass_rate" ? "pass_rate"
+                                : g.name == "mae" || g.name == "nmse" ? g.name : "max_abs";
+      const std::string why = null_reason(field, ctx.vs_golden);
+      // A constant candidate against a varying reference has no correlation to speak of: it fails.
+      r.pass = why != kCandidateConstant;
+      r.note = (r.pass ? "skipped: " : "fails: ") + why;
+      out.push_back(r);
+      continue;
+    }
+    r.pass = kind->lower ? *r.value >= r.bound : *r.value <= r.bound;
+    out.push_back(r);
+  }
+  return out;
+}
+
+}  // namespace attn

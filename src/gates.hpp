@@ -1,0 +1,55 @@
+// Gates and verdicts (SPEC §7): named bounds on a candidate's metrics, with per-recipe defaults.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/metrics.hpp"
+#include "src/recipe.hpp"
+
+namespace attn {
+
+/// One configured gate. Plain gates use `bound`; the relative gates (`max_abs_vs_naive`,
+/// `max_abs_vs_expected`) use `k` and `eps` (bound = k·yardstick + eps; eps < 0 means "derive the
+/// floor from the output dtype": unit_roundoff(output)·max|golden|).
+struct GateSpec {
+  std::string name;
+  double bound = 0.0;
+  double k = 2.0;
+  double eps = -1.0;
+};
+
+/// Description of a gate kind, the one table that validation, help and evaluation share.
+struct GateKind {
+  std::string name;
+  std::string description;
+  bool relative;  // configured by {k, eps} instead of a bound
+  bool lower;     // a lower bound (value must be >= bound) instead of an upper one
+};
+const std::vector<GateKind>& gate_kinds();
+const GateKind* find_gate_kind(const std::string& name);
+
+/// The gates a recipe applies when a case does not override them.
+std::vector<GateSpec> default_gates(const Recipe& recipe);
+
+struct GateResult {
+  std::string name;
+  double bound = 0.0;
+  std::optional<double> value;  // null when the metric is undefined for this case
+  bool pass = true;
+  std::string note;  // how the bound was formed, or why the gate was skipped
+};
+
+/// Everything a gate may look at.
+struct GateContext {
+  const Metrics& vs_golden;              // candidate vs golden
+  const Metrics& naive_vs_golden;        // the eager same-precision reference's own error
+  const Metrics* expected_vs_golden;     // the correct tiled kernel's error; null when the candidate is it
+  double golden_max_abs_value;           // max |golden|, for the derived floor
+  DType output;
+};
+
+std::vector<GateResult> evaluate_gates(const std::vector<GateSpec>& gates, const GateContext& ctx);
+
+}  // namespace attn

@@ -1,0 +1,43 @@
+// attn-diff: differential testing of attention kernels. This file only wires subcommands.
+#include <CLI/CLI.hpp>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "src/commands/common.hpp"
+#include "src/commands/run.hpp"
+#include "src/commands/validate.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"attn-diff " ATTN_DIFF_VERSION
+               ": differential testing of attention kernels (golden float64 SDPA vs naive vs tiled).\n\n"
+               "Examples:\n"
+               "  attn-diff --config configs/phase1.json            # same as 'attn-diff run --config ...'\n"
+               "  attn-diff run -c configs/phase1.json --case 'sinks*' --json report.json\n"
+               "  attn-diff validate -c my_suite.json\n",
+               "attn-diff"};
+  app.set_version_flag("--version", ATTN_DIFF_VERSION);
+  app.require_subcommand(1);
+  app.failure_message(CLI::FailureMessage::help);
+
+  attn::RunCommandOptions run_opt;
+  attn::setup_run(*app.add_subcommand("run", "run every case of a suite and judge the tiled kernel"), run_opt);
+  attn::ValidateOptions validate_opt;
+  attn::setup_validate(*app.add_subcommand("validate", "check a suite file without running it"), validate_opt);
+
+  // `attn-diff --config FILE ...` is `attn-diff run --config FILE ...` (SPEC §6).
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0].starts_with("-") && args[0] != "--help" && args[0] != "-h" && args[0] != "--version")
+    args.insert(args.begin(), "run");
+  std::reverse(args.begin(), args.end());  // CLI11 takes a reversed vector
+  try {
+    app.parse(args);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? attn::kExitPass : attn::kExitUsage;
+  }
+  if (app.got_subcommand("run")) return attn::run_run(run_opt);
+  if (app.got_subcommand("validate")) return attn::run_validate(validate_opt);
+  return attn::kExitUsage;
+}

@@ -1,0 +1,147 @@
+#include "src/report.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+namespace attn {
+
+using nlohmann::json;
+
+namespace {
+
+int count(const RunReport& r, Verdict v) {
+  return int(std::count_if(r.cases.begin(), r.cases.end(), [v](const CaseResult& c) { return c.verdict == v; }));
+}
+
+json opt(const std::optional<double>& x) { return x ? json(*x) : json(nullptr); }
+
+}  // namespace
+
+int RunReport::passed() const { return count(*this, Verdict::pass); }
+int RunReport::failed() const { return count(*this, Verdict::fail); }
+int RunReport::errors() const { return count(*this, Verdict::error); }
+int RunReport::unsupported() const { return count(*this, Verdict::unsupported); }
+
+json metrics_to_json(const Metrics& m) {
+  json j = {{"mae", opt(m.mae)},
+            {"max_abs", opt(m.max_abs)},
+            {"max_abs_index", m.max_abs ? json(m.max_abs_index) : json(nullptr)},
+            {"max_rel", opt(m.max_rel)},
+            {"max_rel_index", m.max_rel ? json(m.max_rel_index) : json(nullptr)},
+            {"rel_excluded", m.rel_excluded},
+            {"rmse", opt(m.rmse)},
+            {"nmse", opt(m.nmse)},
+            {"pearson", opt(m.pearson)},
+            {"cosine", opt(m.cosine)},
+            {"pass_rate", m.pass_rate},
+            {"min_atol", opt(m.min_atol)},
+            {"min_rtol", opt(m.min_rtol)},
+            {"nan", m.nan_candidate},
+            {"inf", m.inf_candidate},
+            {"reference_nan", m.nan_reference},
+            {"reference_inf", m.inf_reference},
+            {"nonfinite_excluded", m.nonfinite_excluded},
+            {"elements", m.elements}};
+  json bands = json::array();
+  for (const auto& [delta, frac] : m.bands) bands.push_back({{"delta", delta}, {"fraction", frac}});
+  j["bands"] = bands;
+  json reasons = json::object();
+  for (const auto& [field, why] : m.null_reasons) reasons[field] = why;
+  j["null_reasons"] = reasons;
+  return j;
+}
+
+json case_to_json(const CaseResult& r) {
+  const CaseSpec& c = r.spec;
+  const Shape& s = c.problem.shape;
+  json j = {{"name", c.name},
+            {"verdict", verdict_name(r.verdict)},
+            {"precision", c.recipe.name},
+            {"kernel", r.kernel},
+            {"shape", {{"batch", s.batch}, {"tokens", s.tokens}, {"kv_tokens", s.kv_tokens}, {"q_offset", s.q_offset},
+                       {"heads", s.heads}, {"kv_heads", s.kv_heads}, {"head_dim", s.head_dim}}},
+            {"features", {{"causal", c.problem.causal}, {"window", c.problem.window}, {"sinks", c.problem.has_sinks}}},
+            {"tiles", {{"q", c.tiles.q}, {"kv", c.tiles.kv}}},
+            {"seed", c.seed},
+            {"tags", c.tags},
+            {"seconds", r.seconds}};
+  if (r.verdict == Verdict::error || r.verdict == Verdict::unsupported) {
+    j["error"] = r.error;
+    return j;
+  }
+  json metrics = {{"vs_golden", metrics_to_json(r.vs_golden)},
+                  {"vs_naive", metrics_to_json(r.vs_naive)},
+                  {"naive_vs_golden", metrics_to_json(r.naive_vs_golden)}};
+  if (r.expected_vs_golden) metrics["expected_vs_golden"] = metrics_to_json(*r.expected_vs_golden);
+  j["metrics"] = metrics;
+  j["empty_rows"] = r.empty_rows;
+  j["tolerance"] = {{"atol", c.tolerance.atol}, {"rtol", c.tolerance.rtol}};
+  json gates = json::array();
+  for (const GateResult& g : r.gates) {
+    json gj = {{"name", g.name}, {"bound", g.bound}, {"value", opt(g.value)}, {"pass", g.pass}};
+    if (!g.note.empty()) gj["note"] = g.note;
+    gates.push_back(gj);
+  }
+  j["gates"] = gates;
+  j["failures"] = r.failures;
+  json worst = json::array();
+  for (const WorstElement& w : r.worst)
+    worst.push_back({{"index", w.index}, {"candidate", w.candidate}, {"reference", w.reference}, {"abs_err", w.abs_err}});
+  j["worst"] = worst;
+  return j;
+}
+
+json report_to_json(const RunReport& r) {
+  json cases = json::array();
+  for (const CaseResult& c : r.cases) cases.push_back(case_to_json(c));
+  return {{"schema", "attn-diff.report.v1"},
+          {"tool", {{"name", "attn-diff"}, {"version", ATTN_DIFF_VERSION}}},
+          {"suite", r.suite},
+          {"config", r.config_file},
+          {"summary", {{"cases", r.cases.size()}, {"passed", r.passed()}, {"failed", r.failed()},
+                       {"errors", r.errors()}, {"unsupported", r.unsupported()}}},
+          {"cases", cases}};
+}
+
+bool write_file_atomic(const std::string& path, const std::string& content, std::string* err) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    *err = fmt::format("{}: error: is a directory, not a file", path);
+    return false;
+  }
+  const fs::path target(path);
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  const std::string tmp = (dir / fmt::format(".{}.tmp.{}", target.filename().string(), ::getpid())).string();
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) {
+      *err = fmt::format("{}: error: cannot write ({})", path, std::strerror(errno));
+      return false;
+    }
+    out << content;
+    out.flush();
+    if (!out) {
+      *err = fmt::format("{}: error: write failed ({})", path, std::strerror(errno));
+      out.close();
+      fs::remove(tmp, ec);
+      return false;
+    }
+  }
+  fs::rename(tmp, target, ec);
+  if (ec) {
+    *err = fmt::format("{}: error: cannot rename the temporary file into place ({})", path, ec.message());
+    fs::remove(tmp, ec);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace attn

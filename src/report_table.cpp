@@ -1,0 +1,106 @@
+#include "src/report_table.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace attn {
+
+namespace {
+
+std::string paint(bool color, const char* code, const std::string& text) {
+  return color ? fmt::format("\033[{}m{}\033[0m", code, text) : text;
+}
+
+const char* verdict_color(Verdict v) {
+  switch (v) {
+    case Verdict::pass: return "32";
+    case Verdict::fail: return "1;31";
+    case Verdict::error: return "1;33";
+    case Verdict::unsupported: return "36";
+  }
+  return "0";
+}
+
+std::string num(const std::optional<double>& x, const char* f = "{:.3g}") {
+  return x ? fmt::format(fmt::runtime(f), *x) : std::string("-");
+}
+
+}  // namespace
+
+std::string shape_label(const Shape& s) {
+  return fmt::format("{}x{}/{}x{}/{}x{}", s.batch, s.tokens, s.kv_tokens, s.heads, s.kv_heads, s.head_dim);
+}
+
+std::string features_label(const CaseSpec& c) {
+  std::vector<std::string> f;
+  f.push_back(c.problem.causal ? "causal" : "full");
+  if (c.problem.window) f.push_back(fmt::format("w{}", c.problem.window));
+  if (c.problem.has_sinks) f.push_back("sinks");
+  if (c.problem.shape.q_mult() > 1) f.push_back(fmt::format("gqa{}", c.problem.shape.q_mult()));
+  if (c.problem.shape.q_offset) f.push_back(fmt::format("off{}", c.problem.shape.q_offset));
+  f.push_back(fmt::format("t{}x{}", c.tiles.q, c.tiles.kv));
+  return fmt::format("{}", fmt::join(f, " "));
+}
+
+std::string render_table(const RunReport& r, bool color) {
+  struct Row {
+    std::vector<std::string> cells;
+    Verdict v;
+  };
+  const std::vector<std::string> head = {"case", "B×Sq/Sk×H/Hkv×D", "features", "precision", "mae", "max_abs",
+                                         "at [b,i,h,d]", "naive max", "pearson", "pass%", "verdict"};
+  std::vector<Row> rows;
+  for (const CaseResult& c : r.cases) {
+    Row row{{c.spec.name, shape_label(c.spec.problem.shape), features_label(c.spec), c.spec.recipe.name}, c.verdict};
+    if (c.verdict == Verdict::error || c.verdict == Verdict::unsupported) {
+      for (int i = 0; i < 6; ++i) row.cells.push_back("-");
+    } else {
+      const Metrics& m = c.vs_golden;
+      row.cells.push_back(num(m.mae, "{:.2e}"));
+      row.cells.push_back(num(m.max_abs, "{:.2e}"));
+      row.cells.push_back(m.max_abs ? fmt::format("[{}]", fmt::join(m.max_abs_index, ",")) : "-");
+      row.cells.push_back(num(c.naive_vs_golden.max_abs, "{:.2e}"));
+      row.cells.push_back(num(m.pearson, "{:.6f}"));
+      row.cells.push_back(fmt::format("{:.2f}", 100.0 * m.pass_rate));
+    }
+    row.cells.push_back(verdict_name(c.verdict));
+    rows.push_back(std::move(row));
+  }
+  std::vector<std::size_t> width(head.size());
+  auto cols = [](const std::string& s) {  // display width: count UTF-8 lead bytes only
+    return std::size_t(std::count_if(s.begin(), s.end(), [](char ch) { return (ch & 0xC0) != 0x80; }));
+  };
+  for (std::size_t i = 0; i < head.size(); ++i) width[i] = cols(head[i]);
+  for (const Row& row : rows)
+    for (std::size_t i = 0; i < head.size(); ++i) width[i] = std::max(width[i], cols(row.cells[i]));
+  auto line = [&](const std::vector<std::string>& cells, const Row* row) {
+    std::string out;
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      std::string cell = cells[i] + std::string(width[i] - cols(cells[i]), ' ');
+      if (row && i + 1 == cells.size()) cell = paint(color, verdict_color(row->v), cells[i]);
+      out += (i ? "  " : "") + cell;
+    }
+    return out + "\n";
+  };
+  std::string out = line(head, nullptr);
+  for (const Row& row : rows) out += line(row.cells, &row);
+  for (const CaseResult& c : r.cases) {
+    if (c.verdict == Verdict::fail)
+      for (const std::string& f : c.failures) out += fmt::format("  {}: {}\n", c.spec.name, f);
+    if (c.verdict == Verdict::error || c.verdict == Verdict::unsupported)
+      out += fmt::format("  {}: {}: {}\n", c.spec.name, verdict_name(c.verdict), c.error);
+  }
+  return out;
+}
+
+std::string render_summary(const RunReport& r, bool color, double seconds) {
+  const bool ok = r.failed() == 0 && r.errors() == 0;
+  std::string s = fmt::format("{}: {} cases, {} passed, {} failed", r.suite, r.cases.size(), r.passed(), r.failed());
+  if (r.errors()) s += fmt::format(", {} errors", r.errors());
+  if (r.unsupported()) s += fmt::format(", {} unsupported", r.unsupported());
+  s += fmt::format(" ({:.2f} s)", seconds);
+  return paint(color, ok ? "32" : "1;31", s) + "\n";
+}
+
+}  // namespace attn
