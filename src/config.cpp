@@ -84,7 +84,7 @@ class Reader {
     }
     const auto x = v.is_number_unsigned() ? static_cast<std::int64_t>(v.get<std::uint64_t>()) : v.get<std::int64_t>();
     if (x < min) {
-      error(fmt::format("key '{}' must be {} {}, got {}", name, min == 0 ? "at least" : "at least", min, x));
+      error(fmt::format("key '{}' must be at least {}, got {}", name, min, x));
       return std::nullopt;
     }
     return x;
@@ -292,7 +292,9 @@ bool parse_case(const json& defaults, const json& raw, std::size_t position, con
     rd.error(fmt::format("key 'kv_heads' ({}) must divide 'heads' ({})", s.kv_heads, s.heads),
              "grouped-query attention maps query head h to kv head h / (heads / kv_heads)");
   s.q_offset = s.kv_tokens - s.tokens;
-  if (auto x = rd.integer(merged, "q_offset", 0)) s.q_offset = *x;
+  // A negative offset is allowed: queries before the first key (e.g. kv_tokens < tokens) are
+  // rows with no visible key under causal masking, which SPEC §2 defines as exactly 0.
+  if (auto x = rd.integer(merged, "q_offset", -(std::int64_t(1) << 50))) s.q_offset = *x;
   if (rd.ok() && s.q_offset + s.tokens > s.kv_tokens)
     rd.error(fmt::format("queries end past the keys: q_offset ({}) + tokens ({}) > kv_tokens ({})", s.q_offset,
                          s.tokens, s.kv_tokens),
