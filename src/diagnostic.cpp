@@ -38,7 +38,8 @@ std::string nearest(std::string_view word, const std::vector<std::string>& candi
   std::string best;
   std::size_t best_d = std::max<std::size_t>(2, word.size() / 3) + 1;
   for (const std::string& c : candidates) {
-    const std::size_t d = edit_distance(word, c);
+    // A known name that starts with the word ("bf16" for "bf16-mixed") counts as a near miss.
+    const std::size_t d = word.size() >= 2 && c.starts_with(word) ? 1 : edit_distance(word, c);
     if (d < best_d) best_d = d, best = c;
   }
   return best;

@@ -1,0 +1,49 @@
+// Running the attn-diff binary from a test and capturing what it printed and its exit code.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace attn::test {
+
+struct CliResult {
+  int code = -1;
+  std::string out;  // stdout and stderr together
+};
+
+/// Runs `attn-diff ARGS` from the source folder with NO_COLOR set.
+inline CliResult run_cli(const std::string& args) {
+  const std::string cmd = "cd '" + std::string(ATTN_DIFF_SOURCE_DIR) + "' && NO_COLOR=1 '" + ATTN_DIFF_BINARY + "' " +
+                          args + " 2>&1";
+  CliResult r;
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  if (!pipe) return r;
+  std::array<char, 4096> buf;
+  std::size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
+  const int status = ::pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+/// A fresh, empty temporary folder for one test, removed by the destructor.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& name) : path(std::filesystem::temp_directory_path() / ("attn_diff_" + name)) {
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string file(const std::string& name, const std::string& content = "") const {
+    const auto p = path / name;
+    if (!content.empty()) std::ofstream(p) << content;
+    return p.string();
+  }
+};
+
+}  // namespace attn::test
