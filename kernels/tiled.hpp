@@ -4,13 +4,14 @@
 #include <cstdint>
 #include <span>
 
+#include "kernels/fault.hpp"
 #include "src/problem.hpp"
 #include "src/recipe.hpp"
 
 namespace attn {
 
 struct TileSizes {
-  std::int64_t q = 128;   // queries per tile
+  std::int64_t q = 128;    // queries per tile
   std::int64_t kv = 2048;  // keys per tile
 };
 
@@ -18,11 +19,15 @@ struct TiledOptions {
   Recipe recipe;
   TileSizes tiles;
   int threads = 1;
+  Fault fault = Fault::none;  // a mutant's one bug; none for the correct kernel
 };
 
 /// Online-softmax attention over q × kv tiles with the recipe's rounding points, sinks folded into
 /// the final normaliser, fully masked KV tiles skipped.
 /// Q: [B][Sq][H][D], K,V: [B][Sk][Hkv][D], sinks: [H] -> out: [B][Sq][H][D].
 void tiled_attention(const Problem& p, const Inputs& in, const TiledOptions& opt, std::span<float> out);
+
+/// Rounds a finished output tensor to the recipe's output dtype (int8: per-tensor quantisation).
+void finish_output(const Recipe& r, std::span<float> out);
 
 }  // namespace attn

@@ -26,15 +26,30 @@ const GateKind* find_gate_kind(const std::string& name) {
 }
 
 std::vector<GateSpec> default_gates(const Recipe& recipe) {
-  std::vector<GateSpec> g = {{.name = "max_abs_vs_naive", .k = 2.0},
-                             {.name = "max_abs_vs_expected", .k = 2.0}};
-  if (recipe.output == DType::f32) {
-    g.push_back({.name = "min_pearson", .bound = 0.99999});
-  } else {
-    g.push_back({.name = "min_pearson", .bound = 0.999});
-  }
-  g.push_back({.name = "min_pass_rate", .bound = 0.99});
-  return g;
+  // The bounds come from `attn-diff calibrate` (docs/calibration.md): the correct kernel must pass
+  // every shipped case for 1000 seeds, and the shipped suites must kill every mutant.
+  struct Defaults {
+    const char* recipe;
+    double k;             // max_abs_vs_naive and max_abs_vs_expected
+    double min_pearson;
+    double min_pass_rate;
+  };
+  static const Defaults table[] = {
+      {"fp32", 2.0, 0.99999, 1.0},
+      {"bf16-mixed", 2.0, 0.999, 1.0},
+      {"fp16-mixed", 2.0, 0.9999, 1.0},
+      // P is rounded to e4m3 in the kernel while the eager reference keeps bf16 probabilities, so
+      // the kernel's error is several times the reference's (see Recipe::note).
+      {"fp8-e4m3", 6.0, 0.99, 0.99},
+      {"int8", 2.0, 0.999, 1.0},
+  };
+  const Defaults* d = &table[0];
+  for (const Defaults& row : table)
+    if (recipe.name == row.recipe) d = &row;
+  return {{.name = "max_abs_vs_naive", .k = d->k},
+          {.name = "max_abs_vs_expected", .k = 2.0},
+          {.name = "min_pearson", .bound = d->min_pearson},
+          {.name = "min_pass_rate", .bound = d->min_pass_rate}};
 }
 
 namespace {
@@ -66,7 +81,8 @@ std::vector<GateResult> evaluate_gates(const std::vector<GateSpec>& gates, const
     if (kind->relative) {
       const Metrics* yard = g.name == "max_abs_vs_naive" ? &ctx.naive_vs_golden : ctx.expected_vs_golden;
       if (!yard) {
-        r.note = "skipped: the candidate is the correct tiled kernel";
+        r.value.reset();
+        r.note = "skipped: the candidate is the correct tiled kernel, its own yardstick";
         out.push_back(r);
         continue;
       }

@@ -13,8 +13,7 @@ namespace attn {
 /// The inputs of a case, bit-identical for the same case on every machine and thread count.
 Inputs make_inputs(const CaseSpec& c, int threads = 1);
 
-/// Fills out[n] = draw n of `dist` on the stream `s` of `seed`, rounded to `t`.
-void fill_distribution(const Distribution& dist, std::uint64_t seed, Stream s, Stream outliers, DType t,
-                       std::span<float> out);
+/// Fills out[n] = draw n of `dist` on the stream `s` of `seed` (as float, not yet rounded to a recipe).
+void fill_distribution(const Distribution& dist, std::uint64_t seed, Stream s, Stream outliers, std::span<float> out);
 
 }  // namespace attn

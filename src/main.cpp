@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "src/commands/calibrate.hpp"
 #include "src/commands/common.hpp"
+#include "src/commands/mutate.hpp"
 #include "src/commands/run.hpp"
 #include "src/commands/validate.hpp"
 
@@ -26,6 +28,15 @@ int main(int argc, char** argv) {
   attn::ValidateOptions validate_opt;
   attn::setup_validate(*app.add_subcommand("validate", "check a suite file without running it"), validate_opt);
 
+  attn::CalibrateOptions calibrate_opt;
+  attn::setup_calibrate(*app.add_subcommand("calibrate", "run the correct kernel over many seeds and report gate margins"),
+                        calibrate_opt);
+
+  attn::MutateOptions mutate_opt;
+  attn::setup_mutate(*app.add_subcommand("mutate", "run every mutant against every case: which cases kill which bug"),
+                     mutate_opt);
+  attn::setup_list_mutants(*app.add_subcommand("list-mutants", "list the built-in mutants and the bug each models"));
+
   // `attn-diff --config FILE ...` is `attn-diff run --config FILE ...` (SPEC §6).
   std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty() && args[0].starts_with("-") && args[0] != "--help" && args[0] != "-h" && args[0] != "--version")
@@ -39,5 +50,8 @@ int main(int argc, char** argv) {
   }
   if (app.got_subcommand("run")) return attn::run_run(run_opt);
   if (app.got_subcommand("validate")) return attn::run_validate(validate_opt);
+  if (app.got_subcommand("mutate")) return attn::run_mutate(mutate_opt);
+  if (app.got_subcommand("list-mutants")) return attn::run_list_mutants();
+  if (app.got_subcommand("calibrate")) return attn::run_calibrate(calibrate_opt);
   return attn::kExitUsage;
 }

@@ -56,6 +56,9 @@ struct Inputs {
   std::vector<float> k;      // [B][Sk][Hkv][D]
   std::vector<float> v;      // [B][Sk][Hkv][D]
   std::vector<float> sinks;  // [H], empty when the problem has no sinks
+  // Per-tensor quantisation scales (fp8, int8 recipes): each value above is code × scale.
+  // 1 for tensors that are rounded rather than quantised.
+  float q_scale = 1.0f, k_scale = 1.0f, v_scale = 1.0f, sinks_scale = 1.0f;
 };
 
 /// Flat index of element [b][s][h][d] in a tensor with `tokens` rows and `heads` heads of size D.

@@ -4,12 +4,17 @@ namespace attn {
 
 namespace {
 
-// The table of SPEC §3. A recipe listed here but not yet implemented by the kernels is refused
-// by config validation, not silently run in another precision.
+// The table of SPEC §3.
 std::vector<Recipe> builtin_recipes() {
+  using D = DType;
   return {
       {.name = "fp32"},
-      {.name = "bf16-mixed", .input = DType::bf16, .probs = DType::bf16, .output = DType::bf16},
+      {.name = "bf16-mixed", .input = D::bf16, .probs = D::bf16, .output = D::bf16, .eager = D::bf16},
+      {.name = "fp16-mixed", .input = D::f16, .probs = D::f16, .output = D::f16, .eager = D::f16},
+      {.name = "fp8-e4m3", .input = D::e4m3, .probs = D::e4m3, .output = D::bf16, .eager = D::bf16,
+       .note = "the kernel rounds P to e4m3 (unit roundoff 2^-4) before P·V, the eager bf16 reference keeps P "
+               "in bf16 (2^-8): the kernel's error is expected to be several times the reference's"},
+      {.name = "int8", .input = D::int8, .output = D::int8, .eager = D::f32},
   };
 }
 

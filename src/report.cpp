@@ -81,7 +81,17 @@ json case_to_json(const CaseResult& r) {
                   {"naive_vs_golden", metrics_to_json(r.naive_vs_golden)}};
   if (r.expected_vs_golden) metrics["expected_vs_golden"] = metrics_to_json(*r.expected_vs_golden);
   j["metrics"] = metrics;
+  // What precision explains, next to the candidate's own error (SPEC §7's yardsticks).
+  const Metrics& expected = r.expected_vs_golden ? *r.expected_vs_golden : r.vs_golden;
+  j["explained"] = {{"candidate_max_abs", opt(r.vs_golden.max_abs)},
+                    {"naive_max_abs", opt(r.naive_vs_golden.max_abs)},
+                    {"tiled_max_abs", opt(expected.max_abs)},
+                    {"candidate_mae", opt(r.vs_golden.mae)},
+                    {"naive_mae", opt(r.naive_vs_golden.mae)},
+                    {"tiled_mae", opt(expected.mae)}};
+  if (!c.recipe.note.empty()) j["explained"]["note"] = c.recipe.note;
   j["empty_rows"] = r.empty_rows;
+  j["coverage"] = r.coverage;
   j["tolerance"] = {{"atol", c.tolerance.atol}, {"rtol", c.tolerance.rtol}};
   json gates = json::array();
   for (const GateResult& g : r.gates) {

@@ -9,6 +9,7 @@
 #include "kernels/golden.hpp"
 #include "kernels/naive.hpp"
 #include "kernels/tiled.hpp"
+#include "src/coverage.hpp"
 #include "src/inputs.hpp"
 
 namespace attn {
@@ -27,9 +28,9 @@ namespace {
 
 std::vector<double> widen(const std::vector<float>& x) { return {x.begin(), x.end()}; }
 
-std::vector<float> run_tiled(const CaseSpec& c, const Inputs& in, int threads) {
+std::vector<float> run_tiled(const CaseSpec& c, const Inputs& in, int threads, Fault fault = Fault::none) {
   std::vector<float> out(c.problem.shape.q_elements());
-  tiled_attention(c.problem, in, {.recipe = c.recipe, .tiles = c.tiles, .threads = threads}, out);
+  tiled_attention(c.problem, in, {.recipe = c.recipe, .tiles = c.tiles, .threads = threads, .fault = fault}, out);
   return out;
 }
 
@@ -43,44 +44,67 @@ Candidate tiled_candidate(int threads) {
           }};
 }
 
-CaseResult run_case(const CaseSpec& c, const Candidate& cand, const RunOptions& opt) {
+Candidate mutant_candidate(const MutantInfo& m, int threads) {
+  return {.kernel = "mutant:" + m.name, .is_expected = false,
+          .produce = [&m, threads](const CaseSpec& c, const Inputs& in, std::vector<double>* out, std::string*) {
+            *out = widen(run_tiled(c, in, threads, m.fault));
+            return true;
+          },
+          .unsupported = [&m](const CaseSpec& c) { return mutant_unsupported(m, c.recipe); }};
+}
+
+PreparedCase prepare_case(const CaseSpec& c, int threads) {
   const auto start = std::chrono::steady_clock::now();
-  CaseResult r{.spec = c, .kernel = cand.kernel};
   const Shape& s = c.problem.shape;
-  const Index4 dims = {s.batch, s.tokens, s.heads, s.head_dim};
-  const Inputs in = make_inputs(c, opt.threads);
+  PreparedCase p;
+  p.spec = c;
+  p.inputs = make_inputs(c, threads);
+  p.coverage = compute_coverage(c, p.inputs);
+  p.golden.resize(s.q_elements());
+  golden_attention(c.problem, p.inputs, p.golden, threads);
+  p.naive = widen([&] {
+    std::vector<float> naive(s.q_elements());
+    naive_attention(c.problem, p.inputs, c.recipe, naive, threads);
+    return naive;
+  }());
+  p.naive_vs_golden = compute_metrics(p.naive, p.golden, p.dims(), c.tolerance);
+  p.empty_rows = c.problem.empty_rows();
+  for (double g : p.golden) p.golden_max_abs_value = std::max(p.golden_max_abs_value, std::abs(g));
+  p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return p;
+}
 
-  std::vector<double> golden(s.q_elements());
-  golden_attention(c.problem, in, golden);
-  std::vector<float> naive_f(s.q_elements());
-  naive_attention(c.problem, in, c.recipe, naive_f, opt.threads);
-  const std::vector<double> naive = widen(naive_f);
+const Metrics& PreparedCase::tiled_vs_golden(int threads) {
+  if (!tiled_metrics_) tiled_metrics_ = compute_metrics(widen(run_tiled(spec, inputs, threads)), golden, dims(), spec.tolerance);
+  return *tiled_metrics_;
+}
 
-  std::vector<double> candidate;
-  std::string err;
+CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) {
+  const auto start = std::chrono::steady_clock::now();
+  const CaseSpec& c = p.spec;
+  CaseResult r{.spec = c, .kernel = cand.kernel, .naive_vs_golden = p.naive_vs_golden, .empty_rows = p.empty_rows,
+               .golden_max_abs_value = p.golden_max_abs_value, .coverage = p.coverage};
   auto finish = [&] {
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    r.seconds = p.seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return r;
   };
-  if (!cand.produce(c, in, &candidate, &err)) {
+  std::vector<double> candidate;
+  std::string err;
+  if (!cand.produce(c, p.inputs, &candidate, &err)) {
     r.verdict = Verdict::error;
     r.error = err;
     return finish();
   }
-  if (candidate.size() != golden.size()) {
+  if (candidate.size() != p.golden.size()) {
     r.verdict = Verdict::error;
-    r.error = fmt::format("the candidate has {} elements, expected {}", candidate.size(), golden.size());
+    r.error = fmt::format("the candidate has {} elements, expected {}", candidate.size(), p.golden.size());
     return finish();
   }
-
-  r.empty_rows = c.problem.empty_rows();
-  for (double g : golden) r.golden_max_abs_value = std::max(r.golden_max_abs_value, std::abs(g));
-  r.vs_golden = compute_metrics(candidate, golden, dims, c.tolerance);
-  r.vs_naive = compute_metrics(candidate, naive, dims, c.tolerance);
-  r.naive_vs_golden = compute_metrics(naive, golden, dims, c.tolerance);
-  if (!cand.is_expected)
-    r.expected_vs_golden = compute_metrics(widen(run_tiled(c, in, opt.threads)), golden, dims, c.tolerance);
-  r.worst = worst_elements(candidate, golden, dims, opt.worst);
+  const Index4 dims = p.dims();
+  r.vs_golden = compute_metrics(candidate, p.golden, dims, c.tolerance);
+  r.vs_naive = compute_metrics(candidate, p.naive, dims, c.tolerance);
+  if (!cand.is_expected) r.expected_vs_golden = p.tiled_vs_golden(opt.threads);
+  r.worst = worst_elements(candidate, p.golden, dims, opt.worst);
 
   r.gates = evaluate_gates(c.gates, {.vs_golden = r.vs_golden,
                                      .naive_vs_golden = r.naive_vs_golden,
@@ -89,7 +113,7 @@ CaseResult run_case(const CaseSpec& c, const Candidate& cand, const RunOptions& 
                                      .output = c.recipe.output});
   // NaN or Inf in the candidate where golden is finite fails the case whatever the gates say.
   std::int64_t bad = 0;
-  for (std::size_t e = 0; e < candidate.size(); ++e) bad += !std::isfinite(candidate[e]) && std::isfinite(golden[e]);
+  for (std::size_t e = 0; e < candidate.size(); ++e) bad += !std::isfinite(candidate[e]) && std::isfinite(p.golden[e]);
   if (bad) r.failures.push_back(fmt::format("{} non-finite candidate values where golden is finite", bad));
   for (const GateResult& g : r.gates)
     if (!g.pass)
@@ -98,6 +122,20 @@ CaseResult run_case(const CaseSpec& c, const Candidate& cand, const RunOptions& 
                                    : fmt::format("gate {}: {}", g.name, g.note));
   r.verdict = r.failures.empty() ? Verdict::pass : Verdict::fail;
   return finish();
+}
+
+std::string unsupported_reason(const CaseSpec& c, const Candidate& cand) {
+  return cand.unsupported ? cand.unsupported(c) : std::string();
+}
+
+CaseResult unsupported_result(const CaseSpec& c, const Candidate& cand, std::string why) {
+  return {.spec = c, .kernel = cand.kernel, .verdict = Verdict::unsupported, .error = std::move(why)};
+}
+
+CaseResult run_case(const CaseSpec& c, const Candidate& cand, const RunOptions& opt) {
+  if (std::string why = unsupported_reason(c, cand); !why.empty()) return unsupported_result(c, cand, why);
+  PreparedCase p = prepare_case(c, opt.threads);
+  return judge(p, cand, opt);
 }
 
 }  // namespace attn

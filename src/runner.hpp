@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/mutants.hpp"
 #include "src/config.hpp"
 #include "src/gates.hpp"
 #include "src/metrics.hpp"
@@ -18,10 +19,14 @@ struct Candidate {
   std::string kernel = "tiled";  // as written in the report: "tiled", "mutant:<name>", "external"
   bool is_expected = true;       // true when the candidate is the correct tiled kernel itself
   std::function<bool(const CaseSpec&, const Inputs&, std::vector<double>* out, std::string* err)> produce;
+  // Why the candidate cannot run a case ("" = it can); such a case is `unsupported`, never `fail`.
+  std::function<std::string(const CaseSpec&)> unsupported;
 };
 
 /// The correct tiled kernel as a candidate.
 Candidate tiled_candidate(int threads);
+/// The tiled kernel with one mutant's fault (kernels/mutants.hpp).
+Candidate mutant_candidate(const MutantInfo& m, int threads);
 
 enum class Verdict { pass, fail, error, unsupported };
 const char* verdict_name(Verdict v);
@@ -39,6 +44,7 @@ struct CaseResult {
   std::int64_t empty_rows = 0;         // query rows (per batch and head) with no visible key
   double golden_max_abs_value = 0.0;
   double seconds = 0.0;
+  std::vector<std::string> coverage;  // kernel paths the case exercises (src/coverage.hpp)
 };
 
 struct RunOptions {
@@ -46,6 +52,36 @@ struct RunOptions {
   std::size_t worst = 10;  // worst elements kept per case
 };
 
+/// Everything about a case that does not depend on the candidate: inputs, golden, naive and their
+/// comparison. Prepared once, it can judge many candidates (mutate runs every mutant on it).
+struct PreparedCase {
+  CaseSpec spec;
+  Inputs inputs;
+  std::vector<double> golden, naive;
+  Metrics naive_vs_golden;
+  std::vector<std::string> coverage;
+  std::int64_t empty_rows = 0;
+  double golden_max_abs_value = 0.0;
+  double seconds = 0.0;  // time spent preparing
+
+  Index4 dims() const {
+    const Shape& s = spec.problem.shape;
+    return {s.batch, s.tokens, s.heads, s.head_dim};
+  }
+  /// The correct tiled kernel's error against golden, computed on first use.
+  const Metrics& tiled_vs_golden(int threads);
+
+ private:
+  std::optional<Metrics> tiled_metrics_;
+};
+
+PreparedCase prepare_case(const CaseSpec& c, int threads);
+/// Runs the candidate on a prepared case and judges it: metrics, gates, verdict.
+CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt);
+/// Why the candidate cannot run the case ("" when it can), and the result that says so.
+std::string unsupported_reason(const CaseSpec& c, const Candidate& cand);
+CaseResult unsupported_result(const CaseSpec& c, const Candidate& cand, std::string why);
+/// prepare_case + judge, or an `unsupported` result.
 CaseResult run_case(const CaseSpec& c, const Candidate& cand, const RunOptions& opt);
 
 }  // namespace attn

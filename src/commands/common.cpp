@@ -5,7 +5,11 @@
 
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+
+#include "kernels/mutants.hpp"
+#include "src/diagnostic.hpp"
 
 namespace attn {
 
@@ -37,6 +41,14 @@ std::optional<std::uint64_t> parse_bytes(const std::string& text) {
   const double bytes = value * mult;
   if (!(bytes >= 0) || bytes > 1.8e19) return std::nullopt;
   return static_cast<std::uint64_t>(bytes);
+}
+
+const MutantInfo* lookup_mutant(const std::string& name) {
+  if (const MutantInfo* m = find_mutant(name)) return m;
+  const std::string near = nearest(name, mutant_names());
+  std::fprintf(stderr, "error: unknown mutant '%s'%s\nnote: attn-diff list-mutants prints them all\n", name.c_str(),
+               near.empty() ? "" : (" (did you mean '" + near + "'?)").c_str());
+  return nullptr;
 }
 
 bool glob_match(const std::string& pattern, const std::string& name) {

@@ -16,6 +16,10 @@ bool use_color(bool no_color_flag);
 /// "8G", "512M", "1024", "1.5GiB" -> bytes; nullopt when malformed.
 std::optional<std::uint64_t> parse_bytes(const std::string& text);
 
+struct MutantInfo;
+/// The mutant of that name, or nullptr after printing "unknown mutant" with the nearest name.
+const MutantInfo* lookup_mutant(const std::string& name);
+
 /// Shell-style glob match (*, ?, [...]) of a case name.
 bool glob_match(const std::string& pattern, const std::string& name);
 

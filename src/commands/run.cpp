@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "kernels/mutants.hpp"
 #include "src/commands/common.hpp"
 #include "src/config.hpp"
 #include "src/parallel.hpp"
@@ -19,6 +20,7 @@ void setup_run(CLI::App& app, RunCommandOptions& opt) {
   app.add_option("--seed", opt.seed, "override every case's seed");
   app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->check(CLI::NonNegativeNumber);
   app.add_option("--json", opt.json, "write the JSON report v1 to this file");
+  app.add_option("--mutant", opt.mutant, "judge this mutant of the tiled kernel instead (see list-mutants)");
   app.add_option("--max-memory", opt.max_memory, "refuse cases estimated above this size (default 8G)");
   app.add_flag("--quiet,-q", opt.quiet, "print only the summary line and failures");
   app.add_flag("--no-color", opt.no_color, "no ANSI colours (also: NO_COLOR=1)");
@@ -50,8 +52,10 @@ int run_run(const RunCommandOptions& opt) {
     return kExitUsage;
   }
 
+  const MutantInfo* mutant = nullptr;
+  if (!opt.mutant.empty() && !(mutant = lookup_mutant(opt.mutant))) return kExitUsage;
   RunReport report{.suite = suite.name, .config_file = opt.config};
-  const Candidate cand = tiled_candidate(load.threads);
+  const Candidate cand = mutant ? mutant_candidate(*mutant, load.threads) : tiled_candidate(load.threads);
   for (const CaseSpec* c : selected) report.cases.push_back(run_case(*c, cand, {.threads = load.threads}));
 
   const bool color = use_color(opt.no_color);

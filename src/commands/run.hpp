@@ -15,6 +15,7 @@ struct RunCommandOptions {
   std::optional<std::uint64_t> seed;
   int threads = 0;  // 0 = one per core
   std::string json;
+  std::string mutant;  // run this mutant instead of the correct kernel
   std::string max_memory = "8G";
   bool quiet = false;
   bool no_color = false;

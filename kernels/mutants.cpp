@@ -1,0 +1,57 @@
+#include "kernels/mutants.hpp"
+
+namespace attn {
+
+const std::vector<MutantInfo>& mutants() {
+  static const std::vector<MutantInfo> table = {
+      {"no_sinks", "the learned sink logit is ignored", Fault::no_sinks, {"sinks"}},
+      {"sink_not_in_max", "the sink enters the normaliser as exp(sink), not shifted by the running max",
+       Fault::sink_not_in_max, {"sinks"}},
+      {"no_scale", "scores are not multiplied by the softmax scale 1/sqrt(D)", Fault::no_scale, {}},
+      {"double_scale", "the softmax scale is applied twice", Fault::double_scale, {}},
+      {"window_off_by_one", "the sliding window admits W + 1 keys (j >= p - W instead of j > p - W)",
+       Fault::window_off_by_one, {"window_cuts_row"}},
+      {"causal_ignored", "the causal mask is not applied (future keys are visible)", Fault::causal_ignored,
+       {"causal_cuts_row"}},
+      {"no_rescale", "online softmax forgets exp(m - m') on the accumulator and the sum", Fault::no_rescale,
+       {"multi_kv_tile"}},
+      {"stale_max", "the final normaliser folds the sink in with the last KV tile's own row max", Fault::stale_max,
+       {"sinks"}},
+      {"gqa_interleaved", "query head h reads kv head h % Hkv instead of h / q_mult", Fault::gqa_interleaved,
+       {"gqa_grouped"}},
+      {"kv_tail_dropped", "KV tile count max(1, Sk / kv_tile): the partial last KV tile is skipped",
+       Fault::kv_tail_dropped, {"partial_kv_tail"}},
+      {"q_tail_dropped", "query tile count max(1, Sq / q_tile): the partial last query tile is never computed",
+       Fault::q_tail_dropped, {"partial_q_tail"}},
+      {"prefix_skipped", "keys before q_offset are ignored, as a decode kernel starting its KV loop at the first query",
+       Fault::prefix_skipped, {"prefix_keys"}},
+      {"tile_skip_off_by_one", "a KV tile holding exactly one visible key is skipped as fully masked",
+       Fault::tile_skip_off_by_one, {"one_key_tile"}},
+      {"acc_bf16", "the P·V accumulator is kept in bf16 instead of fp32", Fault::acc_bf16, {}},
+      {"int8_saturation", "the int32 QKᵀ is clipped to the int8 range before dequantisation", Fault::int8_saturation,
+       {"int8"}, "int8"},
+      {"finite_mask_leak", "mask value -1e4 in bf16 instead of -inf, and rows with no visible key are not zeroed",
+       Fault::finite_mask_leak, {"empty_row_without_sinks"}},
+  };
+  return table;
+}
+
+const MutantInfo* find_mutant(const std::string& name) {
+  for (const MutantInfo& m : mutants())
+    if (m.name == name) return &m;
+  return nullptr;
+}
+
+std::vector<std::string> mutant_names() {
+  std::vector<std::string> names;
+  for (const MutantInfo& m : mutants()) names.push_back(m.name);
+  return names;
+}
+
+std::string mutant_unsupported(const MutantInfo& m, const Recipe& recipe) {
+  if (!m.only_recipe.empty() && recipe.name != m.only_recipe)
+    return m.name + " models a bug of the " + m.only_recipe + " recipe; this case runs " + recipe.name;
+  return "";
+}
+
+}  // namespace attn
