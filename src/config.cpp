@@ -26,6 +26,21 @@ Tolerance default_tolerance(const Recipe& recipe) {
   return {.atol = 1e-2, .rtol = 1.6e-2};
 }
 
+std::optional<Tolerance> tolerance_preset(const std::string& name, const Recipe& recipe) {
+  if (name == "recipe") return default_tolerance(recipe);
+  if (name != "torch") return std::nullopt;
+  // torch.testing.assert_close's defaults for the output dtype (integers compare exactly).
+  switch (recipe.output) {
+    case DType::f64: return Tolerance{.atol = 1e-7, .rtol = 1e-7};
+    case DType::f32: return Tolerance{.atol = 1e-5, .rtol = 1.3e-6};
+    case DType::bf16: return Tolerance{.atol = 1e-5, .rtol = 1.6e-2};
+    case DType::f16: return Tolerance{.atol = 1e-5, .rtol = 1e-3};
+    case DType::e4m3: return Tolerance{.atol = 1e-5, .rtol = 1.25e-1};
+    case DType::int8: return Tolerance{.atol = 0.0, .rtol = 0.0};
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 const std::vector<std::string> kTopKeys = {"suite", "description", "defaults", "cases"};
@@ -345,7 +360,12 @@ bool parse_case(const json& defaults, const json& raw, std::size_t position, con
   if (const json* d = rd.object(merged, "inputs")) c.inputs = rd.distribution(*d, "inputs");
 
   c.tolerance = default_tolerance(c.recipe);
-  if (const json* t = rd.object(merged, "tolerance")) {
+  if (merged.contains("tolerance") && merged.at("tolerance").is_string()) {
+    const std::string preset = merged.at("tolerance").get<std::string>();
+    if (auto t = tolerance_preset(preset, c.recipe)) c.tolerance = *t;
+    else rd.error(fmt::format("key 'tolerance' names no preset: \"{}\" (known: \"torch\", \"recipe\")", preset),
+                  "or give an object {\"atol\", \"rtol\", \"bands\"}");
+  } else if (const json* t = rd.object(merged, "tolerance")) {
     rd.check_keys(*t, kToleranceKeys, "tolerance.");
     if (auto x = rd.nonneg(*t, "atol", "tolerance.atol")) c.tolerance.atol = *x;
     if (auto x = rd.nonneg(*t, "rtol", "tolerance.rtol")) c.tolerance.rtol = *x;

@@ -80,4 +80,8 @@ const std::vector<std::string>& case_keys();
 /// FlashAttention's bf16 tolerances for low-precision outputs.
 Tolerance default_tolerance(const Recipe& recipe);
 
+/// A named tolerance preset (`"tolerance": "torch"` in a config): "torch" is torch.testing's
+/// per-dtype default for the recipe's output dtype, "recipe" the recipe's own default.
+std::optional<Tolerance> tolerance_preset(const std::string& name, const Recipe& recipe);
+
 }  // namespace attn

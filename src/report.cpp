@@ -92,6 +92,11 @@ json case_to_json(const CaseResult& r) {
   if (!c.recipe.note.empty()) j["explained"]["note"] = c.recipe.note;
   j["empty_rows"] = r.empty_rows;
   j["coverage"] = r.coverage;
+  if (c.recipe.scaled_input()) {
+    const auto& sc = r.input_scales;
+    j["input_scales"] = {{"q", sc[0]}, {"k", sc[1]}, {"v", sc[2]}};
+    if (c.problem.has_sinks) j["input_scales"]["sinks"] = sc[3];
+  }
   j["tolerance"] = {{"atol", c.tolerance.atol}, {"rtol", c.tolerance.rtol}};
   json gates = json::array();
   for (const GateResult& g : r.gates) {

@@ -83,7 +83,8 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
   const auto start = std::chrono::steady_clock::now();
   const CaseSpec& c = p.spec;
   CaseResult r{.spec = c, .kernel = cand.kernel, .naive_vs_golden = p.naive_vs_golden, .empty_rows = p.empty_rows,
-               .golden_max_abs_value = p.golden_max_abs_value, .coverage = p.coverage};
+               .golden_max_abs_value = p.golden_max_abs_value, .coverage = p.coverage,
+               .input_scales = {p.inputs.q_scale, p.inputs.k_scale, p.inputs.v_scale, p.inputs.sinks_scale}};
   auto finish = [&] {
     r.seconds = p.seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return r;

@@ -2,6 +2,7 @@
 // verdict, collected in a CaseResult that every report writer only renders.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <optional>
 #include <string>
@@ -45,6 +46,7 @@ struct CaseResult {
   double golden_max_abs_value = 0.0;
   double seconds = 0.0;
   std::vector<std::string> coverage;  // kernel paths the case exercises (src/coverage.hpp)
+  std::array<float, 4> input_scales{1, 1, 1, 1};  // per-tensor scales of q, k, v, sinks (fp8, int8)
 };
 
 struct RunOptions {

@@ -188,3 +188,14 @@ TEST_CASE("config: the shipped suites load", "[config]") {
     CHECK(d.empty());
   }
 }
+
+TEST_CASE("config: tolerance presets", "[config]") {
+  const Loaded torch = load(one_case({{"tolerance", "torch"}}));
+  REQUIRE(torch.ok);
+  CHECK(torch.suite.cases[0].tolerance.rtol == 1.6e-2);  // bf16-mixed outputs bf16
+  CHECK(torch.suite.cases[0].tolerance.atol == 1e-5);
+  const Loaded fp32 = load(one_case({{"tolerance", "torch"}, {"precision", "fp32"}}));
+  REQUIRE(fp32.ok);
+  CHECK(fp32.suite.cases[0].tolerance.rtol == 1.3e-6);
+  expect_error(one_case({{"tolerance", "loose"}}), "key 'tolerance' names no preset");
+}
