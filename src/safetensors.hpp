@@ -1,0 +1,45 @@
+// Reading and writing .safetensors files (SPEC §8): candidate outputs and `dump --format
+// safetensors`. Layout: an 8-byte little-endian header length N, N bytes of JSON naming each
+// tensor's dtype, shape and byte range, then the data buffer. Checked as strictly as the reference
+// implementation (huggingface/safetensors) checks it, so a file we accept loads there too.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "src/npy.hpp"
+
+namespace attn {
+
+struct NamedArray {
+  std::string name;
+  Array array;
+};
+
+/// Reads every tensor of a file (F64, F32, F16, BF16), in the order of their data in the file.
+/// "__metadata__" is checked (an object of strings) and dropped. On failure returns false and sets
+/// *err to "path: error: ...".
+bool read_safetensors(const std::string& path, std::vector<NamedArray>* out, std::string* err);
+
+/// read_safetensors on bytes already in memory; `name_for_errors` starts every message.
+bool parse_safetensors(std::string_view bytes, const std::string& name_for_errors, std::vector<NamedArray>* out,
+                       std::string* err);
+
+/// One tensor to write: values are converted to `dtype` (rounded to nearest even for BF16/F16).
+struct TensorToWrite {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  ArrayDType dtype = ArrayDType::f32;
+  std::span<const double> values;
+};
+
+/// Writes tensors through a temporary file and a rename. Names must be unique and not
+/// "__metadata__"; the product of each shape must equal its number of values. Data is laid out
+/// widest dtype first (stable otherwise), as the reference writer does, so every tensor is aligned
+/// to its item size.
+bool write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors, std::string* err);
+
+}  // namespace attn
