@@ -21,10 +21,6 @@ const std::vector<std::string>& case_keys() {
   return keys;
 }
 
-Tolerance default_tolerance(const Recipe& recipe) {
-  if (recipe.output == DType::f32 || recipe.output == DType::f64) return {.atol = 1e-5, .rtol = 1.3e-6};
-  return {.atol = 1e-2, .rtol = 1.6e-2};
-}
 
 std::optional<Tolerance> tolerance_preset(const std::string& name, const Recipe& recipe) {
   if (name == "recipe") return default_tolerance(recipe);

@@ -76,10 +76,6 @@ std::uint64_t estimate_memory(const CaseSpec& c, int threads);
 /// The keys a case (or `defaults`) may have, in SPEC order.
 const std::vector<std::string>& case_keys();
 
-/// The tolerance a recipe uses when the case sets none: torch.testing's defaults for fp32 outputs,
-/// FlashAttention's bf16 tolerances for low-precision outputs.
-Tolerance default_tolerance(const Recipe& recipe);
-
 /// A named tolerance preset (`"tolerance": "torch"` in a config): "torch" is torch.testing's
 /// per-dtype default for the recipe's output dtype, "recipe" the recipe's own default.
 std::optional<Tolerance> tolerance_preset(const std::string& name, const Recipe& recipe);

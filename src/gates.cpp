@@ -25,32 +25,49 @@ const GateKind* find_gate_kind(const std::string& name) {
   return nullptr;
 }
 
-std::vector<GateSpec> default_gates(const Recipe& recipe) {
-  // The bounds come from `attn-diff calibrate` (docs/calibration.md): the correct kernel must pass
-  // every shipped case for 1000 seeds, and the shipped suites must kill every mutant.
-  struct Defaults {
-    const char* recipe;
-    double k;             // max_abs_vs_naive and max_abs_vs_expected
-    double min_pearson;
-    double min_pass_rate;
-  };
-  static const Defaults table[] = {
-      {"fp32", 2.0, 0.99999, 1.0},
-      {"bf16-mixed", 2.0, 0.999, 1.0},
-      {"fp16-mixed", 2.0, 0.9999, 1.0},
+namespace {
+
+// Per-recipe defaults. The bounds come from `attn-diff calibrate` (docs/calibration.md): the
+// correct kernel must pass every shipped case for 1000 seeds, and the shipped suites must kill
+// every mutant. k is the FlashAttention rule's factor on the eager reference's error.
+struct RecipeDefaults {
+  const char* recipe;
+  double k;
+  double min_pearson;
+  double min_pass_rate;
+  Tolerance tolerance;
+};
+
+const RecipeDefaults& defaults_for(const Recipe& recipe) {
+  static const RecipeDefaults table[] = {
+      // fp32: both errors are a few ulps from different summation orders, so the ratio is noisy.
+      {"fp32", 4.0, 0.99999, 1.0, {.atol = 1e-5, .rtol = 1.3e-6}},
+      // bf16: large-magnitude and outlier inputs leave 1 in 10^4 elements outside FlashAttention's
+      // bf16 tolerance while the error stays far below the eager reference's.
+      {"bf16-mixed", 2.0, 0.999, 0.999, {.atol = 1e-2, .rtol = 1.6e-2}},
+      {"fp16-mixed", 2.0, 0.9999, 1.0, {.atol = 1e-3, .rtol = 2e-3}},
       // P is rounded to e4m3 in the kernel while the eager reference keeps bf16 probabilities, so
-      // the kernel's error is several times the reference's (see Recipe::note).
-      {"fp8-e4m3", 6.0, 0.99, 0.99},
-      {"int8", 2.0, 0.999, 1.0},
+      // the kernel's error is several times the reference's (see the recipe's note).
+      {"fp8-e4m3", 6.0, 0.99, 0.999, {.atol = 5e-2, .rtol = 5e-2}},
+      // int8 output: half a quantisation step (max|O|/254) dominates the error.
+      {"int8", 2.0, 0.999, 0.999, {.atol = 2.5e-2, .rtol = 5e-2}},
   };
-  const Defaults* d = &table[0];
-  for (const Defaults& row : table)
-    if (recipe.name == row.recipe) d = &row;
-  return {{.name = "max_abs_vs_naive", .k = d->k},
-          {.name = "max_abs_vs_expected", .k = 2.0},
-          {.name = "min_pearson", .bound = d->min_pearson},
-          {.name = "min_pass_rate", .bound = d->min_pass_rate}};
+  for (const RecipeDefaults& row : table)
+    if (recipe.name == row.recipe) return row;
+  return table[0];
 }
+
+}  // namespace
+
+std::vector<GateSpec> default_gates(const Recipe& recipe) {
+  const RecipeDefaults& d = defaults_for(recipe);
+  return {{.name = "max_abs_vs_naive", .k = d.k},
+          {.name = "max_abs_vs_expected", .k = 2.0},
+          {.name = "min_pearson", .bound = d.min_pearson},
+          {.name = "min_pass_rate", .bound = d.min_pass_rate}};
+}
+
+Tolerance default_tolerance(const Recipe& recipe) { return defaults_for(recipe).tolerance; }
 
 namespace {
 
@@ -86,7 +103,9 @@ std::vector<GateResult> evaluate_gates(const std::vector<GateSpec>& gates, const
         out.push_back(r);
         continue;
       }
-      const double floor = g.eps >= 0.0 ? g.eps : unit_roundoff(ctx.output) * ctx.golden_max_abs_value;
+      // The floor keeps the rule from collapsing when the yardstick error is 0 (fp32 on tiny
+      // cases): one ulp of the output dtype at the largest golden value.
+      const double floor = g.eps >= 0.0 ? g.eps : 2.0 * unit_roundoff(ctx.output) * ctx.golden_max_abs_value;
       const double base = yard->max_abs.value_or(0.0);
       r.bound = g.k * base + floor;
       r.note = fmt::format("{} x {:.3g} + {:.3g}", g.k, base, floor);

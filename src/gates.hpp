@@ -12,7 +12,7 @@ namespace attn {
 
 /// One configured gate. Plain gates use `bound`; the relative gates (`max_abs_vs_naive`,
 /// `max_abs_vs_expected`) use `k` and `eps` (bound = k·yardstick + eps; eps < 0 means "derive the
-/// floor from the output dtype": unit_roundoff(output)·max|golden|).
+/// floor from the output dtype": one ulp, 2·unit_roundoff(output)·max|golden|).
 struct GateSpec {
   std::string name;
   double bound = 0.0;
@@ -32,6 +32,9 @@ const GateKind* find_gate_kind(const std::string& name);
 
 /// The gates a recipe applies when a case does not override them.
 std::vector<GateSpec> default_gates(const Recipe& recipe);
+
+/// The tolerance a recipe uses when the case sets none (for pass_rate and min_pass_rate).
+Tolerance default_tolerance(const Recipe& recipe);
 
 struct GateResult {
   std::string name;
