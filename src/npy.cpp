@@ -17,7 +17,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "src/report.hpp"
+#include "src/fileio.hpp"
 
 namespace attn {
 

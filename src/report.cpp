@@ -125,38 +125,4 @@ json report_to_json(const RunReport& r) {
           {"cases", cases}};
 }
 
-bool write_file_atomic(const std::string& path, const std::string& content, std::string* err) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) {
-    *err = fmt::format("{}: error: is a directory, not a file", path);
-    return false;
-  }
-  const fs::path target(path);
-  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  const std::string tmp = (dir / fmt::format(".{}.tmp.{}", target.filename().string(), ::getpid())).string();
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) {
-      *err = fmt::format("{}: error: cannot write ({})", path, std::strerror(errno));
-      return false;
-    }
-    out << content;
-    out.flush();
-    if (!out) {
-      *err = fmt::format("{}: error: write failed ({})", path, std::strerror(errno));
-      out.close();
-      fs::remove(tmp, ec);
-      return false;
-    }
-  }
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    *err = fmt::format("{}: error: cannot rename the temporary file into place ({})", path, ec.message());
-    fs::remove(tmp, ec);
-    return false;
-  }
-  return true;
-}
-
 }  // namespace attn

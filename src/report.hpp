@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "src/fileio.hpp"
 #include "src/runner.hpp"
 
 namespace attn {
@@ -24,9 +25,5 @@ struct RunReport {
 nlohmann::json metrics_to_json(const Metrics& m);
 nlohmann::json case_to_json(const CaseResult& r);
 nlohmann::json report_to_json(const RunReport& r);
-
-/// Writes `content` to `path` through a temporary file in the same folder and a rename, so a
-/// reader never sees half a report. Returns false with a message on failure.
-bool write_file_atomic(const std::string& path, const std::string& content, std::string* err);
 
 }  // namespace attn

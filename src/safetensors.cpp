@@ -17,7 +17,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
-#include "src/report.hpp"
+#include "src/fileio.hpp"
 
 namespace attn {
 

@@ -13,7 +13,7 @@
 #include "src/commands/common.hpp"
 #include "src/config.hpp"
 #include "src/parallel.hpp"
-#include "src/report.hpp"
+#include "src/fileio.hpp"
 
 namespace attn {
 

@@ -14,7 +14,7 @@
 #include "src/config.hpp"
 #include "src/coverage.hpp"
 #include "src/parallel.hpp"
-#include "src/report.hpp"
+#include "src/fileio.hpp"
 
 namespace attn {
 
