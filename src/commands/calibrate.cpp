@@ -14,6 +14,7 @@
 #include "src/config.hpp"
 #include "src/parallel.hpp"
 #include "src/fileio.hpp"
+#include "src/runner.hpp"
 
 namespace attn {
 
