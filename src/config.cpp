@@ -39,7 +39,8 @@ std::optional<Tolerance> tolerance_preset(const std::string& name, const Recipe&
 
 namespace {
 
-const std::vector<std::string> kTopKeys = {"suite", "description", "defaults", "cases"};
+// "dump" is written by `attn-diff dump` into case.json (what was dumped, input scales); the loader ignores it.
+const std::vector<std::string> kTopKeys = {"suite", "description", "defaults", "cases", "dump"};
 const std::vector<std::string> kDistKeys = {"dist", "mean", "std", "low", "high", "value", "fraction", "magnitude"};
 const std::vector<std::string> kDistNames = {"normal", "uniform", "constant", "outliers"};
 const std::vector<std::string> kTileKeys = {"q", "kv"};

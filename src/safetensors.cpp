@@ -175,7 +175,8 @@ bool read_safetensors(const std::string& path, std::vector<NamedArray>* out, std
   return parse_safetensors(bytes.str(), path, out, err);
 }
 
-bool write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors, std::string* err) {
+bool write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors, std::string* err,
+                       const std::vector<std::pair<std::string, std::string>>& metadata) {
   auto fail = [&](const std::string& msg) {
     *err = fmt::format("{}: error: {}", path, msg);
     return false;
@@ -195,6 +196,11 @@ bool write_safetensors(const std::string& path, const std::vector<TensorToWrite>
   });
 
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) {
+    nlohmann::ordered_json meta = nlohmann::ordered_json::object();
+    for (const auto& [key, value] : metadata) meta[key] = value;
+    header["__metadata__"] = meta;
+  }
   std::string data;
   for (const TensorToWrite* t : order) {
     const std::size_t begin = data.size();

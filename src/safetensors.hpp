@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "src/npy.hpp"
@@ -39,7 +40,8 @@ struct TensorToWrite {
 /// Writes tensors through a temporary file and a rename. Names must be unique and not
 /// "__metadata__"; the product of each shape must equal its number of values. Data is laid out
 /// widest dtype first (stable otherwise), as the reference writer does, so every tensor is aligned
-/// to its item size.
-bool write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors, std::string* err);
+/// to its item size. `metadata` becomes the "__metadata__" object (written only when not empty).
+bool write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors, std::string* err,
+                       const std::vector<std::pair<std::string, std::string>>& metadata = {});
 
 }  // namespace attn
