@@ -110,6 +110,12 @@ json case_to_json(const CaseResult& r) {
   for (const WorstElement& w : r.worst)
     worst.push_back({{"index", w.index}, {"candidate", w.candidate}, {"reference", w.reference}, {"abs_err", w.abs_err}});
   j["worst"] = worst;
+  if (!r.diagnosis.empty()) {  // src/diagnosis.hpp; the same object `attn-diff diagnose --json` writes
+    json hypotheses = json::array();
+    for (const Hypothesis& h : r.diagnosis)
+      hypotheses.push_back({{"name", h.name}, {"score", h.score}, {"evidence", h.evidence}});
+    j["diagnosis"] = {{"hypotheses", hypotheses}};
+  }
   return j;
 }
 

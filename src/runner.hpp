@@ -30,6 +30,13 @@ Candidate tiled_candidate(int threads);
 Candidate mutant_candidate(const MutantInfo& m, int threads);
 
 enum class Verdict { pass, fail, error, unsupported };
+
+/// One ranked explanation of a failure (src/diagnosis.hpp): a mutant name, "layout:<x>" or "precision".
+struct Hypothesis {
+  std::string name;
+  double score = 0.0;  // in [0, 1], higher explains the candidate better
+  std::string evidence;
+};
 const char* verdict_name(Verdict v);
 
 struct CaseResult {
@@ -47,6 +54,7 @@ struct CaseResult {
   double seconds = 0.0;
   std::vector<std::string> coverage;  // kernel paths the case exercises (src/coverage.hpp)
   std::array<float, 4> input_scales{1, 1, 1, 1};  // per-tensor scales of q, k, v, sinks (fp8, int8)
+  std::vector<Hypothesis> diagnosis;  // best first; filled only when a failure was diagnosed
 };
 
 struct RunOptions {
