@@ -7,6 +7,9 @@
 
 #include "src/commands/calibrate.hpp"
 #include "src/commands/common.hpp"
+#include "src/commands/compare.hpp"
+#include "src/commands/diagnose.hpp"
+#include "src/commands/dump.hpp"
 #include "src/commands/mutate.hpp"
 #include "src/commands/run.hpp"
 #include "src/commands/validate.hpp"
@@ -37,6 +40,15 @@ int main(int argc, char** argv) {
                      mutate_opt);
   attn::setup_list_mutants(*app.add_subcommand("list-mutants", "list the built-in mutants and the bug each models"));
 
+  attn::DumpOptions dump_opt;
+  attn::setup_dump(*app.add_subcommand("dump", "write one case's inputs and reference outputs for an external kernel"),
+                   dump_opt);
+  attn::CompareOptions compare_opt;
+  attn::setup_compare(*app.add_subcommand("compare", "judge an external kernel's output against a dump"), compare_opt);
+  attn::DiagnoseOptions diagnose_opt;
+  attn::setup_diagnose(*app.add_subcommand("diagnose", "rank the likely causes of an external output's mismatch"),
+                       diagnose_opt);
+
   // `attn-diff --config FILE ...` is `attn-diff run --config FILE ...` (SPEC §6).
   std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty() && args[0].starts_with("-") && args[0] != "--help" && args[0] != "-h" && args[0] != "--version")
@@ -53,5 +65,8 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("mutate")) return attn::run_mutate(mutate_opt);
   if (app.got_subcommand("list-mutants")) return attn::run_list_mutants();
   if (app.got_subcommand("calibrate")) return attn::run_calibrate(calibrate_opt);
+  if (app.got_subcommand("dump")) return attn::run_dump(dump_opt);
+  if (app.got_subcommand("compare")) return attn::run_compare(compare_opt);
+  if (app.got_subcommand("diagnose")) return attn::run_diagnose(diagnose_opt);
   return attn::kExitUsage;
 }

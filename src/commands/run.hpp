@@ -19,6 +19,14 @@ struct RunCommandOptions {
   std::string max_memory = "8G";
   bool quiet = false;
   bool no_color = false;
+  // An external kernel as the candidate (src/external.hpp); command line only, never a config key.
+  std::string candidate_cmd;
+  double timeout = 300;        // seconds per case for --candidate-cmd
+  bool keep_temp = false;
+  std::string layout = "bshd";  // of the command's {out}
+  bool bf16_bits = false;
+  bool diagnose = false;        // diagnose every failing case (src/diagnosis.hpp)
+  bool no_diagnose = false;
 };
 
 void setup_run(CLI::App& app, RunCommandOptions& opt);

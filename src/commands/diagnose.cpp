@@ -1,0 +1,72 @@
+#include "src/commands/diagnose.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cstdio>
+
+#include "kernels/mutants.hpp"
+#include "src/commands/common.hpp"
+#include "src/commands/compare.hpp"
+#include "src/diagnosis.hpp"
+#include "src/fileio.hpp"
+#include "src/report_table.hpp"
+
+namespace attn {
+
+void setup_diagnose(CLI::App& app, DiagnoseOptions& opt) {
+  app.add_option("--inputs,-i", opt.inputs, "directory written by `attn-diff dump` (or its case.json)")->required();
+  app.add_option("--candidate", opt.candidate, "the kernel's output: .npy or .safetensors")->required();
+  app.add_option("--layout", opt.layout, "layout of the output: bshd (default), bhsd, bs(hd), s(hd)");
+  app.add_flag("--bf16-bits", opt.bf16_bits, "read '<u2'/'<i2' .npy files as bf16 bit patterns");
+  app.add_option("--json", opt.json, "write {\"hypotheses\": [{name, score, evidence}]} best first to this file");
+  app.add_option("--top", opt.top, "hypotheses to print (default 5; --json has them all)");
+  app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->check(CLI::NonNegativeNumber);
+  app.add_option("--max-memory", opt.max_memory, "refuse a case estimated above this size (default 8G)");
+}
+
+int run_diagnose(const DiagnoseOptions& opt) {
+  Comparison cmp;
+  if (int code = load_comparison(opt.inputs, opt.candidate, opt.layout, opt.bf16_bits, opt.threads, opt.max_memory, &cmp))
+    return code;
+  const CaseSpec& c = cmp.dump.spec;
+  const CaseResult r = judge(cmp.prepared, file_candidate(cmp.candidate), {.threads = cmp.threads});
+  const std::vector<Hypothesis> h = diagnose_case(cmp.prepared, cmp.candidate, cmp.layout, cmp.threads);
+
+  const Metrics& m = r.vs_golden;
+  std::printf("case %s (%s, %s, %s): %s", c.name.c_str(), shape_label(c.problem.shape).c_str(), features_label(c).c_str(),
+              c.recipe.name.c_str(), verdict_name(r.verdict));
+  if (m.max_abs)
+    std::printf(", max_abs %.2e at [%s], NMSE %s", *m.max_abs, fmt::format("{}", fmt::join(m.max_abs_index, ",")).c_str(),
+                m.nmse ? fmt::format("{:.1e}", *m.nmse).c_str() : "-");
+  std::printf("\nhypotheses, best first (score 1: explains the output exactly; 0.5: within a correct kernel's error):\n");
+  std::fputs(render_diagnosis(h, opt.top).c_str(), stdout);
+  std::vector<std::string> na;
+  for (const Hypothesis& x : h)
+    if (x.score == 0 && x.evidence.starts_with("not applicable")) na.push_back(x.name);
+  if (!na.empty()) std::printf("not applicable to this case: %s (--json says why)\n", fmt::format("{}", fmt::join(na, ", ")).c_str());
+  const Hypothesis& best = h.front();
+  std::string what = best.name == "precision" ? std::string("the mismatch is within what rounding and tiling explain")
+                                              : best.name.starts_with("layout:") ? std::string("a layout mix-up")
+                                                                                 : std::string();
+  if (const MutantInfo* mi = find_mutant(best.name)) what = mi->description;
+  if (best.score < 0.2)
+    std::printf("no hypothesis explains the output well (best: %s, score %.3f): the bug may be one attn-diff has no "
+                "model of\n", best.name.c_str(), best.score);
+  else
+    std::printf("most likely: %s: %s\n", best.name.c_str(), what.c_str());
+  std::fflush(stdout);
+
+  if (!opt.json.empty()) {
+    nlohmann::json j = {{"schema", "attn-diff.diagnosis.v1"}, {"case", c.name}, {"verdict", verdict_name(r.verdict)}};
+    j["hypotheses"] = diagnosis_to_json(h)["hypotheses"];
+    std::string err;
+    if (!write_file_atomic(opt.json, j.dump(2) + "\n", &err)) {
+      std::fprintf(stderr, "%s\n", err.c_str());
+      return kExitUsage;
+    }
+  }
+  return kExitPass;
+}
+
+}  // namespace attn
