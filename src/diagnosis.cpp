@@ -199,9 +199,9 @@ std::vector<Hypothesis> diagnose(const DiagnosisContext& ctx, const PreparedCase
       const double r = sum_sq_diff(candidate, std::span<const float>(h.values)) / ctx.reference_sq;
       s.d = std::sqrt(r / (2.0 * ctx.noise_nmse));
       s.score = std::isfinite(s.d) ? 1.0 / (1.0 + s.d) : 0.0;
-      const std::string what = h.name.starts_with("layout:") ? "matches " + h.description
-                                                             : "matches the tiled kernel with this bug (" + h.description + ")";
-      s.evidence = r == 0 ? fmt::format("{} exactly, bit for bit; {}", what, vs_golden)
+      const std::string what = h.name.starts_with("layout:") ? "matches " + h.description + ","
+                                                             : "matches the kernel in which " + h.description + ",";
+      s.evidence = r == 0 ? fmt::format("{} bit for bit; {}", what, vs_golden)
                           : fmt::format("{} to NMSE {} ({:.2g}x a correct kernel's error); {}", what, nmse_text(r), s.d,
                                         vs_golden);
     }

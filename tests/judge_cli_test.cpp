@@ -191,6 +191,12 @@ TEST_CASE("judge cli: run --candidate-cmd with correct, buggy and broken command
   json j = read_json(dir.file("r.json"));
   CHECK(j["cases"][0]["verdict"] == "pass");  // causal: no sinks to forget
   CHECK(j["cases"][1]["diagnosis"]["hypotheses"][0]["name"] == "no_sinks");
+  // Built-in candidates are diagnosed on request only; external ones unless told not to.
+  CHECK_THAT(run_cli("run -c configs/phase1.json --case sinks --mutant no_sinks --diagnose").out,
+             Contains("diagnosis of sinks:\n  1. no_sinks"));
+  CHECK_THAT(run_cli("run -c configs/phase1.json --case sinks --mutant no_sinks").out, !Contains("diagnosis"));
+  CHECK_THAT(run_cli("run -c configs/phase1.json --case sinks --no-diagnose " + cmd + "mutant:no_sinks {inputs} {out}\"").out,
+             !Contains("diagnosis"));
   // NaN in the output: a failure, not an error.
   CHECK(run_cli("run -c configs/phase1.json --case sinks " + cmd + "nan {inputs} {out}\"").code == 1);
 

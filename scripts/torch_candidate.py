@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""A PyTorch attention as an attn-diff candidate: reads a dump directory, writes {out}.
+
+The attention is gpt-oss's `sdpa` formulation written from attn-diff's SPEC section 2: queries viewed
+as (kv head, q_mult), one einsum for the scores, the scale, an additive mask for causal and the
+sliding window, the sink logit concatenated as an extra column, softmax, the sink column dropped,
+one einsum with V. Batch, decode offsets (q_offset), non-causal windows and rows that see no key
+(output exactly 0) are handled as the SPEC says.
+
+    attn-diff run --config configs/phase1.json \\
+        --candidate-cmd '/usr/bin/python3 scripts/torch_candidate.py {inputs} {out}'
+
+    attn-diff dump --config configs/phase1.json --case sinks --out /tmp/sinks
+    /usr/bin/python3 scripts/torch_candidate.py /tmp/sinks /tmp/sinks_out.npy
+    attn-diff compare --inputs /tmp/sinks --candidate /tmp/sinks_out.npy
+
+Needs numpy and torch (Debian: apt-get install python3-torch python3-numpy; use /usr/bin/python3
+if `python3` on PATH is another interpreter). Reads the .npy dump format (the one --candidate-cmd
+writes). --bug injects a known mistake, to see what `attn-diff diagnose` makes of it.
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+BUGS = ["none", "no_sinks", "no_scale", "causal_ignored", "window_off_by_one", "bhsd_reshape"]
+
+
+def load_case(inputs):
+    with open(os.path.join(inputs, "case.json")) as f:
+        doc = json.load(f)
+    return doc["cases"][0], doc.get("dump", {})
+
+
+def load(inputs, name):
+    path = os.path.join(inputs, name + ".npy")
+    return torch.from_numpy(np.load(path)) if os.path.exists(path) else None
+
+
+def visible_mask(case, bug):
+    """[Sq, Sk] boolean: which keys each query row sees (SPEC section 2 'Visibility')."""
+    sq, sk, window = case["tokens"], case["kv_tokens"], case["window"]
+    pos_q = case["q_offset"] + torch.arange(sq)[:, None]  # absolute position of query row i
+    pos_k = torch.arange(sk)[None, :]
+    if bug == "window_off_by_one":
+        window += 1
+    visible = torch.ones(sq, sk, dtype=torch.bool)
+    if case["causal"] and bug != "causal_ignored":
+        visible &= pos_k <= pos_q
+        if window > 0:
+            visible &= pos_k > pos_q - window
+    elif window > 0:
+        visible &= (pos_q - pos_k).abs() < window
+    return visible
+
+
+def sdpa(q, k, v, sinks, case, bug="none"):
+    """q: [B, Sq, H, D], k, v: [B, Sk, Hkv, D], sinks: [H] or None -> [B, Sq, H, D]."""
+    b, sq, h, d = q.shape
+    hkv = k.shape[2]
+    q_mult = h // hkv
+    q = q.view(b, sq, hkv, q_mult, d)  # query head h reads kv head h // q_mult
+    scale = 1.0 if bug == "no_scale" else case["scale"]
+    qk = torch.einsum("bqhmd,bkhd->bhmqk", q, k) * scale
+    mask = torch.zeros(visible_mask(case, bug).shape, dtype=qk.dtype)
+    mask.masked_fill_(~visible_mask(case, bug), -float("inf"))
+    qk = qk + mask
+    use_sinks = sinks is not None and bug != "no_sinks"
+    if use_sinks:
+        s = sinks.to(qk.dtype).view(1, hkv, q_mult, 1, 1).expand(b, -1, -1, sq, 1)
+        qk = torch.cat([qk, s], dim=-1)
+    w = torch.softmax(qk, dim=-1)
+    if use_sinks:
+        w = w[..., :-1]  # the sink's probability is dropped
+    # A row with no visible key and no sink is 0/0 in softmax; the SPEC says its output is 0.
+    w = torch.nan_to_num(w, nan=0.0)
+    out = torch.einsum("bhmqk,bkhd->bqhmd", w, v.to(w.dtype))
+    return out.reshape(b, sq, h, d)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("inputs", help="dump directory ({inputs})")
+    ap.add_argument("out", help="output .npy file ({out})")
+    ap.add_argument("--dtype", choices=sorted(DTYPES), default="float32", help="compute dtype (default float32)")
+    ap.add_argument("--bug", choices=BUGS, default="none", help="inject a known mistake (for diagnose demos)")
+    args = ap.parse_args()
+
+    case, dump = load_case(args.inputs)
+    if dump.get("format", "npy") != "npy":
+        sys.exit("torch_candidate.py reads the npy dump format; dump with --format npy")
+    dtype = DTYPES[args.dtype]
+    q, k, v = (load(args.inputs, n).to(dtype) for n in ("q", "k", "v"))
+    sinks = load(args.inputs, "sinks")
+    with torch.no_grad():
+        out = sdpa(q, k, v, sinks, case, args.bug)
+    if args.bug == "bhsd_reshape":  # a [B, H, Sq, D] result reshaped (not transposed) to bshd
+        out = out.permute(0, 2, 1, 3).contiguous().view(out.shape)
+    with open(args.out, "wb") as f:  # a file object: np.save would append .npy to other names
+        np.save(f, out.to(torch.float32).numpy())
+
+
+if __name__ == "__main__":
+    main()
