@@ -5,7 +5,6 @@
 
 #include <cstdio>
 
-#include "kernels/mutants.hpp"
 #include "src/commands/common.hpp"
 #include "src/commands/compare.hpp"
 #include "src/diagnosis.hpp"
@@ -31,7 +30,8 @@ int run_diagnose(const DiagnoseOptions& opt) {
     return code;
   const CaseSpec& c = cmp.dump.spec;
   const CaseResult r = judge(cmp.prepared, file_candidate(cmp.candidate), {.threads = cmp.threads});
-  const std::vector<Hypothesis> h = diagnose_case(cmp.prepared, cmp.candidate, cmp.layout, cmp.threads);
+  const DiagnosisContext ctx = build_diagnosis_context(cmp.prepared, cmp.layout, cmp.threads);
+  const std::vector<Hypothesis> h = diagnose(ctx, cmp.prepared, cmp.candidate);
 
   const Metrics& m = r.vs_golden;
   std::printf("case %s (%s, %s, %s): %s", c.name.c_str(), shape_label(c.problem.shape).c_str(), features_label(c).c_str(),
@@ -46,10 +46,9 @@ int run_diagnose(const DiagnoseOptions& opt) {
     if (x.score == 0 && x.evidence.starts_with("not applicable")) na.push_back(x.name);
   if (!na.empty()) std::printf("not applicable to this case: %s (--json says why)\n", fmt::format("{}", fmt::join(na, ", ")).c_str());
   const Hypothesis& best = h.front();
-  std::string what = best.name == "precision" ? std::string("the mismatch is within what rounding and tiling explain")
-                                              : best.name.starts_with("layout:") ? std::string("a layout mix-up")
-                                                                                 : std::string();
-  if (const MutantInfo* mi = find_mutant(best.name)) what = mi->description;
+  std::string what;
+  for (const HypothesisPrediction& p : ctx.hypotheses)
+    if (p.name == best.name) what = p.description;
   if (best.score < 0.2)
     std::printf("no hypothesis explains the output well (best: %s, score %.3f): the bug may be one attn-diff has no "
                 "model of\n", best.name.c_str(), best.score);
