@@ -8,8 +8,8 @@
 #include "kernels/mutants.hpp"
 #include "src/commands/common.hpp"
 #include "src/config.hpp"
+#include "src/commands/run_external.hpp"
 #include "src/diagnosis.hpp"
-#include "src/external.hpp"
 #include "src/parallel.hpp"
 #include "src/report.hpp"
 #include "src/report_table.hpp"
@@ -26,15 +26,7 @@ void setup_run(CLI::App& app, RunCommandOptions& opt) {
   app.add_option("--max-memory", opt.max_memory, "refuse cases estimated above this size (default 8G)");
   app.add_flag("--quiet,-q", opt.quiet, "print only the summary line and failures");
   app.add_flag("--no-color", opt.no_color, "no ANSI colours (also: NO_COLOR=1)");
-  app.add_option("--candidate-cmd", opt.candidate_cmd,
-                 "judge an external kernel: shell command run per case with {inputs} {out} {case} replaced");
-  app.add_option("--timeout", opt.timeout, "seconds --candidate-cmd may run per case (default 300)")
-      ->check(CLI::PositiveNumber);
-  app.add_flag("--keep-temp", opt.keep_temp, "keep each case's temporary inputs and output of --candidate-cmd");
-  app.add_option("--layout", opt.layout, "layout of --candidate-cmd's output: bshd (default), bhsd, bs(hd), s(hd)");
-  app.add_flag("--bf16-bits", opt.bf16_bits, "read --candidate-cmd's '<u2'/'<i2' .npy output as bf16 bits");
-  app.add_flag("--diagnose", opt.diagnose, "diagnose every failing case (default with --candidate-cmd)");
-  app.add_flag("--no-diagnose", opt.no_diagnose, "do not diagnose failing cases");
+  setup_run_external(app, opt);
 }
 
 int run_run(const RunCommandOptions& opt) {
@@ -67,23 +59,10 @@ int run_run(const RunCommandOptions& opt) {
   if (!opt.mutant.empty() && !(mutant = lookup_mutant(opt.mutant))) return kExitUsage;
   RunReport report{.suite = suite.name, .config_file = opt.config};
   Candidate cand = mutant ? mutant_candidate(*mutant, load.threads) : tiled_candidate(load.threads);
-  const auto layout = layout_from_name(opt.layout);
-  if (!layout) {
-    std::fprintf(stderr, "error: unknown layout '%s'\nnote: layouts: %s\n", opt.layout.c_str(),
-                 fmt::format("{}", fmt::join(layout_names(), ", ")).c_str());
-    return kExitUsage;
-  }
-  if (!opt.candidate_cmd.empty()) {
-    if (mutant) {
-      std::fprintf(stderr, "error: --mutant and --candidate-cmd each choose the candidate; pass one\n");
-      return kExitUsage;
-    }
-    cand = external_candidate({.command = opt.candidate_cmd, .timeout_s = opt.timeout, .keep_temp = opt.keep_temp,
-                               .read = {.layout = *layout, .bf16_bits = opt.bf16_bits}});
-  }
-  const bool diagnose = !opt.no_diagnose && (opt.diagnose || !opt.candidate_cmd.empty());
+  RunExternal ext;  // --candidate-cmd and --diagnose
+  if (!apply_run_external(opt, mutant != nullptr, &cand, &ext)) return kExitUsage;
   for (const CaseSpec* c : selected)
-    report.cases.push_back(run_case_diagnosed(*c, cand, {.threads = load.threads}, diagnose, *layout));
+    report.cases.push_back(run_case_diagnosed(*c, cand, {.threads = load.threads}, ext.diagnose, ext.layout));
 
   const bool color = use_color(opt.no_color);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -1,0 +1,25 @@
+// The part of `attn-diff run` that judges an external kernel (--candidate-cmd, --timeout,
+// --keep-temp, --layout, --bf16-bits) and diagnoses failures (--diagnose, --no-diagnose). Kept
+// out of run.cpp so that file stays about running a suite.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "src/commands/run.hpp"
+#include "src/layout.hpp"
+#include "src/runner.hpp"
+
+namespace attn {
+
+void setup_run_external(CLI::App& app, RunCommandOptions& opt);
+
+struct RunExternal {
+  Layout layout = Layout::bshd;  // of the command's output; diagnosis reasons relative to it
+  bool diagnose = false;         // diagnose failing cases
+};
+
+/// Checks these options and, with --candidate-cmd, makes *cand the external command. False after
+/// printing the problem when the options are unusable (an unknown layout, --mutant with --candidate-cmd).
+bool apply_run_external(const RunCommandOptions& opt, bool has_mutant, Candidate* cand, RunExternal* out);
+
+}  // namespace attn
