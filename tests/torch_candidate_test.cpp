@@ -14,7 +14,8 @@ using Catch::Matchers::Contains;
 namespace {
 
 // /usr/bin/python3 explicitly: `python3` on PATH may be a pyenv or venv interpreter without torch.
-const std::string kPython = "/usr/bin/python3";
+// ATTN_DIFF_PYTHON overrides it (another interpreter with torch, or a missing one to see the skip).
+const std::string kPython = std::getenv("ATTN_DIFF_PYTHON") ? std::getenv("ATTN_DIFF_PYTHON") : "/usr/bin/python3";
 
 bool torch_available() {
   return std::system((kPython + " -c 'import torch, numpy' >/dev/null 2>&1").c_str()) == 0;
