@@ -9,6 +9,7 @@
 #include "src/commands/common.hpp"
 #include "src/commands/mutate.hpp"
 #include "src/commands/run.hpp"
+#include "src/commands/shrink.hpp"
 #include "src/commands/validate.hpp"
 
 int main(int argc, char** argv) {
@@ -37,6 +38,10 @@ int main(int argc, char** argv) {
                      mutate_opt);
   attn::setup_list_mutants(*app.add_subcommand("list-mutants", "list the built-in mutants and the bug each models"));
 
+  attn::ShrinkCommandOptions shrink_opt;
+  attn::setup_shrink(*app.add_subcommand("shrink", "reduce a failing case to the smallest one that fails the same way"),
+                     shrink_opt);
+
   // `attn-diff --config FILE ...` is `attn-diff run --config FILE ...` (SPEC §6).
   std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty() && args[0].starts_with("-") && args[0] != "--help" && args[0] != "-h" && args[0] != "--version")
@@ -53,5 +58,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("mutate")) return attn::run_mutate(mutate_opt);
   if (app.got_subcommand("list-mutants")) return attn::run_list_mutants();
   if (app.got_subcommand("calibrate")) return attn::run_calibrate(calibrate_opt);
+  if (app.got_subcommand("shrink")) return attn::run_shrink(shrink_opt);
   return attn::kExitUsage;
 }
