@@ -373,7 +373,8 @@ nlohmann::ordered_json compact_case_json(const CaseSpec& c) {
   for (const auto& [key, value] : top.items()) {
     if (!value.is_object()) continue;
     for (const auto& [sub, _] : value.items()) {
-      if (sub == "value" && value.value("dist", "") == "constant") continue;  // "constant" alone reads as nothing
+      // A distribution keeps its name, and a constant its value: `{}` or `{"dist": "constant"}` read as nothing.
+      if (sub == "dist" || (sub == "value" && value.value("dist", "") == "constant")) continue;
       json t = j;
       t[key].erase(sub);
       if (same(t)) j = std::move(t);

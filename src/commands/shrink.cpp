@@ -39,17 +39,21 @@ int run_shrink(const ShrinkCommandOptions& opt) {
 
 namespace {
 
-// The minimal case as a suite of one case, with the candidate and where it came from in its tags,
-// so a regression test can replay it with the same candidate.
-nlohmann::ordered_json shrunk_suite(const ShrinkResult& r, const CaseSpec& original, const std::string& config,
-                                    const Candidate& cand) {
+// The minimal case under its own name, with the candidate, the gate and where it came from in its
+// tags, so a regression test can replay it with the same candidate and check the same gate.
+CaseSpec named_minimal(const ShrinkResult& r, const CaseSpec& original, const Candidate& cand) {
   CaseSpec c = r.minimal;
   c.name = original.name + "_min";
-  c.tags = {cand.kernel, "shrunk-from:" + original.name};
+  c.tags = {cand.kernel, "gate:" + r.reason.gate, "shrunk-from:" + original.name};
+  return c;
+}
+
+nlohmann::ordered_json shrunk_suite(const CaseSpec& minimal, const ShrinkResult& r, const CaseSpec& original,
+                                    const std::string& config, const Candidate& cand) {
   const std::string description =
       fmt::format("attn-diff shrink of case '{}' ({}) in {} with {}: fails gate {} as the original does", original.name,
                   shape_label(original.problem.shape), config, cand.kernel, r.reason.gate);
-  return {{"suite", "shrunk"}, {"description", description}, {"cases", {compact_case_json(c)}}};
+  return {{"suite", "shrunk"}, {"description", description}, {"cases", {compact_case_json(minimal)}}};
 }
 
 }  // namespace
@@ -150,7 +154,8 @@ int run_shrink_with(const ShrinkCommandOptions& opt, const Candidate& cand) {
                r.over_budget ? fmt::format(", {} proposals skipped as too slow for the time left", r.over_budget).c_str() : "");
   for (const std::string& e : r.candidate_errors) std::fprintf(stderr, "note: candidate error (counted as not reproducing): %s\n", e.c_str());
 
-  const std::string text = shrunk_suite(r, *original, opt.config, cand).dump(2) + "\n";
+  const CaseSpec minimal = named_minimal(r, *original, cand);
+  const std::string text = shrunk_suite(minimal, r, *original, opt.config, cand).dump(2) + "\n";
   std::string err;
   if (opt.out.empty()) {
     std::fputs(text.c_str(), stdout);
@@ -162,11 +167,8 @@ int run_shrink_with(const ShrinkCommandOptions& opt, const Candidate& cand) {
   if (!opt.dump.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(opt.dump, ec);
-    CaseSpec c = r.minimal;
-    c.name = original->name + "_min";
-    c.tags = {cand.kernel, "shrunk-from:" + original->name};
     const std::string path = (std::filesystem::path(opt.dump) / "case.json").string();
-    if (ec || !write_file_atomic(path, c.to_json().dump(2) + "\n", &err)) {
+    if (ec || !write_file_atomic(path, minimal.to_json().dump(2) + "\n", &err)) {
       std::fprintf(stderr, "%s\n", ec ? fmt::format("{}: error: cannot create the folder: {}", opt.dump, ec.message()).c_str() : err.c_str());
       return kExitUsage;
     }
