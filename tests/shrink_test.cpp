@@ -284,6 +284,7 @@ TEST_CASE("attn-diff shrink writes a config that run accepts and that still fail
   CHECK(test::run_cli("shrink -c tests/data/shrink_start.json --case nope --mutant no_scale").code == 2);
   CHECK(test::run_cli("shrink -c tests/data/shrink_start.json --case no_scale --mutant no_scael").code == 2);
   CHECK(test::run_cli("shrink -c tests/data/shrink_start.json --case '*' --mutant no_scale").code == 2);
+  CHECK(test::run_cli("shrink -c tests/data/shrink_start.json --case no_scale").code == 2);
 }
 
 TEST_CASE("every shrunk failure in tests/regressions still fails with its mutant and gate", "[shrink][regression]") {
