@@ -101,7 +101,7 @@ ShrinkOptions generous() { return {.threads = 2, .max_runs = 2000, .max_seconds 
 
 }  // namespace
 
-TEST_CASE("smaller_values: big steps first, then one by one, all in [lo, n)", "[shrink]") {
+TEST_CASE("smaller_values: big steps first, then one by one, from lo up to n - 1", "[shrink]") {
   CHECK(smaller_values(1, 1).empty());
   CHECK(smaller_values(2, 1) == std::vector<std::int64_t>{1});
   CHECK(smaller_values(16, 1) == std::vector<std::int64_t>{1, 2, 4, 8, 9, 13, 15});
