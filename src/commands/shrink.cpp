@@ -124,8 +124,11 @@ int run_shrink_with(const ShrinkCommandOptions& opt, const Candidate& cand) {
       clear_progress();
       std::fprintf(stderr, "%4zu  %-9s  %4d  %7.2f  %s\n", ++step_no, s.pass.c_str(), s.runs, s.seconds, s.change.c_str());
     };
+  double last_progress = -1.0;
   if (progress)
     so.on_progress = [&](const ShrinkProgress& p) {
+      if (p.seconds - last_progress < 0.1) return;  // ten updates a second are enough to read
+      last_progress = p.seconds;
       std::fprintf(stderr, "\r\033[K  [%d runs, %.1f s] %s: %s %s", p.runs, p.seconds, p.pass,
                    shape_label(p.trying->problem.shape).c_str(), features_label(*p.trying).c_str());
       std::fflush(stderr);
