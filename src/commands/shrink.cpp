@@ -180,6 +180,7 @@ int run_shrink_with(const ShrinkCommandOptions& opt, const Candidate& cand) {
       std::fprintf(stderr, "%s\n", ec ? fmt::format("{}: error: cannot create the folder: {}", opt.dump, ec.message()).c_str() : err.c_str());
       return kExitUsage;
     }
+    if (log) std::fprintf(stderr, "wrote %s\n", path.c_str());
   }
   return kExitFail;
 }
