@@ -12,6 +12,7 @@
 #include "src/commands/dump.hpp"
 #include "src/commands/mutate.hpp"
 #include "src/commands/run.hpp"
+#include "src/commands/shrink.hpp"
 #include "src/commands/validate.hpp"
 
 int main(int argc, char** argv) {
@@ -48,6 +49,9 @@ int main(int argc, char** argv) {
   attn::DiagnoseOptions diagnose_opt;
   attn::setup_diagnose(*app.add_subcommand("diagnose", "rank the likely causes of an external output's mismatch"),
                        diagnose_opt);
+  attn::ShrinkCommandOptions shrink_opt;
+  attn::setup_shrink(*app.add_subcommand("shrink", "reduce a failing case to the smallest one that fails the same way"),
+                     shrink_opt);
 
   // `attn-diff --config FILE ...` is `attn-diff run --config FILE ...` (SPEC §6).
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -68,5 +72,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("dump")) return attn::run_dump(dump_opt);
   if (app.got_subcommand("compare")) return attn::run_compare(compare_opt);
   if (app.got_subcommand("diagnose")) return attn::run_diagnose(diagnose_opt);
+  if (app.got_subcommand("shrink")) return attn::run_shrink(shrink_opt);
   return attn::kExitUsage;
 }
