@@ -287,6 +287,22 @@ TEST_CASE("attn-diff shrink writes a config that run accepts and that still fail
   CHECK(test::run_cli("shrink -c tests/data/shrink_start.json --case no_scale").code == 2);
 }
 
+TEST_CASE("attn-diff shrink works with an external --candidate-cmd", "[shrink][cli]") {
+  // The stand-in kernel with the kv_tail_dropped bug, run as an external command per proposal.
+  test::TempDir tmp("shrink_cmd");
+  const std::string out = tmp.file("min.json");
+  const auto r = test::run_cli("shrink -c tests/data/shrink_start.json --case kv_tail_dropped -j 1 --timeout 30 "
+                               "--candidate-cmd '" + std::string(ATTN_DIFF_CANDIDATE) +
+                               " mutant:kv_tail_dropped {inputs} {out}' -o '" + out + "'");
+  INFO(r.out);
+  CHECK(r.code == 1);
+  const Suite shrunk = load(out);
+  REQUIRE(shrunk.cases.size() == 1);
+  CHECK(shrunk.cases[0].problem.shape.kv_tokens == 3);  // two KV tiles of 2, the last partial
+  CHECK(test::run_cli("shrink -c tests/data/shrink_start.json --case no_scale --mutant no_scale "
+                      "--candidate-cmd true").code == 2);  // exactly one candidate
+}
+
 TEST_CASE("every shrunk failure in tests/regressions still fails with its mutant and gate", "[shrink][regression]") {
   int files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(kSource + "/tests/regressions")) {

@@ -9,6 +9,7 @@
 #include "kernels/mutants.hpp"
 #include "src/commands/common.hpp"
 #include "src/config.hpp"
+#include "src/external.hpp"
 #include "src/fileio.hpp"
 #include "src/parallel.hpp"
 #include "src/report_table.hpp"
@@ -20,6 +21,10 @@ void setup_shrink(CLI::App& app, ShrinkCommandOptions& opt) {
   app.add_option("--config,-c", opt.config, "suite file holding the failing case")->required();
   app.add_option("--case", opt.case_name, "the failing case (its name, or a glob matching exactly one case)")->required();
   app.add_option("--mutant", opt.mutant, "the candidate: this mutant of the tiled kernel (see list-mutants)");
+  app.add_option("--candidate-cmd", opt.candidate_cmd,
+                 "or an external kernel: a shell command with {inputs} {out} {case}, as in run");
+  app.add_option("--timeout", opt.timeout, "seconds per external command run (default 300); a timeout counts as "
+                                           "not reproducing")->check(CLI::PositiveNumber);
   app.add_option("--out,-o", opt.out, "write the minimal case's config here (default: stdout)");
   app.add_option("--dump", opt.dump, "write the minimal case's case.json (fully resolved) into this folder");
   app.add_option("--max-runs", opt.max_runs, "stop after this many candidate runs (default 2000)")->check(CLI::PositiveNumber);
@@ -32,11 +37,13 @@ void setup_shrink(CLI::App& app, ShrinkCommandOptions& opt) {
 }
 
 int run_shrink(const ShrinkCommandOptions& opt) {
-  if (opt.mutant.empty()) {
-    std::fprintf(stderr, "error: shrink needs a candidate to shrink the failure of: --mutant NAME\n"
-                         "note: attn-diff list-mutants prints the mutants\n");
+  if (opt.mutant.empty() == opt.candidate_cmd.empty()) {
+    std::fprintf(stderr, "error: shrink needs exactly one candidate to shrink the failure of: --mutant NAME or "
+                         "--candidate-cmd CMD\nnote: attn-diff list-mutants prints the mutants\n");
     return kExitUsage;
   }
+  if (!opt.candidate_cmd.empty())
+    return run_shrink_with(opt, external_candidate({.command = opt.candidate_cmd, .timeout_s = opt.timeout}));
   const MutantInfo* m = lookup_mutant(opt.mutant);
   if (!m) return kExitUsage;
   return run_shrink_with(opt, mutant_candidate(*m, resolve_threads(opt.threads)));

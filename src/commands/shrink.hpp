@@ -14,6 +14,8 @@ struct ShrinkCommandOptions {
   std::string config;
   std::string case_name;  // the exact name, or a glob that matches exactly one case
   std::string mutant;     // the candidate: this mutant of the tiled kernel
+  std::string candidate_cmd;  // or this external command (SPEC §6 placeholders), run per candidate case
+  double timeout = 300;       // seconds per external command run
   std::string out;        // write the minimal case's config here ("" = stdout)
   std::string dump;       // write the minimal case's files into this folder
   int threads = 0;        // 0 = one per core
