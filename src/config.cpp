@@ -3,11 +3,16 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <set>
 #include <sstream>
+
+#include "src/json_depth.hpp"
 
 namespace attn {
 
@@ -208,7 +213,7 @@ void apply_gates(Reader& rd, const json& gates, std::vector<GateSpec>* out) {
                fmt::format("known gates: {}", fmt::join(names, ", ")));
       continue;
     }
-    auto it = std::find_if(out->begin(), out->end(), [&](const GateSpec& g) { return g.name == key; });
+    auto it = std::find_if(out->begin(), out->end(), [&key = key](const GateSpec& g) { return g.name == key; });
     if (v.is_null()) {  // null switches a default gate off
       if (it != out->end()) out->erase(it);
       continue;
@@ -482,30 +487,58 @@ bool parse_suite(const json& doc, const std::string& file, const LoadOptions& op
   return true;
 }
 
-bool load_suite(const std::string& path, const LoadOptions& opt, Suite* out, Diagnostics* diags) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    diags->push_back({path, "", "cannot open the file", ""});
+bool parse_suite_text(std::string_view s, const std::string& path, const LoadOptions& opt, Suite* out,
+                      Diagnostics* diags) {
+  auto position = [&](std::size_t byte) {  // 1-based byte offset -> "path:line:col"
+    std::size_t line = 1, col = 1;
+    for (std::size_t i = 0; i + 1 < byte && i < s.size(); ++i) {
+      if (s[i] == '\n') ++line, col = 1;
+      else ++col;
+    }
+    return fmt::format("{}:{}:{}", path, line, col);
+  };
+  if (const std::size_t deep = json_too_deep(s); deep != std::string_view::npos) {
+    diags->push_back({position(deep + 1), "", fmt::format("malformed JSON: nested deeper than {} levels", kMaxJsonDepth),
+                      "a suite nests 5 levels at most"});
     return false;
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string s = text.str();
   json doc;
   try {
     doc = json::parse(s);
   } catch (const json::parse_error& e) {
-    std::size_t line = 1, col = 1;
-    for (std::size_t i = 0; i + 1 < e.byte && i < s.size(); ++i) {
-      if (s[i] == '\n') ++line, col = 1;
-      else ++col;
-    }
     std::string what = e.what();
     if (auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
-    diags->push_back({fmt::format("{}:{}:{}", path, line, col), "", fmt::format("malformed JSON: {}", what), ""});
+    diags->push_back({position(e.byte), "", fmt::format("malformed JSON: {}", what), ""});
+    return false;
+  } catch (const json::exception& e) {
+    // A number past a double ("1e400") is an out_of_range error without a position (found by
+    // tests/fuzz): point at the first occurrence of the token the message quotes.
+    std::string what = e.what();
+    if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
+    std::size_t at = std::string_view::npos;
+    if (auto q = what.find('\''); q != std::string::npos)
+      if (auto r = what.find('\'', q + 1); r != std::string::npos) at = s.find(what.substr(q + 1, r - q - 1));
+    diags->push_back({at == std::string_view::npos ? path : position(at + 1), "", fmt::format("malformed JSON: {}", what),
+                      "JSON numbers must fit in a double (at most about 1.8e308)"});
     return false;
   }
   return parse_suite(doc, path, opt, out, diags);
+}
+
+bool load_suite(const std::string& path, const LoadOptions& opt, Suite* out, Diagnostics* diags) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {  // an ifstream opens a directory and reads nothing
+    diags->push_back({path, "", "is a directory, not a suite file", ""});
+    return false;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    diags->push_back({path, "", fmt::format("cannot open the file ({})", std::strerror(errno)), ""});
+    return false;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_suite_text(text.str(), path, opt, out, diags);
 }
 
 json CaseSpec::to_json() const {

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/fileio.hpp"
+#include "src/json_depth.hpp"
 
 namespace attn {
 
@@ -111,6 +112,8 @@ bool parse_safetensors(std::string_view bytes, const std::string& file, std::vec
   if (n > bytes.size() - 8)
     return fail(fmt::format("header length {} runs past the end of the file ({} bytes)", n, bytes.size()));
 
+  if (json_too_deep(bytes.substr(8, n)) != std::string_view::npos)  // dump() in the messages below recurses
+    return fail(fmt::format("malformed JSON header: nested deeper than {} levels", kMaxJsonDepth));
   json header;
   try {
     header = json::parse(bytes.substr(8, n));
