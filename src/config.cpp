@@ -98,6 +98,10 @@ class Reader {
       error(fmt::format("key '{}' is too large ({})", name, v.dump()));
       return std::nullopt;
     }
+    if (d < -9.0e15) {  // checked before the cast: -1e300 does not fit in an int64
+      error(fmt::format("key '{}' must be at least {}, got {}", name, min, v.dump()));
+      return std::nullopt;
+    }
     const auto x = v.is_number_unsigned() ? static_cast<std::int64_t>(v.get<std::uint64_t>()) : v.get<std::int64_t>();
     if (x < min) {
       error(fmt::format("key '{}' must be at least {}, got {}", name, min, x));
@@ -187,6 +191,36 @@ class Reader {
   bool ok_ = true;
 };
 
+// The largest |value| a distribution of rng.hpp can draw. Box-Muller's u1 is at least 2^-54, so a
+// normal draw is within sqrt(2·54·ln 2) = 8.652 standard deviations of the mean.
+double max_draw(const Distribution& d) {
+  const double normal = std::abs(d.mean) + 8.66 * d.std;
+  if (d.dist == "constant") return std::abs(d.value);
+  if (d.dist == "uniform") return std::max(std::abs(d.low), std::abs(d.high));
+  if (d.dist == "outliers") return std::max(normal, d.magnitude);
+  return normal;
+}
+
+// Inputs reach the kernels as floats rounded to the recipe's input dtype (fp8 and int8 are scaled
+// from float32): a value past the dtype's largest finite number becomes Inf there and every output
+// NaN, so such a case is refused before it runs.
+void check_input_range(Reader& rd, const CaseSpec& c) {
+  const DType t = c.recipe.scaled_input() ? DType::f32 : c.recipe.input;
+  const double limit = t == DType::f16 ? 65504.0 : t == DType::bf16 ? 0x1.fep127 : std::numeric_limits<float>::max();
+  const std::string dtype(dtype_name(t));
+  auto check = [&](const std::string& key, double largest, const char* how) {
+    if (largest > limit)
+      rd.error(fmt::format("key '{}' gives values up to {:.4g}, past the largest {} value ({:.6g})", key, largest, dtype, limit),
+               fmt::format("{}; the kernels would see Inf and every output would be NaN", how));
+  };
+  check("inputs", max_draw(c.inputs), "|mean| + 8.66·std for normal draws (the generator's bound), |value|, |low|, |high| or magnitude otherwise");
+  if (c.sinks.kind == SinksSpec::Kind::random)
+    check("sinks", max_draw(c.sinks.dist), "|mean| + 8.66·std for normal draws (the generator's bound), |value|, |low|, |high| or magnitude otherwise");
+  double largest = 0;
+  for (double v : c.sinks.values) largest = std::max(largest, std::abs(v));
+  check("sinks", largest, "sink logits are inputs too");
+}
+
 std::optional<std::int64_t> checked_product(std::initializer_list<std::int64_t> xs) {
   std::int64_t p = 1;
   for (std::int64_t x : xs)
@@ -250,8 +284,12 @@ void apply_gates(Reader& rd, const json& gates, std::vector<GateSpec>* out) {
 
 bool parse_case(const json& defaults, const json& raw, std::size_t position, const std::string& file,
                 const LoadOptions& opt, CaseSpec* out, Diagnostics* diags) {
+  auto has_control = [](const std::string& n) {
+    return std::any_of(n.begin(), n.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7F; });
+  };
   std::string label = fmt::format("case #{}", position + 1);
-  if (raw.is_object() && raw.contains("name") && raw.at("name").is_string())
+  if (raw.is_object() && raw.contains("name") && raw.at("name").is_string() && !raw.at("name").get<std::string>().empty() &&
+      !has_control(raw.at("name").get<std::string>()))
     label = fmt::format("case '{}'", raw.at("name").get<std::string>());
   Reader rd(file, label, diags);
   if (!raw.is_object()) {
@@ -268,6 +306,9 @@ bool parse_case(const json& defaults, const json& raw, std::size_t position, con
   if (!raw.contains("name")) rd.error("missing key 'name'", "every case needs a unique name");
   else if (!raw.at("name").is_string() || raw.at("name").get<std::string>().empty())
     rd.error(fmt::format("key 'name' must be a non-empty string, got {}", raw.at("name").dump()));
+  else if (has_control(raw.at("name").get<std::string>()))  // dump() escapes them in the message
+    rd.error(fmt::format("key 'name' must not contain control characters, got {}", raw.at("name").dump()),
+             "names are printed in tables, logs and reports");
   else c.name = raw.at("name").get<std::string>();
 
   // Recipe first: it decides the default tolerance and gates.
@@ -320,8 +361,8 @@ bool parse_case(const json& defaults, const json& raw, std::size_t position, con
   if (auto x = rd.integer(merged, "window", 0)) c.problem.window = *x;
   c.problem.scale = 1.0 / std::sqrt(double(s.head_dim));
   if (auto x = rd.number(merged, "scale")) {
-    if (*x > 0 && std::isfinite(*x)) c.problem.scale = *x;
-    else rd.error(fmt::format("key 'scale' must be a finite number > 0, got {}", *x));
+    if (*x > 0 && *x <= std::numeric_limits<float>::max()) c.problem.scale = *x;  // kernels scale in float
+    else rd.error(fmt::format("key 'scale' must be a finite number > 0 (at most 3.4e38, float32), got {}", *x));
   }
 
   if (merged.contains("sinks")) {
@@ -359,6 +400,7 @@ bool parse_case(const json& defaults, const json& raw, std::size_t position, con
   if (auto x = rd.integer(merged, "seed", 0)) c.seed = static_cast<std::uint64_t>(*x);
   if (opt.seed) c.seed = *opt.seed;
   if (const json* d = rd.object(merged, "inputs")) c.inputs = rd.distribution(*d, "inputs");
+  if (rd.ok()) check_input_range(rd, c);
 
   c.tolerance = default_tolerance(c.recipe);
   if (merged.contains("tolerance") && merged.at("tolerance").is_string()) {
