@@ -8,6 +8,7 @@
 #include "kernels/mutants.hpp"
 #include "src/commands/common.hpp"
 #include "src/config.hpp"
+#include "src/interrupt.hpp"
 #include "src/parallel.hpp"
 #include "src/report.hpp"
 #include "src/report_table.hpp"
@@ -28,6 +29,7 @@ void setup_run(CLI::App& app, RunCommandOptions& opt) {
 
 int run_run(const RunCommandOptions& opt) {
   const auto start = std::chrono::steady_clock::now();
+  const InterruptScope stop_on_signal;  // Ctrl-C: report the cases done so far (src/interrupt.hpp)
   LoadOptions load{.threads = resolve_threads(opt.threads), .seed = opt.seed};
   if (auto bytes = parse_bytes(opt.max_memory)) load.max_memory = *bytes;
   else {
@@ -56,7 +58,16 @@ int run_run(const RunCommandOptions& opt) {
   if (!opt.mutant.empty() && !(mutant = lookup_mutant(opt.mutant))) return kExitUsage;
   RunReport report{.suite = suite.name, .config_file = opt.config};
   const Candidate cand = mutant ? mutant_candidate(*mutant, load.threads) : tiled_candidate(load.threads);
-  for (const CaseSpec* c : selected) report.cases.push_back(run_case(*c, cand, {.threads = load.threads}));
+  for (const CaseSpec* c : selected) {
+    try {
+      throw_if_interrupted();
+      report.cases.push_back(run_case(*c, cand, {.threads = load.threads}));
+    } catch (const Interrupted&) {
+      report.incomplete = true;
+      report.not_run = std::int64_t(selected.size() - report.cases.size());
+      break;
+    }
+  }
 
   const bool color = use_color(opt.no_color);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -70,6 +81,11 @@ int run_run(const RunCommandOptions& opt) {
       std::fprintf(stderr, "%s\n", err.c_str());
       return kExitUsage;
     }
+  }
+  if (report.incomplete) {
+    std::fprintf(stderr, "attn-diff: interrupted: %zu of %zu cases run; the reports cover those only\n",
+                 report.cases.size(), selected.size());
+    return kExitInterrupted + interrupt_signal();
   }
   if (report.errors()) return kExitRuntime;
   return report.failed() ? kExitFail : kExitPass;
