@@ -37,6 +37,7 @@ void naive_attention(const Problem& p, const Inputs& in, const Recipe& recipe, s
     std::vector<float> acc(static_cast<std::size_t>(D));
     poison(w), poison(acc);  // scratch, written before it is read
     for (std::int64_t i = 0; i < s.tokens; ++i) {
+      throw_if_interrupted();  // Ctrl-C: a (batch, head) of a long prefill takes seconds
       const float* q = &in.q[bshd(b, i, h, 0, s.tokens, s.heads, D)];
       float* o = &out[bshd(b, i, h, 0, s.tokens, s.heads, D)];
       const auto keys = p.visible_keys(i);
