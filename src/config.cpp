@@ -550,7 +550,8 @@ bool parse_suite_text(std::string_view s, const std::string& path, const LoadOpt
   } catch (const json::parse_error& e) {
     std::string what = e.what();
     if (auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
-    diags->push_back({position(e.byte), "", fmt::format("malformed JSON: {}", what), ""});
+    // The parser quotes the bytes it choked on, which need not be UTF-8.
+    diags->push_back({position(e.byte), "", fmt::format("malformed JSON: {}", printable(what, /*ascii_only=*/true)), ""});
     return false;
   } catch (const json::exception& e) {
     // A number past a double ("1e400") is an out_of_range error without a position (found by

@@ -12,6 +12,8 @@
 #include <limits>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "src/config.hpp"
 #include "src/fileio.hpp"
 #include "src/npy.hpp"
@@ -89,6 +91,7 @@ TEST_CASE("bad inputs: every config of the corpus exits as expected and leaves n
     INFO(rel << "\n" << r.out.substr(0, 4000));
     CHECK(r.code == e.exit);
     for (const std::string& m : e.messages) CHECK_THAT(r.out, Catch::Matchers::Contains(with_file(m, rel)));
+    CHECK(r.out.find('\x1b') == std::string::npos);  // NO_COLOR is set: no escape reaches the terminal
     if (e.exit == 2) {
       CHECK(listing(out.path).empty());  // no report, no temporary file
       const auto v = run_cli("validate --config " + rel + " " + e.args);  // the same verdict without running
@@ -110,6 +113,8 @@ TEST_CASE("bad inputs: every .npy of the corpus is refused with its message", "[
     attn::Array a;
     std::string err;
     CHECK_FALSE(attn::read_npy(path.string(), &a, &err));
+    CHECK(err.find('\x1b') == std::string::npos);
+    CHECK_NOTHROW(nlohmann::json(err).dump());  // fits in a JSON report
     for (const std::string& m : read_expect(path).messages) CHECK_THAT(err, Catch::Matchers::Contains(with_file(m, path.string())));
   }
 }
@@ -122,6 +127,8 @@ TEST_CASE("bad inputs: every .safetensors of the corpus is refused with its mess
     std::vector<attn::NamedArray> t;
     std::string err;
     CHECK_FALSE(attn::read_safetensors(path.string(), &t, &err));
+    CHECK(err.find('\x1b') == std::string::npos);
+    CHECK_NOTHROW(nlohmann::json(err).dump());  // fits in a JSON report
     for (const std::string& m : read_expect(path).messages) CHECK_THAT(err, Catch::Matchers::Contains(with_file(m, path.string())));
   }
 }

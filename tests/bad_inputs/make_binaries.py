@@ -49,6 +49,11 @@ NPY = [
     ('header_deep', npy(header="{'descr': '<f4', 'fortran_order': False, 'shape': " + '(' * 100000 + ')' * 100000 + ', }', data=f4(1, 2), major=2),
      ['values nested too deeply'], '100 000 nested tuples in the header'),
     ('version_9', npy(major=9, data=f4(1, 2)), ['unsupported .npy format version 9.0'], 'an unknown format version'),
+    ('descr_not_utf8', npy(header=b"{'descr': '<\xff\x1b[31m', 'fortran_order': False, 'shape': (2,), }", data=f4(1, 2)),
+     ["unsupported dtype '<\\xFF\\x1B[31m'"],
+     'a descr of raw bytes and a terminal escape: quoted escaped (a JSON report writer throws on invalid UTF-8)'),
+    ('key_escape', npy(header=b"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), '\x1b]0;pwned\x07': 1, }", data=f4(1, 2)),
+     ["unexpected key '\\x1B]0;pwned\\x07'"], 'a terminal escape in a header key'),
 ]
 for name, data, messages, why in NPY:
     with open(f'npy/{name}.npy', 'wb') as f:
@@ -85,6 +90,8 @@ ST = [
     ('gap', st({'out': {'dtype': 'F32', 'shape': [1], 'data_offsets': [4, 8]}}, f4(1, 2)), ['bytes [0, 4) of the data buffer belong to no tensor'], 'a hole'),
     ('trailing', st({'out': {'dtype': 'F32', 'shape': [1], 'data_offsets': [0, 4]}}, f4(1, 2)), ['4 trailing bytes after the last tensor'], 'extra data'),
     ('metadata_not_strings', st({'__metadata__': {'a': 1}, **ok_out}, f4(1, 2)), ["'__metadata__' must be an object whose values are strings"], 'metadata'),
+    ('name_escape', st({'\u001b[2Jout': {'dtype': 'I8', 'shape': [2], 'data_offsets': [0, 8]}}, f4(1, 2)),
+     ["tensor '\\x1B[2Jout': unsupported dtype 'I8'"], 'a terminal escape in a tensor name'),
     ('deep_offsets', st(b'{"out":{"dtype":"F32","shape":[2],"data_offsets":' + b'[' * 100000 + b']' * 100000 + b'}}', f4(1, 2)),
      ['nested deeper than 64 levels'], '100 000 nested lists: used to overflow the stack (dump recursed per level)'),
 ]

@@ -28,6 +28,19 @@ namespace attn::fuzz {
 /// input stays well under a millisecond.
 inline constexpr std::int64_t kMaxRunWork = 1 << 15;
 
+/// A refusal's message must go to a terminal and into a JSON report as it is: no control
+/// characters, valid UTF-8 (nlohmann's dump throws otherwise). "" if it can.
+inline std::string check_message(const std::string& err) {
+  for (char c : err)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) return "a control character in the message: " + nlohmann::json(err).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  try {
+    (void)nlohmann::json(err).dump();
+  } catch (const nlohmann::json::exception&) {
+    return "the message is not valid UTF-8";
+  }
+  return "";
+}
+
 inline std::string config_entry(std::string_view bytes) {
   // A small memory limit so the refusal path is reached too; it does not change what parses.
   const LoadOptions opt{.max_memory = 64ull << 20, .threads = 1};
@@ -35,8 +48,12 @@ inline std::string config_entry(std::string_view bytes) {
   Diagnostics diags;
   if (!parse_suite_text(bytes, "fuzz.json", opt, &suite, &diags)) {
     if (diags.empty()) return "refused without a diagnostic";
-    for (const Diagnostic& d : diags)
+    for (const Diagnostic& d : diags) {
       if (d.message.empty() || !d.file.starts_with("fuzz.json")) return "a diagnostic without a message or file: " + d.format();
+      std::string text = d.format();
+      std::erase(text, '\n');  // the one control character a diagnostic has: before its note
+      if (std::string why = check_message(text); !why.empty()) return why;
+    }
     return "";
   }
   if (!diags.empty()) return "accepted with diagnostics: " + diags.front().format();
@@ -86,6 +103,7 @@ inline std::string npy_entry(std::string_view bytes) {
     std::string err;
     if (!parse_npy(bytes, "fuzz.npy", &a, &err, {.bf16_bits = bf16_bits})) {
       if (!err.starts_with("fuzz.npy: error: ")) return "refused without a proper message: " + err;
+      if (std::string why = check_message(err); !why.empty()) return why;
       continue;
     }
     if (std::string why = check_array(a, "fuzz.npy"); !why.empty()) return why;
@@ -99,7 +117,7 @@ inline std::string safetensors_entry(std::string_view bytes) {
   std::string err;
   if (!parse_safetensors(bytes, "fuzz.safetensors", &arrays, &err)) {
     if (!err.starts_with("fuzz.safetensors: error: ")) return "refused without a proper message: " + err;
-    return "";
+    return check_message(err);
   }
   std::set<std::string> names;
   std::uint64_t bytes_read = 0;
