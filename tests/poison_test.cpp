@@ -3,6 +3,7 @@
 // every case of phase 1 to 3. A kernel that reads an element nothing wrote fails here.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -59,15 +60,18 @@ TEST_CASE("poison: ATTN_DIFF_POISON-style NaN buffers change no bit, at any thre
       INFO(file << ": case " << c.name);
       const bool mutants = std::string(file) == "configs/phase2.json";  // every fault path, on the tiled-heavy suite
       const Outputs ref = compute(c, 1, false, mutants);
-      for (double g : ref.golden) REQUIRE(std::isfinite(g));
+      REQUIRE(std::all_of(ref.golden.begin(), ref.golden.end(), [](double g) { return std::isfinite(g); }));
       for (int threads : {1, 3})
         for (bool poisoned : {false, true}) {
           if (threads == 1 && !poisoned) continue;
           INFO("threads " << threads << (poisoned ? ", poisoned" : ""));
-          const Outputs o = compute(c, threads, poisoned, mutants);
+          // Mutants only in the combination that differs in both respects, to keep the test short.
+          const bool with_mutants = mutants && threads == 3 && poisoned;
+          const Outputs o = compute(c, threads, poisoned, with_mutants);
           CHECK(same_bits(o.golden, ref.golden));
           CHECK(same_bits(o.naive, ref.naive));
           CHECK(same_bits(o.tiled, ref.tiled));
+          if (!with_mutants) continue;
           REQUIRE(o.mutants.size() == ref.mutants.size());
           for (std::size_t m = 0; m < o.mutants.size(); ++m) CHECK(same_bits(o.mutants[m], ref.mutants[m]));
         }
