@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "src/parallel.hpp"
+#include "src/poison.hpp"
 
 namespace attn {
 
@@ -22,7 +23,9 @@ void golden_attention(const Problem& p, const Inputs& in, std::span<double> out,
     const std::int64_t b = task / s.heads, h = task % s.heads;
     std::vector<double> scores(static_cast<std::size_t>(s.kv_tokens));
     std::vector<double> acc(static_cast<std::size_t>(D));
+    poison(scores), poison(acc);  // scratch, written before it is read
     for (std::int64_t i = 0; i < s.tokens; ++i) {
+      throw_if_interrupted();  // Ctrl-C: a (batch, head) of a long prefill takes seconds
       const std::int64_t kvh = h / s.q_mult();  // GQA: query head h reads kv head h / q_mult
       const float* q = &in.q[bshd(b, i, h, 0, s.tokens, s.heads, D)];
       double* o = &out[bshd(b, i, h, 0, s.tokens, s.heads, D)];

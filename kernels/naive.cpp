@@ -16,6 +16,7 @@
 #include "kernels/simd_sum.hpp"
 #include "kernels/tiled.hpp"
 #include "src/parallel.hpp"
+#include "src/poison.hpp"
 
 namespace attn {
 
@@ -34,7 +35,9 @@ void naive_attention(const Problem& p, const Inputs& in, const Recipe& recipe, s
     const float sink = p.has_sinks ? round_to(t, in.sinks[h]) : 0.0f;
     std::vector<float> w(static_cast<std::size_t>(s.kv_tokens));
     std::vector<float> acc(static_cast<std::size_t>(D));
+    poison(w), poison(acc);  // scratch, written before it is read
     for (std::int64_t i = 0; i < s.tokens; ++i) {
+      throw_if_interrupted();  // Ctrl-C: a (batch, head) of a long prefill takes seconds
       const float* q = &in.q[bshd(b, i, h, 0, s.tokens, s.heads, D)];
       float* o = &out[bshd(b, i, h, 0, s.tokens, s.heads, D)];
       const auto keys = p.visible_keys(i);

@@ -19,6 +19,7 @@
 
 #include "kernels/simd_sum.hpp"
 #include "src/parallel.hpp"
+#include "src/poison.hpp"
 
 namespace attn {
 
@@ -64,6 +65,7 @@ struct TileJob {
     auto ex = [&](float x) { return r.exp2 ? std::exp2(x) : std::exp(x); };
 
     std::vector<float> m(rows, sink), l(rows, 0.0f), acc(rows * D, 0.0f), sc(opt.tiles.kv);
+    poison(sc);  // scratch: every score is written before it is read
     std::vector<float> tile_max(rows, -kInf);
     std::vector<char> seen(rows, 0);
     std::int64_t lo_all = s.kv_tokens, hi_all = 0;

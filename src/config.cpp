@@ -3,11 +3,16 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <set>
 #include <sstream>
+
+#include "src/json_depth.hpp"
 
 namespace attn {
 
@@ -92,6 +97,10 @@ class Reader {
     const double d = v.get<double>();
     if (d > 9.0e15) {
       error(fmt::format("key '{}' is too large ({})", name, v.dump()));
+      return std::nullopt;
+    }
+    if (d < -9.0e15) {  // checked before the cast: -1e300 does not fit in an int64
+      error(fmt::format("key '{}' must be at least {}, got {}", name, min, v.dump()));
       return std::nullopt;
     }
     const auto x = v.is_number_unsigned() ? static_cast<std::int64_t>(v.get<std::uint64_t>()) : v.get<std::int64_t>();
@@ -183,6 +192,36 @@ class Reader {
   bool ok_ = true;
 };
 
+// The largest |value| a distribution of rng.hpp can draw. Box-Muller's u1 is at least 2^-54, so a
+// normal draw is within sqrt(2·54·ln 2) = 8.652 standard deviations of the mean.
+double max_draw(const Distribution& d) {
+  const double normal = std::abs(d.mean) + 8.66 * d.std;
+  if (d.dist == "constant") return std::abs(d.value);
+  if (d.dist == "uniform") return std::max(std::abs(d.low), std::abs(d.high));
+  if (d.dist == "outliers") return std::max(normal, d.magnitude);
+  return normal;
+}
+
+// Inputs reach the kernels as floats rounded to the recipe's input dtype (fp8 and int8 are scaled
+// from float32): a value past the dtype's largest finite number becomes Inf there and every output
+// NaN, so such a case is refused before it runs.
+void check_input_range(Reader& rd, const CaseSpec& c) {
+  const DType t = c.recipe.scaled_input() ? DType::f32 : c.recipe.input;
+  const double limit = t == DType::f16 ? 65504.0 : t == DType::bf16 ? 0x1.fep127 : std::numeric_limits<float>::max();
+  const std::string dtype(dtype_name(t));
+  auto check = [&](const std::string& key, double largest, const char* how) {
+    if (largest > limit)
+      rd.error(fmt::format("key '{}' gives values up to {:.4g}, past the largest {} value ({:.6g})", key, largest, dtype, limit),
+               fmt::format("{}; the kernels would see Inf and every output would be NaN", how));
+  };
+  check("inputs", max_draw(c.inputs), "|mean| + 8.66·std for normal draws (the generator's bound), |value|, |low|, |high| or magnitude otherwise");
+  if (c.sinks.kind == SinksSpec::Kind::random)
+    check("sinks", max_draw(c.sinks.dist), "|mean| + 8.66·std for normal draws (the generator's bound), |value|, |low|, |high| or magnitude otherwise");
+  double largest = 0;
+  for (double v : c.sinks.values) largest = std::max(largest, std::abs(v));
+  check("sinks", largest, "sink logits are inputs too");
+}
+
 std::optional<std::int64_t> checked_product(std::initializer_list<std::int64_t> xs) {
   std::int64_t p = 1;
   for (std::int64_t x : xs)
@@ -209,7 +248,7 @@ void apply_gates(Reader& rd, const json& gates, std::vector<GateSpec>* out) {
                fmt::format("known gates: {}", fmt::join(names, ", ")));
       continue;
     }
-    auto it = std::find_if(out->begin(), out->end(), [&](const GateSpec& g) { return g.name == key; });
+    auto it = std::find_if(out->begin(), out->end(), [&key = key](const GateSpec& g) { return g.name == key; });
     if (v.is_null()) {  // null switches a default gate off
       if (it != out->end()) out->erase(it);
       continue;
@@ -246,8 +285,12 @@ void apply_gates(Reader& rd, const json& gates, std::vector<GateSpec>* out) {
 
 bool parse_case(const json& defaults, const json& raw, std::size_t position, const std::string& file,
                 const LoadOptions& opt, CaseSpec* out, Diagnostics* diags) {
+  auto has_control = [](const std::string& n) {
+    return std::any_of(n.begin(), n.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7F; });
+  };
   std::string label = fmt::format("case #{}", position + 1);
-  if (raw.is_object() && raw.contains("name") && raw.at("name").is_string())
+  if (raw.is_object() && raw.contains("name") && raw.at("name").is_string() && !raw.at("name").get<std::string>().empty() &&
+      !has_control(raw.at("name").get<std::string>()))
     label = fmt::format("case '{}'", raw.at("name").get<std::string>());
   Reader rd(file, label, diags);
   if (!raw.is_object()) {
@@ -264,6 +307,9 @@ bool parse_case(const json& defaults, const json& raw, std::size_t position, con
   if (!raw.contains("name")) rd.error("missing key 'name'", "every case needs a unique name");
   else if (!raw.at("name").is_string() || raw.at("name").get<std::string>().empty())
     rd.error(fmt::format("key 'name' must be a non-empty string, got {}", raw.at("name").dump()));
+  else if (has_control(raw.at("name").get<std::string>()))  // dump() escapes them in the message
+    rd.error(fmt::format("key 'name' must not contain control characters, got {}", raw.at("name").dump()),
+             "names are printed in tables, logs and reports");
   else c.name = raw.at("name").get<std::string>();
 
   // Recipe first: it decides the default tolerance and gates.
@@ -316,8 +362,8 @@ bool parse_case(const json& defaults, const json& raw, std::size_t position, con
   if (auto x = rd.integer(merged, "window", 0)) c.problem.window = *x;
   c.problem.scale = 1.0 / std::sqrt(double(s.head_dim));
   if (auto x = rd.number(merged, "scale")) {
-    if (*x > 0 && std::isfinite(*x)) c.problem.scale = *x;
-    else rd.error(fmt::format("key 'scale' must be a finite number > 0, got {}", *x));
+    if (*x > 0 && *x <= std::numeric_limits<float>::max()) c.problem.scale = *x;  // kernels scale in float
+    else rd.error(fmt::format("key 'scale' must be a finite number > 0 (at most 3.4e38, float32), got {}", *x));
   }
 
   if (merged.contains("sinks")) {
@@ -355,6 +401,7 @@ bool parse_case(const json& defaults, const json& raw, std::size_t position, con
   if (auto x = rd.integer(merged, "seed", 0)) c.seed = static_cast<std::uint64_t>(*x);
   if (opt.seed) c.seed = *opt.seed;
   if (const json* d = rd.object(merged, "inputs")) c.inputs = rd.distribution(*d, "inputs");
+  if (rd.ok()) check_input_range(rd, c);
 
   c.tolerance = default_tolerance(c.recipe);
   if (merged.contains("tolerance") && merged.at("tolerance").is_string()) {
@@ -483,30 +530,59 @@ bool parse_suite(const json& doc, const std::string& file, const LoadOptions& op
   return true;
 }
 
-bool load_suite(const std::string& path, const LoadOptions& opt, Suite* out, Diagnostics* diags) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    diags->push_back({path, "", "cannot open the file", ""});
+bool parse_suite_text(std::string_view s, const std::string& path, const LoadOptions& opt, Suite* out,
+                      Diagnostics* diags) {
+  auto position = [&](std::size_t byte) {  // 1-based byte offset -> "path:line:col"
+    std::size_t line = 1, col = 1;
+    for (std::size_t i = 0; i + 1 < byte && i < s.size(); ++i) {
+      if (s[i] == '\n') ++line, col = 1;
+      else ++col;
+    }
+    return fmt::format("{}:{}:{}", path, line, col);
+  };
+  if (const std::size_t deep = json_too_deep(s); deep != std::string_view::npos) {
+    diags->push_back({position(deep + 1), "", fmt::format("malformed JSON: nested deeper than {} levels", kMaxJsonDepth),
+                      "a suite nests 5 levels at most"});
     return false;
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string s = text.str();
   json doc;
   try {
     doc = json::parse(s);
   } catch (const json::parse_error& e) {
-    std::size_t line = 1, col = 1;
-    for (std::size_t i = 0; i + 1 < e.byte && i < s.size(); ++i) {
-      if (s[i] == '\n') ++line, col = 1;
-      else ++col;
-    }
     std::string what = e.what();
     if (auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
-    diags->push_back({fmt::format("{}:{}:{}", path, line, col), "", fmt::format("malformed JSON: {}", what), ""});
+    // The parser quotes the bytes it choked on, which need not be UTF-8.
+    diags->push_back({position(e.byte), "", fmt::format("malformed JSON: {}", printable(what, /*ascii_only=*/true)), ""});
+    return false;
+  } catch (const json::exception& e) {
+    // A number past a double ("1e400") is an out_of_range error without a position (found by
+    // tests/fuzz): point at the first occurrence of the token the message quotes.
+    std::string what = e.what();
+    if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
+    std::size_t at = std::string_view::npos;
+    if (auto q = what.find('\''); q != std::string::npos)
+      if (auto r = what.find('\'', q + 1); r != std::string::npos) at = s.find(what.substr(q + 1, r - q - 1));
+    diags->push_back({at == std::string_view::npos ? path : position(at + 1), "", fmt::format("malformed JSON: {}", what),
+                      "JSON numbers must fit in a double (at most about 1.8e308)"});
     return false;
   }
   return parse_suite(doc, path, opt, out, diags);
+}
+
+bool load_suite(const std::string& path, const LoadOptions& opt, Suite* out, Diagnostics* diags) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {  // an ifstream opens a directory and reads nothing
+    diags->push_back({path, "", "is a directory, not a suite file", ""});
+    return false;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    diags->push_back({path, "", fmt::format("cannot open the file ({})", std::strerror(errno)), ""});
+    return false;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_suite_text(text.str(), path, opt, out, diags);
 }
 
 json CaseSpec::to_json() const {

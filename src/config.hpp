@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -68,6 +69,10 @@ bool load_suite(const std::string& path, const LoadOptions& opt, Suite* out, Dia
 /// The same from an already parsed document (`file` is only used in messages).
 bool parse_suite(const nlohmann::json& doc, const std::string& file, const LoadOptions& opt, Suite* out,
                  Diagnostics* diags);
+/// The same from the file's bytes: malformed JSON is a diagnostic at file:line:col. This is what
+/// load_suite runs after reading the file, and what tests/fuzz feeds arbitrary bytes to.
+bool parse_suite_text(std::string_view text, const std::string& file, const LoadOptions& opt, Suite* out,
+                      Diagnostics* diags);
 
 /// Bytes a run of the case needs at its peak: inputs, the three outputs, the candidate copy, and
 /// per-thread workspace.

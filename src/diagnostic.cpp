@@ -7,16 +7,28 @@
 namespace attn {
 
 std::string Diagnostic::format() const {
+  // Messages quote keys from the file, which may hold control characters (a terminal escape).
   std::string s;
   if (!file.empty()) s += file + ": ";
-  if (!where.empty()) s += where + ": ";
-  s += "error: " + message;
-  if (!note.empty()) s += "\nnote: " + note;
+  if (!where.empty()) s += printable(where) + ": ";
+  s += "error: " + printable(message);
+  if (!note.empty()) s += "\nnote: " + printable(note);
   return s;
 }
 
 void print_diagnostics(const Diagnostics& diags) {
   for (const Diagnostic& d : diags) std::fprintf(stderr, "%s\n", d.format().c_str());
+}
+
+std::string printable(std::string_view text, bool ascii_only) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7F || (ascii_only && u >= 0x80)) out += {'\\', 'x', hex[u >> 4], hex[u & 15]};
+    else out += c;
+  }
+  return out;
 }
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {

@@ -23,6 +23,10 @@ using Diagnostics = std::vector<Diagnostic>;
 /// Prints every diagnostic to stderr.
 void print_diagnostics(const Diagnostics& diags);
 
+/// Text from a file made safe to print and to put in a JSON report: control characters (and, with
+/// ascii_only, every byte >= 0x80, since the text may not be UTF-8) become \xNN.
+std::string printable(std::string_view text, bool ascii_only = false);
+
 /// Levenshtein distance, for "did you mean".
 std::size_t edit_distance(std::string_view a, std::string_view b);
 /// The candidate closest to `word` if it is close enough to be a plausible typo, else "".

@@ -44,4 +44,14 @@ bool write_file_atomic(const std::string& path, const std::string& content, std:
   return true;
 }
 
+std::string safe_file_name(std::string_view name) {
+  std::string out;
+  for (char c : name.substr(0, 199)) {
+    const auto u = static_cast<unsigned char>(c);
+    out += (c == '/' || c == '\\' || u < 0x20 || u == 0x7F) ? '_' : c;
+  }
+  if (out.empty() || out[0] == '.') out.insert(out.begin(), '_');
+  return out;
+}
+
 }  // namespace attn

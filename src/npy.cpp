@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "src/diagnostic.hpp"
 #include "src/fileio.hpp"
 
 namespace attn {
@@ -305,7 +306,9 @@ bool parse_descr(const std::string& descr, const NpyReadOptions& opt, ArrayDType
 bool parse_npy(std::string_view bytes, const std::string& name, Array* out, std::string* err,
                const NpyReadOptions& opt) {
   auto fail = [&](const std::string& msg) {
-    *err = fmt::format("{}: error: {}", name, msg);
+    // Messages quote header bytes, which may be anything: escaped so that the message prints
+    // safely and fits in a JSON report (whose writer throws on invalid UTF-8).
+    *err = fmt::format("{}: error: {}", name, printable(msg, /*ascii_only=*/true));
     return false;
   };
   static constexpr std::string_view kMagic = "\x93NUMPY";

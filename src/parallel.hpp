@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "src/interrupt.hpp"
+
 namespace attn {
 
 /// Number of threads to use when the user asked for `requested` (0 = one per core).
@@ -19,11 +21,15 @@ inline int resolve_threads(int requested) {
 }
 
 /// Runs fn(task) for task in [0, n) on up to `threads` threads; rethrows the first exception.
+/// Throws Interrupted before starting a task once the run has been asked to stop (src/interrupt.hpp).
 template <class Fn>
 void parallel_for(std::int64_t n, int threads, Fn&& fn) {
   const int workers = static_cast<int>(std::min<std::int64_t>(std::max(threads, 1), n));
   if (workers <= 1) {
-    for (std::int64_t t = 0; t < n; ++t) fn(t);
+    for (std::int64_t t = 0; t < n; ++t) {
+      throw_if_interrupted();
+      fn(t);
+    }
     return;
   }
   std::atomic<std::int64_t> next{0};
@@ -32,6 +38,7 @@ void parallel_for(std::int64_t n, int threads, Fn&& fn) {
   auto work = [&] {
     for (std::int64_t t; (t = next.fetch_add(1)) < n;) {
       try {
+        throw_if_interrupted();
         fn(t);
       } catch (...) {
         std::lock_guard lock(error_mutex);

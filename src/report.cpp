@@ -127,7 +127,8 @@ json report_to_json(const RunReport& r) {
           {"suite", r.suite},
           {"config", r.config_file},
           {"summary", {{"cases", r.cases.size()}, {"passed", r.passed()}, {"failed", r.failed()},
-                       {"errors", r.errors()}, {"unsupported", r.unsupported()}}},
+                       {"errors", r.errors()}, {"unsupported", r.unsupported()},
+                       {"incomplete", r.incomplete}, {"not_run", r.not_run}}},
           {"cases", cases}};
 }
 

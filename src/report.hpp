@@ -15,6 +15,8 @@ struct RunReport {
   std::string suite;
   std::string config_file;
   std::vector<CaseResult> cases;
+  bool incomplete = false;  // interrupted: `cases` holds only the cases finished before the signal
+  std::int64_t not_run = 0;  // selected cases an interruption left out
 
   int passed() const;
   int failed() const;

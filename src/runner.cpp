@@ -11,6 +11,7 @@
 #include "kernels/tiled.hpp"
 #include "src/coverage.hpp"
 #include "src/inputs.hpp"
+#include "src/poison.hpp"
 
 namespace attn {
 
@@ -30,6 +31,7 @@ std::vector<double> widen(const std::vector<float>& x) { return {x.begin(), x.en
 
 std::vector<float> run_tiled(const CaseSpec& c, const Inputs& in, int threads, Fault fault = Fault::none) {
   std::vector<float> out(c.problem.shape.q_elements());
+  poison(out);  // ATTN_DIFF_POISON: the kernel must write every element
   tiled_attention(c.problem, in, {.recipe = c.recipe, .tiles = c.tiles, .threads = threads, .fault = fault}, out);
   return out;
 }
@@ -61,9 +63,11 @@ PreparedCase prepare_case(const CaseSpec& c, int threads) {
   p.inputs = make_inputs(c, threads);
   p.coverage = compute_coverage(c, p.inputs);
   p.golden.resize(s.q_elements());
+  poison(p.golden);
   golden_attention(c.problem, p.inputs, p.golden, threads);
   p.naive = widen([&] {
     std::vector<float> naive(s.q_elements());
+    poison(naive);
     naive_attention(c.problem, p.inputs, c.recipe, naive, threads);
     return naive;
   }());

@@ -17,7 +17,9 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "src/diagnostic.hpp"
 #include "src/fileio.hpp"
+#include "src/json_depth.hpp"
 
 namespace attn {
 
@@ -98,8 +100,8 @@ bool parse_entry(const std::string& name, const json& v, std::uint64_t data_size
 
 bool parse_safetensors(std::string_view bytes, const std::string& file, std::vector<NamedArray>* out,
                        std::string* err) {
-  auto fail = [&](const std::string& msg) {
-    *err = fmt::format("{}: error: {}", file, msg);
+  auto fail = [&](const std::string& msg) {  // tensor names may hold control characters
+    *err = fmt::format("{}: error: {}", file, printable(msg));
     return false;
   };
   if (bytes.size() < 8)
@@ -111,13 +113,15 @@ bool parse_safetensors(std::string_view bytes, const std::string& file, std::vec
   if (n > bytes.size() - 8)
     return fail(fmt::format("header length {} runs past the end of the file ({} bytes)", n, bytes.size()));
 
+  if (json_too_deep(bytes.substr(8, n)) != std::string_view::npos)  // dump() in the messages below recurses
+    return fail(fmt::format("malformed JSON header: nested deeper than {} levels", kMaxJsonDepth));
   json header;
   try {
     header = json::parse(bytes.substr(8, n));
   } catch (const json::exception& e) {
     std::string what = e.what();
     if (auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
-    return fail("malformed JSON header: " + what);
+    return fail("malformed JSON header: " + printable(what, /*ascii_only=*/true));  // quotes bytes that need not be UTF-8
   }
   if (!header.is_object()) return fail("the JSON header is not an object");
 

@@ -7,8 +7,9 @@
 
 namespace attn {
 
-/// Exit codes of SPEC §6.
-enum Exit : int { kExitPass = 0, kExitFail = 1, kExitUsage = 2, kExitRuntime = 3 };
+/// Exit codes of SPEC §6. A run stopped by a signal exits 128 + the signal (130 for Ctrl-C), as a
+/// shell reports a process the signal killed.
+enum Exit : int { kExitPass = 0, kExitFail = 1, kExitUsage = 2, kExitRuntime = 3, kExitInterrupted = 128 };
 
 /// Colour on stdout: only on a terminal, never with --no-color or NO_COLOR set.
 bool use_color(bool no_color_flag);

@@ -10,6 +10,7 @@
 #include "src/config.hpp"
 #include "src/commands/run_external.hpp"
 #include "src/diagnosis.hpp"
+#include "src/interrupt.hpp"
 #include "src/parallel.hpp"
 #include "src/report.hpp"
 #include "src/report_table.hpp"
@@ -31,6 +32,7 @@ void setup_run(CLI::App& app, RunCommandOptions& opt) {
 
 int run_run(const RunCommandOptions& opt) {
   const auto start = std::chrono::steady_clock::now();
+  const InterruptScope stop_on_signal;  // Ctrl-C: report the cases done so far (src/interrupt.hpp)
   LoadOptions load{.threads = resolve_threads(opt.threads), .seed = opt.seed};
   if (auto bytes = parse_bytes(opt.max_memory)) load.max_memory = *bytes;
   else {
@@ -61,8 +63,16 @@ int run_run(const RunCommandOptions& opt) {
   Candidate cand = mutant ? mutant_candidate(*mutant, load.threads) : tiled_candidate(load.threads);
   RunExternal ext;  // --candidate-cmd and --diagnose
   if (!apply_run_external(opt, mutant != nullptr, &cand, &ext)) return kExitUsage;
-  for (const CaseSpec* c : selected)
-    report.cases.push_back(run_case_diagnosed(*c, cand, {.threads = load.threads}, ext.diagnose, ext.layout));
+  for (const CaseSpec* c : selected) {
+    try {
+      throw_if_interrupted();
+      report.cases.push_back(run_case_diagnosed(*c, cand, {.threads = load.threads}, ext.diagnose, ext.layout));
+    } catch (const Interrupted&) {
+      report.incomplete = true;
+      report.not_run = std::int64_t(selected.size() - report.cases.size());
+      break;
+    }
+  }
 
   const bool color = use_color(opt.no_color);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -77,6 +87,11 @@ int run_run(const RunCommandOptions& opt) {
       std::fprintf(stderr, "%s\n", err.c_str());
       return kExitUsage;
     }
+  }
+  if (report.incomplete) {
+    std::fprintf(stderr, "attn-diff: interrupted: %zu of %zu cases run; the reports cover those only\n",
+                 report.cases.size(), selected.size());
+    return kExitInterrupted + interrupt_signal();
   }
   if (report.errors()) return kExitRuntime;
   return report.failed() ? kExitFail : kExitPass;

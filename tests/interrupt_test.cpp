@@ -1,0 +1,142 @@
+// Ctrl-C during a run (src/interrupt.hpp): parallel_for stops between tasks, and `attn-diff run`
+// stops within a task's time, writes the reports of the finished cases marked incomplete, and
+// exits 130.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "src/parallel.hpp"
+#include "tests/cli_helpers.hpp"
+
+using namespace attn;
+using attn::test::TempDir;
+
+TEST_CASE("interrupt: parallel_for throws Interrupted before the next task", "[interrupt]") {
+  for (int threads : {1, 3}) {
+    std::atomic<int> ran{0};
+    CHECK_THROWS_AS(parallel_for(1000, threads,
+                                 [&](std::int64_t t) {
+                                   ++ran;
+                                   if (t == 5) request_interrupt(SIGINT);
+                                 }),
+                    Interrupted);
+    CHECK(ran < 1000);
+    {
+      const InterruptScope scope;  // clears the flag on the way in and out
+      CHECK_FALSE(interrupted());
+    }
+    CHECK_FALSE(interrupted());
+    ran = 0;
+    parallel_for(1000, threads, [&](std::int64_t) { ++ran; });
+    CHECK(ran == 1000);
+  }
+}
+
+namespace {
+
+struct Interrupted_run {
+  int code = -1;         // exit code, or -signal when killed
+  double seconds = 0.0;  // from the signal to the exit
+  std::string output;
+};
+
+// Starts `attn-diff ARGS...` from the source folder, sends SIGINT after `delay`, and waits up to
+// `limit` for it to exit (then kills it).
+Interrupted_run interrupt_run(const std::vector<std::string>& args, const std::string& log,
+                              std::chrono::milliseconds delay, std::chrono::seconds limit) {
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    if (::chdir(ATTN_DIFF_SOURCE_DIR) != 0) ::_exit(127);
+    if (!std::freopen(log.c_str(), "w", stdout) || ::dup2(STDOUT_FILENO, STDERR_FILENO) < 0) ::_exit(127);
+    std::vector<char*> argv{const_cast<char*>(ATTN_DIFF_BINARY)};
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(ATTN_DIFF_BINARY, argv.data());
+    ::_exit(127);
+  }
+  std::this_thread::sleep_for(delay);
+  ::kill(pid, SIGINT);
+  const auto sent = std::chrono::steady_clock::now();
+  Interrupted_run r;
+  int status = 0;
+  while (true) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) break;
+    if (std::chrono::steady_clock::now() - sent > limit) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  std::ifstream in(log);
+  r.output.assign(std::istreambuf_iterator<char>(in), {});
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("interrupt: Ctrl-C stops a long run promptly, writes an incomplete report, exits 130", "[interrupt][cli]") {
+  TempDir dir("interrupt");
+  // "a couple of seconds" on an idle machine; the margin is for a loaded CI box or a sanitizer build.
+  const auto limit = std::chrono::seconds(8);
+
+  SECTION("phase4: interrupted inside its first case") {
+    const std::string json = (dir.path / "report.json").string();
+    const auto r = interrupt_run({"run", "-c", "configs/phase4.json", "--threads", "2", "--json", json},
+                                 (dir.path / "log.txt").string(), std::chrono::milliseconds(1000), limit);
+    INFO(r.output);
+    CHECK(r.code == 130);
+    CHECK(r.seconds < 5.0);
+    CHECK(r.output.find("interrupted: 0 of 6 cases run") != std::string::npos);
+    std::ifstream in(json);
+    REQUIRE(in);
+    const auto j = nlohmann::json::parse(in);
+    CHECK(j["summary"]["incomplete"] == true);
+    CHECK(j["summary"]["cases"] == 0);
+    CHECK(j["summary"]["not_run"] == 6);
+  }
+
+  SECTION("a finished case is reported, the interrupted one and the rest are not") {
+    const std::string suite = dir.file("suite.json", R"({ "cases": [
+      { "name": "small", "tokens": 8, "heads": 2, "head_dim": 16 },
+      { "name": "big", "tokens": 4096, "heads": 64, "kv_heads": 8, "head_dim": 64, "causal": false },
+      { "name": "after", "tokens": 8, "heads": 2, "head_dim": 16 } ] })");
+    const std::string json = (dir.path / "report.json").string();
+    const auto r = interrupt_run({"run", "-c", suite, "--threads", "1", "--json", json}, (dir.path / "log.txt").string(),
+                                 std::chrono::milliseconds(1000), limit);
+    INFO(r.output);
+    CHECK(r.code == 130);
+    CHECK(r.seconds < 5.0);
+    std::ifstream in(json);
+    REQUIRE(in);
+    const auto j = nlohmann::json::parse(in);
+    CHECK(j["summary"]["incomplete"] == true);
+    CHECK(j["summary"]["not_run"] == 2);
+    REQUIRE(j["cases"].size() == 1);
+    CHECK(j["cases"][0]["name"] == "small");
+    CHECK(j["cases"][0]["verdict"] == "pass");
+    CHECK(r.output.find("small") != std::string::npos);  // the table shows what was done
+  }
+}
+
+TEST_CASE("interrupt: a run that is not interrupted says complete", "[interrupt][cli]") {
+  TempDir dir("interrupt_complete");
+  const std::string json = (dir.path / "report.json").string();
+  REQUIRE(attn::test::run_cli("run -c configs/phase1.json --json " + json).code == 0);
+  std::ifstream in(json);
+  const auto j = nlohmann::json::parse(in);
+  CHECK(j["summary"]["incomplete"] == false);
+  CHECK(j["summary"]["not_run"] == 0);
+}
