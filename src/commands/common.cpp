@@ -51,6 +51,18 @@ const MutantInfo* lookup_mutant(const std::string& name) {
   return nullptr;
 }
 
+bool load_for_command(const std::string& config, const std::string& max_memory, LoadOptions load, Suite* out) {
+  if (auto bytes = parse_bytes(max_memory)) load.max_memory = *bytes;
+  else {
+    std::fprintf(stderr, "error: --max-memory '%s' is not a size (e.g. 8G, 512M, 1000000)\n", max_memory.c_str());
+    return false;
+  }
+  Diagnostics diags;
+  if (load_suite(config, load, out, &diags)) return true;
+  print_diagnostics(diags);
+  return false;
+}
+
 bool glob_match(const std::string& pattern, const std::string& name) {
   return ::fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
 }

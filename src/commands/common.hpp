@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+#include "src/config.hpp"
+
 namespace attn {
 
 /// Exit codes of SPEC §6. A run stopped by a signal exits 128 + the signal (130 for Ctrl-C), as a
@@ -20,6 +22,10 @@ std::optional<std::uint64_t> parse_bytes(const std::string& text);
 struct MutantInfo;
 /// The mutant of that name, or nullptr after printing "unknown mutant" with the nearest name.
 const MutantInfo* lookup_mutant(const std::string& name);
+
+/// Loads a suite for a subcommand with `--max-memory TEXT` applied to `load`; on failure prints
+/// every diagnostic (or the bad size) and returns false: the caller exits 2.
+bool load_for_command(const std::string& config, const std::string& max_memory, LoadOptions load, Suite* out);
 
 /// Shell-style glob match (*, ?, [...]) of a case name.
 bool glob_match(const std::string& pattern, const std::string& name);

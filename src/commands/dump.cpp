@@ -32,17 +32,8 @@ int run_dump(const DumpOptions& opt) {
     return kExitUsage;
   }
   LoadOptions load{.threads = resolve_threads(opt.threads), .seed = opt.seed};
-  if (auto bytes = parse_bytes(opt.max_memory)) load.max_memory = *bytes;
-  else {
-    std::fprintf(stderr, "error: --max-memory '%s' is not a size (e.g. 8G, 512M, 1000000)\n", opt.max_memory.c_str());
-    return kExitUsage;
-  }
   Suite suite;
-  Diagnostics diags;
-  if (!load_suite(opt.config, load, &suite, &diags)) {
-    print_diagnostics(diags);
-    return kExitUsage;
-  }
+  if (!load_for_command(opt.config, opt.max_memory, load, &suite)) return kExitUsage;
   const CaseSpec* c = nullptr;
   std::vector<std::string> names;
   for (const CaseSpec& x : suite.cases) {

@@ -34,17 +34,8 @@ int run_run(const RunCommandOptions& opt) {
   const auto start = std::chrono::steady_clock::now();
   const InterruptScope stop_on_signal;  // Ctrl-C: report the cases done so far (src/interrupt.hpp)
   LoadOptions load{.threads = resolve_threads(opt.threads), .seed = opt.seed};
-  if (auto bytes = parse_bytes(opt.max_memory)) load.max_memory = *bytes;
-  else {
-    std::fprintf(stderr, "error: --max-memory '%s' is not a size (e.g. 8G, 512M, 1000000)\n", opt.max_memory.c_str());
-    return kExitUsage;
-  }
   Suite suite;
-  Diagnostics diags;
-  if (!load_suite(opt.config, load, &suite, &diags)) {
-    print_diagnostics(diags);
-    return kExitUsage;
-  }
+  if (!load_for_command(opt.config, opt.max_memory, load, &suite)) return kExitUsage;
   std::vector<const CaseSpec*> selected;
   for (const CaseSpec& c : suite.cases) {
     bool match = opt.cases.empty();

@@ -73,17 +73,8 @@ nlohmann::ordered_json shrunk_suite(const CaseSpec& minimal, const ShrinkResult&
 int run_shrink_with(const ShrinkCommandOptions& opt, const Candidate& cand) {
   const int threads = resolve_threads(opt.threads);
   LoadOptions load{.threads = threads};
-  if (auto bytes = parse_bytes(opt.max_memory)) load.max_memory = *bytes;
-  else {
-    std::fprintf(stderr, "error: --max-memory '%s' is not a size (e.g. 8G, 512M, 1000000)\n", opt.max_memory.c_str());
-    return kExitUsage;
-  }
   Suite suite;
-  Diagnostics diags;
-  if (!load_suite(opt.config, load, &suite, &diags)) {
-    print_diagnostics(diags);
-    return kExitUsage;
-  }
+  if (!load_for_command(opt.config, opt.max_memory, load, &suite)) return kExitUsage;
   const CaseSpec* original = nullptr;
   std::vector<const CaseSpec*> matches;
   for (const CaseSpec& c : suite.cases) {
