@@ -1,7 +1,12 @@
-// The reference. It is boring on purpose: plain loops over one query row at a time, the full
-// visible score row, an exact softmax in float64, then P·V. It never tiles, never rounds to a
-// narrower type, never uses intrinsics or an online softmax: whatever a kernel under test does
-// clever, this file does the obvious way, so a disagreement points at the kernel.
+// The reference. Everything in float64, the obvious algorithm: for each query row the full visible
+// score row, an exact (not online) softmax with the sink logit in its normaliser, then P·V. It never
+// tiles over keys, never rounds to a narrower type, never uses intrinsics: whatever a kernel under
+// test does clever, this file does the straightforward way, so a disagreement points at the kernel.
+//
+// It is fast only by data layout: rows go in blocks of kRows through the plain-loop products of
+// kernels/blocks.hpp (K and V converted to float64 once), which the compiler vectorises, and exp is
+// kernels/fast_math.hpp's float64 polynomial (within 2 ulp). Its memory is the output plus K and V in
+// float64 plus, per thread, one block of score rows: never an Sq × Sk matrix.
 #include "kernels/golden.hpp"
 
 #include <algorithm>
@@ -9,51 +14,80 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/blocks.hpp"
 #include "src/parallel.hpp"
 #include "src/poison.hpp"
 
 namespace attn {
 
-void golden_attention(const Problem& p, const Inputs& in, std::span<double> out, int threads) {
+namespace {
+
+constexpr std::int64_t kChunk = 64;  // query rows per task
+using Packed = PackedKV<double, kKeyBlock, kDimBlock>;
+
+// Rows [i0, i1) of (batch b, head h).
+ATTN_CLONES void golden_rows(const Problem& p, const Inputs& in, const Packed& kv, std::span<double> out,
+                             std::int64_t b, std::int64_t h, std::int64_t i0, std::int64_t i1) {
   const Shape& s = p.shape;
-  const std::int64_t D = s.head_dim;
-  // One task per (batch, head): each writes its own rows, so the result is the same for any
-  // number of threads.
-  parallel_for(s.batch * s.heads, threads, [&](std::int64_t task) {
-    const std::int64_t b = task / s.heads, h = task % s.heads;
-    std::vector<double> scores(static_cast<std::size_t>(s.kv_tokens));
-    std::vector<double> acc(static_cast<std::size_t>(D));
-    poison(scores), poison(acc);  // scratch, written before it is read
-    for (std::int64_t i = 0; i < s.tokens; ++i) {
-      throw_if_interrupted();  // Ctrl-C: a (batch, head) of a long prefill takes seconds
-      const std::int64_t kvh = h / s.q_mult();  // GQA: query head h reads kv head h / q_mult
-      const float* q = &in.q[bshd(b, i, h, 0, s.tokens, s.heads, D)];
-      double* o = &out[bshd(b, i, h, 0, s.tokens, s.heads, D)];
-      const auto keys = p.visible_keys(i);
-      if (keys.empty()) {  // a row with no visible key is exactly 0, sinks or not
-        std::fill(o, o + D, 0.0);
+  const std::int64_t D = s.head_dim, dpad = kv.dpad;
+  const std::int64_t bg = b * s.kv_heads + h / s.q_mult();  // GQA: query head h reads kv head h / q_mult
+  const double sink = p.has_sinks ? double(in.sinks[h]) : -std::numeric_limits<double>::infinity();
+  thread_local std::vector<double> q, scores, acc;
+  q.resize(kRows * D), acc.resize(kRows * dpad);
+  const double* qrows[kRows];
+  for (std::int64_t r0 = i0; r0 < i1; r0 += kRows) {
+    Problem::KeyRange keys[kRows];
+    Span span;
+    for (int r = 0; r < kRows; ++r) {
+      const std::int64_t i = std::min(r0 + r, i1 - 1);
+      keys[r] = r0 + r < i1 ? p.visible_keys(i) : Problem::KeyRange{0, 0};
+      span.add(keys[r].lo, keys[r].hi);
+      const float* qi = &in.q[bshd(b, i, h, 0, s.tokens, s.heads, D)];
+      for (std::int64_t d = 0; d < D; ++d) q[r * D + d] = qi[d];
+      qrows[r] = &q[r * D];
+    }
+    const Span g = span.aligned(kKeyBlock);
+    const std::int64_t n = g.hi - g.lo;
+    scores.resize(kRows * n);
+    poison(scores);  // scratch, written before it is read
+    // s_ij = scale * <q_i, k_j>; softmax over the visible scores plus the sink logit, whose
+    // probability is dropped; keys a row does not see get probability 0.
+    qk_block<double, kRows, kKeyBlock>(qrows, kv.key_block(bg, 0), D, g.lo, g.hi, scores.data(), n);
+    double z[kRows];
+    for (int r = 0; r < kRows; ++r) {
+      double* w = &scores[r * n];
+      if (keys[r].empty()) {  // a row with no visible key (or a padding row) is 0, sinks or not
+        std::fill(w, w + n, 0.0);
+        z[r] = 1.0;
         continue;
       }
-      // s_ij = scale * <q_i, k_j> over the visible keys
-      double m = p.has_sinks ? double(in.sinks[h]) : -std::numeric_limits<double>::infinity();
-      for (std::int64_t j = keys.lo; j < keys.hi; ++j) {
-        const float* k = &in.k[bshd(b, j, kvh, 0, s.kv_tokens, s.kv_heads, D)];
-        double dot = 0.0;
-        for (std::int64_t d = 0; d < D; ++d) dot += double(q[d]) * double(k[d]);
-        scores[j - keys.lo] = p.scale * dot;
-        m = std::max(m, scores[j - keys.lo]);
-      }
-      // softmax over visible scores plus the sink logit; the sink's probability is dropped
-      double z = p.has_sinks ? std::exp(double(in.sinks[h]) - m) : 0.0;
-      std::fill(acc.begin(), acc.end(), 0.0);
-      for (std::int64_t j = keys.lo; j < keys.hi; ++j) {
-        const double w = std::exp(scores[j - keys.lo] - m);
-        z += w;
-        const float* v = &in.v[bshd(b, j, kvh, 0, s.kv_tokens, s.kv_heads, D)];
-        for (std::int64_t d = 0; d < D; ++d) acc[d] += w * double(v[d]);
-      }
-      for (std::int64_t d = 0; d < D; ++d) o[d] = acc[d] / z;
+      const std::int64_t lo = keys[r].lo - g.lo, hi = keys[r].hi - g.lo;
+      for (std::int64_t j = 0; j < n; ++j)
+        w[j] = j >= lo && j < hi ? p.scale * w[j] : -std::numeric_limits<double>::infinity();
+      const double m = std::max(sink, row_max(w, n));
+      for (std::int64_t j = 0; j < n; ++j) w[j] = fast_exp(w[j] - m);
+      z[r] = (p.has_sinks ? fast_exp(sink - m) : 0.0) + row_sum(w, n);
     }
+    std::fill(acc.begin(), acc.end(), 0.0);
+    if (n > 0) pv_block<double, kRows, kDimBlock>(scores.data(), n, kv.value_row(bg, 0), dpad, g.lo, g.hi, acc.data());
+    for (int r = 0; r < kRows && r0 + r < i1; ++r) {
+      double* o = &out[bshd(b, r0 + r, h, 0, s.tokens, s.heads, D)];
+      for (std::int64_t d = 0; d < D; ++d) o[d] = keys[r].empty() ? 0.0 : acc[r * dpad + d] / z[r];  // no key: 0
+    }
+  }
+}
+
+}  // namespace
+
+void golden_attention(const Problem& p, const Inputs& in, std::span<double> out, int threads) {
+  const Shape& s = p.shape;
+  const Packed kv(s, in.k.data(), in.v.data());
+  const std::int64_t chunks = (s.tokens + kChunk - 1) / kChunk;
+  // One task per (batch, head, chunk of rows): each writes its own rows, so the result is the same
+  // for any number of threads.
+  parallel_for(s.batch * s.heads * chunks, threads, [&](std::int64_t task) {
+    const std::int64_t c = task % chunks, bh = task / chunks;
+    golden_rows(p, in, kv, out, bh / s.heads, bh % s.heads, c * kChunk, std::min((c + 1) * kChunk, s.tokens));
   });
 }
 

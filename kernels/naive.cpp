@@ -5,7 +5,9 @@
 // then O is rounded to the recipe's output dtype. Each op accumulates in fp32 internally, as
 // PyTorch's CPU kernels do for bf16 and fp16, and rounds its result to the tensor dtype. A finite
 // mask_value enters the softmax as a score, exactly as `QK += mask` does; a row with no visible key
-// is 0 (SPEC §2) where PyTorch would give NaN.
+// is 0 (SPEC §2) where PyTorch would give NaN. The fp32 sums run in the orders of kernels/blocks.hpp,
+// exp is kernels/fast_math.hpp's (PyTorch's own vectorised exp is not the C library's either).
+// Rows go in blocks of kRows, one block of score rows per thread at a time: memory stays bounded.
 #include "kernels/naive.hpp"
 
 #include <algorithm>
@@ -13,64 +15,89 @@
 #include <limits>
 #include <vector>
 
-#include "kernels/simd_sum.hpp"
+#include "kernels/blocks.hpp"
 #include "kernels/tiled.hpp"
 #include "src/parallel.hpp"
 #include "src/poison.hpp"
 
 namespace attn {
 
-void naive_attention(const Problem& p, const Inputs& in, const Recipe& recipe, std::span<float> out,
-                     int threads) {
+namespace {
+
+constexpr std::int64_t kChunk = 64;  // query rows per task
+using Packed = PackedKV<float, kKeyBlock, kDimBlock>;
+
+// Rows [i0, i1) of (batch b, head h).
+ATTN_CLONES void naive_rows(const Problem& p, const Inputs& in, const Recipe& recipe, const Packed& kv,
+                            std::span<float> out, std::int64_t b, std::int64_t h, std::int64_t i0, std::int64_t i1) {
   const Shape& s = p.shape;
-  const std::int64_t D = s.head_dim;
+  const std::int64_t D = s.head_dim, dpad = kv.dpad;
+  const std::int64_t bg = b * s.kv_heads + h / s.q_mult();
   const DType t = recipe.eager;
   const float scale = static_cast<float>(p.scale);
   const float mask = round_to(t, recipe.mask_value);
   const bool finite_mask = std::isfinite(mask);
-
-  parallel_for(s.batch * s.heads, threads, [&](std::int64_t task) {
-    const std::int64_t b = task / s.heads, h = task % s.heads;
-    const std::int64_t kvh = h / s.q_mult();
-    const float sink = p.has_sinks ? round_to(t, in.sinks[h]) : 0.0f;
-    std::vector<float> w(static_cast<std::size_t>(s.kv_tokens));
-    std::vector<float> acc(static_cast<std::size_t>(D));
-    poison(w), poison(acc);  // scratch, written before it is read
-    for (std::int64_t i = 0; i < s.tokens; ++i) {
-      throw_if_interrupted();  // Ctrl-C: a (batch, head) of a long prefill takes seconds
-      const float* q = &in.q[bshd(b, i, h, 0, s.tokens, s.heads, D)];
-      float* o = &out[bshd(b, i, h, 0, s.tokens, s.heads, D)];
-      const auto keys = p.visible_keys(i);
-      if (keys.empty()) {
-        std::fill(o, o + D, 0.0f);
-        continue;
-      }
+  const float sink = p.has_sinks ? round_to(t, in.sinks[h]) : -std::numeric_limits<float>::infinity();
+  thread_local std::vector<float> w, acc;
+  acc.resize(kRows * dpad);
+  const float* qrows[kRows];
+  for (std::int64_t r0 = i0; r0 < i1; r0 += kRows) {
+    Problem::KeyRange keys[kRows];
+    std::int64_t first[kRows], last[kRows];
+    Span span;
+    for (int r = 0; r < kRows; ++r) {
+      const std::int64_t i = std::min(r0 + r, i1 - 1);
+      keys[r] = r0 + r < i1 ? p.visible_keys(i) : Problem::KeyRange{0, 0};
       // With a -inf mask the masked scores contribute exp(-inf) = 0 exactly: only the visible run is
       // computed. A finite mask puts every key in the row.
-      const std::int64_t lo = finite_mask ? 0 : keys.lo, hi = finite_mask ? s.kv_tokens : keys.hi;
-      float m = p.has_sinks ? sink : -std::numeric_limits<float>::infinity();
-      for (std::int64_t j = lo; j < hi; ++j) {
-        float x = mask;
-        if (j >= keys.lo && j < keys.hi) {
-          const float* k = &in.k[bshd(b, j, kvh, 0, s.kv_tokens, s.kv_heads, D)];
-          x = round_to(t, round_to(t, lane_dot<float>(q, k, D)) * scale);
-        }
-        w[j - lo] = x;
-        m = std::max(m, x);
-      }
-      float z = p.has_sinks ? std::exp(sink - m) : 0.0f;
-      for (std::int64_t j = lo; j < hi; ++j) {
-        w[j - lo] = std::exp(w[j - lo] - m);
-        z += w[j - lo];
-      }
-      for (std::int64_t j = lo; j < hi; ++j) w[j - lo] = round_to(t, w[j - lo] / z);
-      std::fill(acc.begin(), acc.end(), 0.0f);
-      for (std::int64_t j = lo; j < hi; ++j) {
-        const float* v = &in.v[bshd(b, j, kvh, 0, s.kv_tokens, s.kv_heads, D)];
-        for (std::int64_t d = 0; d < D; ++d) acc[d] += w[j - lo] * v[d];
-      }
-      for (std::int64_t d = 0; d < D; ++d) o[d] = round_to(t, acc[d]);
+      first[r] = keys[r].empty() ? 0 : finite_mask ? 0 : keys[r].lo;
+      last[r] = keys[r].empty() ? 0 : finite_mask ? s.kv_tokens : keys[r].hi;
+      span.add(first[r], last[r]);
+      qrows[r] = &in.q[bshd(b, i, h, 0, s.tokens, s.heads, D)];
     }
+    const Span g = span.aligned(kKeyBlock);
+    const std::int64_t n = g.hi - g.lo;
+    w.resize(kRows * n);
+    poison(w);  // scratch, written before it is read
+    qk_block<float, kRows, kKeyBlock>(qrows, kv.key_block(bg, 0), D, g.lo, g.hi, w.data(), n);
+    for (int r = 0; r < kRows; ++r) {
+      float* x = &w[r * n];
+      if (keys[r].empty()) {  // a row with no visible key (or a padding row) is 0
+        std::fill(x, x + n, 0.0f);
+        continue;
+      }
+      round_span(t, x, n);
+      for (std::int64_t j = 0; j < n; ++j) x[j] *= scale;
+      round_span(t, x, n);
+      const std::int64_t a = keys[r].lo - g.lo, e = keys[r].hi - g.lo, f = first[r] - g.lo, l = last[r] - g.lo;
+      for (std::int64_t j = 0; j < n; ++j)
+        x[j] = j >= a && j < e ? x[j] : j >= f && j < l ? mask : -std::numeric_limits<float>::infinity();
+      const float m = std::max(sink, row_max(x, n));
+      for (std::int64_t j = 0; j < n; ++j) x[j] = fast_exp(x[j] - m);
+      const float z = (p.has_sinks ? fast_exp(sink - m) : 0.0f) + row_sum(x, n);
+      for (std::int64_t j = 0; j < n; ++j) x[j] /= z;
+      round_span(t, x, n);
+    }
+    std::fill(acc.begin(), acc.end(), 0.0f);
+    if (n > 0) pv_block<float, kRows, kDimBlock>(w.data(), n, kv.value_row(bg, 0), dpad, g.lo, g.hi, acc.data());
+    for (int r = 0; r < kRows && r0 + r < i1; ++r) {
+      float* o = &out[bshd(b, r0 + r, h, 0, s.tokens, s.heads, D)];
+      std::copy(&acc[r * dpad], &acc[r * dpad] + D, o);
+      round_span(t, o, D);
+    }
+  }
+}
+
+}  // namespace
+
+void naive_attention(const Problem& p, const Inputs& in, const Recipe& recipe, std::span<float> out,
+                     int threads) {
+  const Shape& s = p.shape;
+  const Packed kv(s, in.k.data(), in.v.data());
+  const std::int64_t chunks = (s.tokens + kChunk - 1) / kChunk;
+  parallel_for(s.batch * s.heads * chunks, threads, [&](std::int64_t task) {
+    const std::int64_t c = task % chunks, bh = task / chunks;
+    naive_rows(p, in, recipe, kv, out, bh / s.heads, bh % s.heads, c * kChunk, std::min((c + 1) * kChunk, s.tokens));
   });
   finish_output(recipe, out);
 }

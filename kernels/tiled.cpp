@@ -1,12 +1,17 @@
 // The tiled kernel: per (batch, query head, query tile) an online softmax over KV tiles, written
 // the way NKI and FlashAttention-2 kernels are, with the recipe's rounding at each point:
-//   S = scale·Q_t·K_tᵀ (fp32 dot, fixed lane order)   m' = max(m, rowmax S)
+//   S = scale·Q_t·K_tᵀ (fp32, fma chain over d)       m' = max(m, rowmax S)
 //   P = exp(S - m')                                     l = l·exp(m - m') + rowsum P
 //   acc = acc·exp(m - m') + round_probs(P)·V_t          O = round_out(acc / (l + exp(sink - m)))
 // m starts at the sink logit (or -inf). With a -inf mask, masked entries are excluded; with a finite
 // mask_value they enter the tile as that score, as in the gpt-oss Triton kernel. A KV tile with no
 // visible key for any row of the Q tile is skipped. int8 inputs multiply integer codes exactly
 // (an fp32 sum of products of |code| <= 127 is exact while 127²·D < 2^24, i.e. D <= 1040).
+// exp is kernels/fast_math.hpp's; the summation orders are those of kernels/blocks.hpp.
+//
+// Inside a (Q tile, KV tile) pair the rows go in blocks of kRows through the register-blocked
+// products of blocks.hpp, over the union of the block's key ranges; keys a row does not see get
+// probability 0 there, which changes none of its sums.
 //
 // Each mutant is this kernel with one Fault switched on; every fault is tested where its branch
 // sits, so the correct path (Fault::none) only pays for a few predictable branches per tile row.
@@ -17,7 +22,7 @@
 #include <limits>
 #include <vector>
 
-#include "kernels/simd_sum.hpp"
+#include "kernels/blocks.hpp"
 #include "src/parallel.hpp"
 #include "src/poison.hpp"
 
@@ -27,12 +32,13 @@ namespace {
 
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kInf = std::numeric_limits<float>::infinity();
+using Packed = PackedKV<float, kKeyBlock, kDimBlock>;
 
 struct TileJob {
   const Problem& p;
   const TiledOptions& opt;
   const float* q;  // Q values (int8: integer codes)
-  const float* k;  // K values (int8: integer codes)
+  const Packed& kv;  // K values (int8: integer codes) and V, packed
   const Inputs& in;
   float qk_scale;  // multiplies the raw dot product: scale (·log2 e with exp2) (·q_scale·k_scale for int8)
   std::span<float> out;
@@ -51,93 +57,140 @@ struct TileJob {
     if (is(Fault::prefix_skipped)) r.lo = std::max(r.lo, std::min(p.shape.q_offset, r.hi));
     return r;
   }
+};
 
-  void run(std::int64_t b, std::int64_t h, std::int64_t i0, std::int64_t i1) const {
-    const Shape& s = p.shape;
-    const Recipe& r = opt.recipe;
-    const std::int64_t D = s.head_dim, rows = i1 - i0;
-    const std::int64_t kvh = is(Fault::gqa_interleaved) ? h % s.kv_heads : h / s.q_mult();
-    const bool sinks = p.has_sinks && !is(Fault::no_sinks);
-    const float log_unit = r.exp2 ? kLog2e : 1.0f;  // with exp2, S, m and the sink live in log2 units
-    const float sink = sinks ? in.sinks[h] * log_unit : -kInf;
-    const float mask = is(Fault::finite_mask_leak) ? round_bf16(-1e4f) : r.mask_value;
-    const bool finite_mask = std::isfinite(mask);
-    auto ex = [&](float x) { return r.exp2 ? std::exp2(x) : std::exp(x); };
+// The running state of one Q tile: per row m, l, the last tile's own max, whether any key was seen,
+// and the accumulator (rows padded to a multiple of kRows, each dpad wide).
+struct TileState {
+  std::vector<float> m, l, tile_max, acc;
+  std::vector<char> seen;
+};
 
-    std::vector<float> m(rows, sink), l(rows, 0.0f), acc(rows * D, 0.0f), sc(opt.tiles.kv);
-    poison(sc);  // scratch: every score is written before it is read
-    std::vector<float> tile_max(rows, -kInf);
-    std::vector<char> seen(rows, 0);
-    std::int64_t lo_all = s.kv_tokens, hi_all = 0;
-    for (std::int64_t i = i0; i < i1; ++i) {
-      const auto kr = keys(i);
-      if (!kr.empty()) lo_all = std::min(lo_all, kr.lo), hi_all = std::max(hi_all, kr.hi);
-    }
-    const std::int64_t T = opt.tiles.kv;
-    const std::int64_t kv_tiles = is(Fault::kv_tail_dropped) ? std::max<std::int64_t>(1, s.kv_tokens / T)
-                                                              : (s.kv_tokens + T - 1) / T;
-    const std::int64_t skip_margin = is(Fault::tile_skip_off_by_one) ? 1 : 0;
-    for (std::int64_t t = 0; t < kv_tiles; ++t) {
-      const std::int64_t j0 = t * T, j1 = std::min(j0 + T, s.kv_tokens);
-      if (j1 <= lo_all + skip_margin || j0 >= hi_all - skip_margin) continue;  // fully masked: skipped
-      for (std::int64_t i = i0; i < i1; ++i) {
-        const auto kr = keys(i);
-        const std::int64_t a = std::max(j0, kr.lo), e = std::min(j1, kr.hi);
-        // With a -inf mask only the visible run of the tile is touched; a finite mask scores the
-        // whole tile, masked keys included.
-        const std::int64_t first = finite_mask ? j0 : a, last = finite_mask ? j1 : e;
-        if (first >= last) continue;
-        const std::int64_t row = i - i0;
-        const float* qrow = &q[bshd(b, i, h, 0, s.tokens, s.heads, D)];
-        float mx = m[row], local = -kInf;
-        for (std::int64_t j = first; j < last; ++j) {
-          float x = mask;
-          if (j >= a && j < e) {
-            float dot = lane_dot<float>(qrow, &k[bshd(b, j, kvh, 0, s.kv_tokens, s.kv_heads, D)], D);
-            if (is(Fault::int8_saturation)) dot = std::clamp(dot, -128.0f, 127.0f);
-            x = qk_scale * dot;
-          }
-          sc[j - first] = x;
-          local = std::max(local, x);
-        }
-        mx = std::max(mx, local);
-        tile_max[row] = local;
-        seen[row] |= a < e;
-        const float alpha = is(Fault::no_rescale) ? 1.0f : ex(m[row] - mx);  // 0 on the first tile
-        float* racc = &acc[row * D];
-        for (std::int64_t d = 0; d < D; ++d) racc[d] *= alpha;
-        float rowsum = 0.0f;
-        for (std::int64_t j = first; j < last; ++j) {
-          const float pj = ex(sc[j - first] - mx);
-          rowsum += pj;
-          const float pv = round_to(r.probs, pj);
-          const float* v = &in.v[bshd(b, j, kvh, 0, s.kv_tokens, s.kv_heads, D)];
-          for (std::int64_t d = 0; d < D; ++d) racc[d] += pv * v[d];
-          if (is(Fault::acc_bf16))
-            for (std::int64_t d = 0; d < D; ++d) racc[d] = round_bf16(racc[d]);
-        }
-        l[row] = l[row] * alpha + rowsum;
-        m[row] = mx;
+// The score, max, exp and row-sum step of one row over one block span; writes the row's rounded
+// probabilities to prow (0 where the row sees no key) and updates its state.
+template <bool Exp2>
+ATTN_INLINE void softmax_row(const TileJob& job, TileState& st, std::int64_t row, const float* dots, float* prow,
+                             std::int64_t g0, std::int64_t g1, std::int64_t a, std::int64_t e, std::int64_t first,
+                             std::int64_t last, float mask) {
+  auto ex = [](float x) { return Exp2 ? fast_exp2(x) : fast_exp(x); };
+  const Recipe& r = job.opt.recipe;
+  const std::int64_t n = g1 - g0;
+  const float qs = job.qk_scale;
+  const bool saturate = job.is(Fault::int8_saturation);
+  for (std::int64_t j = 0; j < n; ++j) {
+    const std::int64_t key = g0 + j;
+    const float dot = saturate ? std::clamp(dots[j], -128.0f, 127.0f) : dots[j];
+    prow[j] = key >= a && key < e ? qs * dot : (key >= first && key < last ? mask : -kInf);
+  }
+  const float local = row_max(prow, n);
+  const float mx = std::max(st.m[row], local);
+  const float alpha = job.is(Fault::no_rescale) ? 1.0f : ex(st.m[row] - mx);  // 0 on the first tile
+  const std::int64_t dpad = job.kv.dpad;
+  float* racc = &st.acc[row * dpad];
+  for (std::int64_t d = 0; d < dpad; ++d) racc[d] *= alpha;
+  for (std::int64_t j = 0; j < n; ++j) prow[j] = ex(prow[j] - mx);
+  const float rowsum = row_sum(prow, n);
+  round_span(r.probs, prow, n);
+  st.l[row] = st.l[row] * alpha + rowsum;
+  st.m[row] = mx;
+  st.tile_max[row] = local;
+  st.seen[row] |= a < e;
+}
+
+// One (batch, head, Q tile [i0, i1)) task.
+template <bool Exp2>
+ATTN_CLONES void run_q_tile(const TileJob& job, std::int64_t b, std::int64_t h, std::int64_t i0, std::int64_t i1) {
+  const Problem& p = job.p;
+  const Shape& s = p.shape;
+  const TiledOptions& opt = job.opt;
+  const std::int64_t D = s.head_dim, rows = i1 - i0, dpad = job.kv.dpad;
+  const std::int64_t padded_rows = (rows + kRows - 1) / kRows * kRows;
+  const std::int64_t kvh = job.is(Fault::gqa_interleaved) ? h % s.kv_heads : h / s.q_mult();
+  const std::int64_t bg = b * s.kv_heads + kvh;
+  const bool sinks = p.has_sinks && !job.is(Fault::no_sinks);
+  const float log_unit = Exp2 ? kLog2e : 1.0f;  // with exp2, S, m and the sink live in log2 units
+  const float sink = sinks ? job.in.sinks[h] * log_unit : -kInf;
+  const float mask = job.is(Fault::finite_mask_leak) ? round_bf16(-1e4f) : opt.recipe.mask_value;
+  const bool finite_mask = std::isfinite(mask);
+  auto ex = [](float x) { return Exp2 ? fast_exp2(x) : fast_exp(x); };
+
+  // Scratch reused by every task of a thread: allocating it per task costs more than a small task.
+  thread_local TileState st;
+  thread_local std::vector<float> dots, probs;
+  thread_local std::vector<Problem::KeyRange> kr;
+  const std::int64_t T = opt.tiles.kv;
+  const std::int64_t span_max = (std::min(T, s.kv_tokens) + 2 * kKeyBlock) / kKeyBlock * kKeyBlock;
+  st.m.assign(rows, sink), st.l.assign(rows, 0.0f), st.tile_max.assign(rows, -kInf);
+  st.acc.assign(padded_rows * dpad, 0.0f), st.seen.assign(rows, 0);
+  dots.resize(kRows * span_max), probs.resize(kRows * span_max), kr.resize(rows);
+  poison(std::span(dots)), poison(std::span(probs));  // scratch: written before it is read
+  std::int64_t lo_all = s.kv_tokens, hi_all = 0;
+  for (std::int64_t i = i0; i < i1; ++i) {
+    kr[i - i0] = job.keys(i);
+    if (!kr[i - i0].empty()) lo_all = std::min(lo_all, kr[i - i0].lo), hi_all = std::max(hi_all, kr[i - i0].hi);
+  }
+  const std::int64_t kv_tiles = job.is(Fault::kv_tail_dropped) ? std::max<std::int64_t>(1, s.kv_tokens / T)
+                                                                : (s.kv_tokens + T - 1) / T;
+  const std::int64_t skip_margin = job.is(Fault::tile_skip_off_by_one) ? 1 : 0;
+  const float* qrows[kRows];
+  for (std::int64_t t = 0; t < kv_tiles; ++t) {
+    const std::int64_t j0 = t * T, j1 = std::min(j0 + T, s.kv_tokens);
+    if (j1 <= lo_all + skip_margin || j0 >= hi_all - skip_margin) continue;  // fully masked: skipped
+    for (std::int64_t r0 = 0; r0 < rows; r0 += kRows) {
+      // Each row's visible run [a, e) of the tile and the run [first, last) it scores: with a -inf
+      // mask only the visible run, with a finite mask the whole tile, masked keys included.
+      std::int64_t a[kRows], e[kRows], first[kRows], last[kRows];
+      Span span;
+      for (int r = 0; r < kRows; ++r) {
+        const std::int64_t row = std::min(r0 + r, rows - 1);
+        a[r] = std::max(j0, kr[row].lo), e[r] = std::min(j1, kr[row].hi);
+        first[r] = finite_mask ? j0 : a[r], last[r] = finite_mask ? j1 : e[r];
+        if (r0 + r >= rows) first[r] = last[r] = 0;  // a padding row
+        span.add(first[r], last[r]);
+        qrows[r] = &job.q[bshd(b, i0 + row, h, 0, s.tokens, s.heads, D)];
       }
-    }
-    for (std::int64_t i = i0; i < i1; ++i) {
-      const std::int64_t row = i - i0;
-      float* o = &out[bshd(b, i, h, 0, s.tokens, s.heads, D)];
-      float sink_term = 0.0f;
-      if (sinks) {
-        const float ref = is(Fault::sink_not_in_max) ? 0.0f : is(Fault::stale_max) ? tile_max[row] : m[row];
-        sink_term = ex(sink - ref);
+      if (span.empty()) continue;
+      const Span g = span.aligned(kKeyBlock);
+      const std::int64_t n = g.hi - g.lo;
+      qk_block<float, kRows, kKeyBlock>(qrows, job.kv.key_block(bg, 0), D, g.lo, g.hi, dots.data(), n);
+      for (int r = 0; r < kRows; ++r) {
+        float* prow = &probs[r * n];
+        if (first[r] >= last[r]) {
+          std::fill(prow, prow + n, 0.0f);
+          continue;
+        }
+        softmax_row<Exp2>(job, st, r0 + r, &dots[r * n], prow, g.lo, g.hi, a[r], e[r], first[r], last[r], mask);
       }
-      const float denom = l[row] + sink_term;
-      const bool empty = !seen[row] && !is(Fault::finite_mask_leak);  // a row with no key is exactly 0
-      for (std::int64_t d = 0; d < D; ++d) o[d] = empty || denom == 0.0f ? 0.0f : acc[row * D + d] / denom;
+      const float* vrows = job.kv.value_row(bg, 0);
+      float* acc = &st.acc[r0 * dpad];
+      if (job.is(Fault::acc_bf16))
+        pv_block<float, kRows, kDimBlock, true>(probs.data(), n, vrows, dpad, g.lo, g.hi, acc);
+      else
+        pv_block<float, kRows, kDimBlock>(probs.data(), n, vrows, dpad, g.lo, g.hi, acc);
     }
   }
-};
+  for (std::int64_t row = 0; row < rows; ++row) {
+    float* o = &job.out[bshd(b, i0 + row, h, 0, s.tokens, s.heads, D)];
+    float sink_term = 0.0f;
+    if (sinks) {
+      const float ref = job.is(Fault::sink_not_in_max) ? 0.0f
+                        : job.is(Fault::stale_max)      ? st.tile_max[row]
+                                                        : st.m[row];
+      sink_term = ex(sink - ref);
+    }
+    const float denom = st.l[row] + sink_term;
+    const bool empty = !st.seen[row] && !job.is(Fault::finite_mask_leak);  // a row with no key is exactly 0
+    const float* racc = &st.acc[row * dpad];
+    for (std::int64_t d = 0; d < D; ++d) o[d] = empty || denom == 0.0f ? 0.0f : racc[d] / denom;
+  }
+}
 
 }  // namespace
 
-void finish_output(const Recipe& r, std::span<float> out) { quantize_all(r.output, out, nullptr); }
+void finish_output(const Recipe& r, std::span<float> out) {
+  if (r.output != DType::bf16) return quantize_all(r.output, out, nullptr);
+  for (float& x : out) x = std::isfinite(x) ? round_bf16_finite(x) : round_bf16(x);  // what quantize_all does
+}
 
 void tiled_attention(const Problem& p, const Inputs& in, const TiledOptions& opt, std::span<float> out) {
   const Shape& s = p.shape;
@@ -160,6 +213,8 @@ void tiled_attention(const Problem& p, const Inputs& in, const TiledOptions& opt
     k = k_codes.data();
     scale *= in.q_scale * in.k_scale;
   }
+  const Packed kv(s, k, in.v.data());
+  k_codes = {};
 
   const std::int64_t Tq = opt.tiles.q;
   const std::int64_t q_tiles = opt.fault == Fault::q_tail_dropped ? std::max<std::int64_t>(1, s.tokens / Tq)
@@ -168,11 +223,12 @@ void tiled_attention(const Problem& p, const Inputs& in, const TiledOptions& opt
     for (std::int64_t b = 0; b < s.batch; ++b)
       std::fill(out.begin() + bshd(b, q_tiles * Tq, 0, 0, s.tokens, s.heads, s.head_dim),
                 out.begin() + bshd(b + 1, 0, 0, 0, s.tokens, s.heads, s.head_dim), 0.0f);
-  const TileJob job{p, opt, q, k, in, scale, out};
+  const TileJob job{p, opt, q, kv, in, scale, out};
   parallel_for(s.batch * s.heads * q_tiles, opt.threads, [&](std::int64_t task) {
     const std::int64_t t = task % q_tiles, bh = task / q_tiles;
-    const std::int64_t i0 = t * Tq;
-    job.run(bh / s.heads, bh % s.heads, i0, std::min(i0 + Tq, s.tokens));
+    const std::int64_t i0 = t * Tq, i1 = std::min(i0 + Tq, s.tokens);
+    if (r.exp2) run_q_tile<true>(job, bh / s.heads, bh % s.heads, i0, i1);
+    else run_q_tile<false>(job, bh / s.heads, bh % s.heads, i0, i1);
   });
   finish_output(r, out);
 }
