@@ -468,12 +468,18 @@ bool parse_case(const json& defaults, const json& raw, std::size_t position, con
 
 std::uint64_t estimate_memory(const CaseSpec& c, int threads) {
   const Shape& s = c.problem.shape;
-  const std::uint64_t q = std::uint64_t(s.q_elements()), kv = std::uint64_t(s.kv_elements());
-  // inputs (float) + golden (double) + naive, tiled (float) + candidate and golden copies as double
-  const std::uint64_t tensors = 4 * (q + 2 * kv) + 8 * q + 4 * q * 2 + 8 * q * 2;
-  const std::uint64_t per_thread = 8 * std::uint64_t(s.kv_tokens) * 2 + 4 * std::uint64_t(c.tiles.kv) +
-                                   4 * std::uint64_t(std::min(c.tiles.q, s.tokens)) * std::uint64_t(s.head_dim + 2) +
-                                   (1u << 16);
+  const std::uint64_t q = std::uint64_t(s.q_elements());
+  // K and V as the kernels pack them (kernels/blocks.hpp): keys padded to 32, D padded to 32 for V;
+  // golden's copy in float64 is the larger and the packings do not coexist.
+  const std::uint64_t kpad = (std::uint64_t(s.kv_tokens) + 31) / 32 * 32, dpad = (std::uint64_t(s.head_dim) + 31) / 32 * 32;
+  const std::uint64_t packed = 8 * std::uint64_t(s.batch * s.kv_heads) * kpad * (std::uint64_t(s.head_dim) + dpad);
+  // inputs (float) + golden (double) + naive, tiled (float) + candidate and naive copies as double
+  const std::uint64_t tensors = 4 * (q + 2 * std::uint64_t(s.kv_elements())) + 8 * q + 4 * q * 2 + 8 * q * 2 + packed;
+  // per thread: golden's block of 8 score rows in float64, tiled's two blocks of a KV tile and its
+  // Q tile's accumulator
+  const std::uint64_t tile = std::uint64_t(std::min(c.tiles.kv, s.kv_tokens)) + 64;
+  const std::uint64_t per_thread = 8 * 8 * kpad + 2 * 8 * tile * 4 +
+                                   4 * std::uint64_t(std::min(c.tiles.q, s.tokens) + 8) * (dpad + 4) + (1u << 16);
   return tensors + per_thread * std::uint64_t(std::max(threads, 1));
 }
 

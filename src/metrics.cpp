@@ -4,6 +4,8 @@
 #include <cmath>
 #include <queue>
 
+#include "src/parallel.hpp"
+
 namespace attn {
 
 namespace {
@@ -19,91 +21,148 @@ Index4 unflatten(std::int64_t n, const Index4& dims) {
 
 }  // namespace
 
+namespace {
+
+constexpr std::int64_t kChunk = 1 << 16;  // elements per partial result
+
+// What one chunk contributes to the first pass.
+struct Partial {
+  StableSum abs_sum, sq_sum, ref_sq, c_sum, r_sum;
+  double max_abs = -1.0, max_rel = -1.0, min_rtol = 0.0;
+  std::int64_t max_abs_at = 0, max_rel_at = 0;
+  bool rtol_unbounded = false;
+  std::int64_t passed = 0, finite = 0, nonfinite = 0, rel_excluded = 0;
+  std::int64_t nan_c = 0, inf_c = 0, nan_r = 0, inf_r = 0;
+  std::vector<std::int64_t> bands;
+};
+
+void first_pass(std::span<const double> c, std::span<const double> r, std::int64_t e0, std::int64_t e1,
+                const Tolerance& tol, Partial& p) {
+  p.bands.assign(tol.bands.size(), 0);
+  for (std::int64_t e = e0; e < e1; ++e) {
+    const double cv = c[e], rv = r[e];
+    p.nan_c += std::isnan(cv);
+    p.inf_c += std::isinf(cv);
+    p.nan_r += std::isnan(rv);
+    p.inf_r += std::isinf(rv);
+    p.passed += within_tolerance(cv, rv, tol.atol, tol.rtol);
+    if (!std::isfinite(cv) || !std::isfinite(rv)) {
+      ++p.nonfinite;
+      continue;
+    }
+    ++p.finite;
+    const double diff = std::abs(cv - rv);
+    for (std::size_t k = 0; k < tol.bands.size(); ++k) p.bands[k] += diff <= tol.bands[k];
+    p.abs_sum.add(diff);
+    p.sq_sum.add(diff * diff);
+    p.ref_sq.add(rv * rv);
+    p.c_sum.add(cv);
+    p.r_sum.add(rv);
+    if (diff > p.max_abs) p.max_abs = diff, p.max_abs_at = e;
+    if (rv == 0.0) {
+      ++p.rel_excluded;
+      if (diff > 0.0) p.rtol_unbounded = true;
+    } else {
+      const double rel = diff / std::abs(rv);
+      if (rel > p.max_rel) p.max_rel = rel, p.max_rel_at = e;
+      p.min_rtol = std::max(p.min_rtol, rel);
+    }
+  }
+}
+
+// Chunk partials of fn, merged by the caller in chunk order.
+template <class P, class Fn>
+std::vector<P> per_chunk(std::int64_t n, int threads, Fn&& fn) {
+  std::vector<P> parts(static_cast<std::size_t>((n + kChunk - 1) / kChunk));
+  parallel_for(static_cast<std::int64_t>(parts.size()), threads, [&](std::int64_t k) {
+    fn(k * kChunk, std::min(n, (k + 1) * kChunk), parts[k]);
+  });
+  return parts;
+}
+
+}  // namespace
+
 Metrics compute_metrics(std::span<const double> c, std::span<const double> r, const Index4& dims,
-                        const Tolerance& tol) {
+                        const Tolerance& tol, int threads) {
   Metrics m;
   const auto n = static_cast<std::int64_t>(c.size());
   m.elements = n;
-  StableSum abs_sum, sq_sum, ref_sq, c_sum, r_sum;
-  double max_abs = -1.0, max_rel = -1.0, min_rtol = 0.0;
-  bool rtol_unbounded = false;
-  std::int64_t passed = 0, finite = 0;
-  std::vector<std::int64_t> band_count(tol.bands.size(), 0);
-
-  for (std::int64_t e = 0; e < n; ++e) {
-    const double cv = c[e], rv = r[e];
-    m.nan_candidate += std::isnan(cv);
-    m.inf_candidate += std::isinf(cv);
-    m.nan_reference += std::isnan(rv);
-    m.inf_reference += std::isinf(rv);
-    passed += within_tolerance(cv, rv, tol.atol, tol.rtol);
-    if (!std::isfinite(cv) || !std::isfinite(rv)) {
-      ++m.nonfinite_excluded;
-      continue;
-    }
-    ++finite;
-    const double diff = std::abs(cv - rv);
-    for (std::size_t k = 0; k < tol.bands.size(); ++k) band_count[k] += diff <= tol.bands[k];
-    abs_sum.add(diff);
-    sq_sum.add(diff * diff);
-    ref_sq.add(rv * rv);
-    c_sum.add(cv);
-    r_sum.add(rv);
-    if (diff > max_abs) max_abs = diff, m.max_abs_index = unflatten(e, dims);
-    if (rv == 0.0) {
-      ++m.rel_excluded;
-      if (diff > 0.0) rtol_unbounded = true;
-    } else {
-      const double rel = diff / std::abs(rv);
-      if (rel > max_rel) max_rel = rel, m.max_rel_index = unflatten(e, dims);
-      min_rtol = std::max(min_rtol, rel);
-    }
+  const auto parts = per_chunk<Partial>(n, threads, [&](std::int64_t e0, std::int64_t e1, Partial& p) {
+    first_pass(c, r, e0, e1, tol, p);
+  });
+  Partial all;
+  all.bands.assign(tol.bands.size(), 0);
+  for (const Partial& p : parts) {  // in element order: the first maximum wins ties, as in one pass
+    for (auto [to, from] : {std::pair{&all.abs_sum, &p.abs_sum}, {&all.sq_sum, &p.sq_sum},
+                            {&all.ref_sq, &p.ref_sq}, {&all.c_sum, &p.c_sum}, {&all.r_sum, &p.r_sum}})
+      to->add(*from);
+    if (p.max_abs > all.max_abs) all.max_abs = p.max_abs, all.max_abs_at = p.max_abs_at;
+    if (p.max_rel > all.max_rel) all.max_rel = p.max_rel, all.max_rel_at = p.max_rel_at;
+    all.min_rtol = std::max(all.min_rtol, p.min_rtol);
+    all.rtol_unbounded |= p.rtol_unbounded;
+    all.passed += p.passed, all.finite += p.finite, all.nonfinite += p.nonfinite;
+    all.rel_excluded += p.rel_excluded;
+    all.nan_c += p.nan_c, all.inf_c += p.inf_c, all.nan_r += p.nan_r, all.inf_r += p.inf_r;
+    for (std::size_t k = 0; k < tol.bands.size(); ++k) all.bands[k] += p.bands[k];
   }
-  m.pass_rate = n ? double(passed) / double(n) : 1.0;
+  m.nan_candidate = all.nan_c, m.inf_candidate = all.inf_c, m.nan_reference = all.nan_r, m.inf_reference = all.inf_r;
+  m.nonfinite_excluded = all.nonfinite;
+  m.rel_excluded = all.rel_excluded;
+  if (all.max_abs >= 0.0) m.max_abs_index = unflatten(all.max_abs_at, dims);
+  if (all.max_rel >= 0.0) m.max_rel_index = unflatten(all.max_rel_at, dims);
+  m.pass_rate = n ? double(all.passed) / double(n) : 1.0;
   for (std::size_t k = 0; k < tol.bands.size(); ++k)
-    m.bands.emplace_back(tol.bands[k], n ? double(band_count[k]) / double(n) : 1.0);
+    m.bands.emplace_back(tol.bands[k], n ? double(all.bands[k]) / double(n) : 1.0);
 
   auto null = [&](const char* field, std::string why) { m.null_reasons.emplace_back(field, std::move(why)); };
-  if (finite == 0) {
+  if (all.finite == 0) {
     for (const char* f : {"mae", "max_abs", "rmse", "nmse", "pearson", "cosine", "max_rel", "min_atol", "min_rtol"})
       null(f, "no element where both candidate and reference are finite");
     return m;
   }
-  const double nf = double(finite);
-  m.mae = abs_sum.value() / nf;
-  m.max_abs = max_abs;
-  m.rmse = std::sqrt(sq_sum.value() / nf);
-  if (max_rel >= 0.0) m.max_rel = max_rel;
+  const double nf = double(all.finite);
+  m.mae = all.abs_sum.value() / nf;
+  m.max_abs = all.max_abs;
+  m.rmse = std::sqrt(all.sq_sum.value() / nf);
+  if (all.max_rel >= 0.0) m.max_rel = all.max_rel;
   else null("max_rel", "every reference element is 0");
-  if (ref_sq.value() > 0.0) m.nmse = sq_sum.value() / ref_sq.value();
+  if (all.ref_sq.value() > 0.0) m.nmse = all.sq_sum.value() / all.ref_sq.value();
   else null("nmse", "the reference is all zeros");
 
   // Second pass for correlation: centred sums are accurate where the raw-moment formula cancels.
-  const double c_mean = c_sum.value() / nf, r_mean = r_sum.value() / nf;
-  StableSum cov, c_var, r_var, dot, c_sq;
-  for (std::int64_t e = 0; e < n; ++e) {
-    const double cv = c[e], rv = r[e];
-    if (!std::isfinite(cv) || !std::isfinite(rv)) continue;
-    cov.add((cv - c_mean) * (rv - r_mean));
-    c_var.add((cv - c_mean) * (cv - c_mean));
-    r_var.add((rv - r_mean) * (rv - r_mean));
-    dot.add(cv * rv);
-    c_sq.add(cv * cv);
+  const double c_mean = all.c_sum.value() / nf, r_mean = all.r_sum.value() / nf;
+  struct Moments {
+    StableSum cov, c_var, r_var, dot, c_sq;
+  };
+  const auto moments = per_chunk<Moments>(n, threads, [&](std::int64_t e0, std::int64_t e1, Moments& mo) {
+    for (std::int64_t e = e0; e < e1; ++e) {
+      const double cv = c[e], rv = r[e];
+      if (!std::isfinite(cv) || !std::isfinite(rv)) continue;
+      mo.cov.add((cv - c_mean) * (rv - r_mean));
+      mo.c_var.add((cv - c_mean) * (cv - c_mean));
+      mo.r_var.add((rv - r_mean) * (rv - r_mean));
+      mo.dot.add(cv * rv);
+      mo.c_sq.add(cv * cv);
+    }
+  });
+  Moments mo;
+  for (const Moments& p : moments) {
+    mo.cov.add(p.cov), mo.c_var.add(p.c_var), mo.r_var.add(p.r_var), mo.dot.add(p.dot), mo.c_sq.add(p.c_sq);
   }
-  if (r_var.value() <= 0.0) null("pearson", "the reference has zero variance (constant output)");
-  else if (c_var.value() <= 0.0) null("pearson", kCandidateConstant);
-  else m.pearson = cov.value() / std::sqrt(c_var.value() * r_var.value());
-  if (c_sq.value() > 0.0 && ref_sq.value() > 0.0)
-    m.cosine = dot.value() / std::sqrt(c_sq.value() * ref_sq.value());
-  else null("cosine", c_sq.value() > 0.0 ? "the reference norm is 0" : "the candidate norm is 0");
+  if (mo.r_var.value() <= 0.0) null("pearson", "the reference has zero variance (constant output)");
+  else if (mo.c_var.value() <= 0.0) null("pearson", kCandidateConstant);
+  else m.pearson = mo.cov.value() / std::sqrt(mo.c_var.value() * mo.r_var.value());
+  if (mo.c_sq.value() > 0.0 && all.ref_sq.value() > 0.0)
+    m.cosine = mo.dot.value() / std::sqrt(mo.c_sq.value() * all.ref_sq.value());
+  else null("cosine", mo.c_sq.value() > 0.0 ? "the reference norm is 0" : "the candidate norm is 0");
 
   if (m.nonfinite_excluded > 0) {
     null("min_atol", "a non-finite element passes no tolerance");
     null("min_rtol", "a non-finite element passes no tolerance");
   } else {
-    m.min_atol = max_abs;
-    if (rtol_unbounded) null("min_rtol", "an element differs where the reference is 0: no rtol covers it");
-    else m.min_rtol = min_rtol;
+    m.min_atol = all.max_abs;
+    if (all.rtol_unbounded) null("min_rtol", "an element differs where the reference is 0: no rtol covers it");
+    else m.min_rtol = all.min_rtol;
   }
   return m;
 }

@@ -37,9 +37,10 @@ struct Metrics {
   std::vector<std::pair<std::string, std::string>> null_reasons;
 };
 
-/// Compares c against r, both in bshd layout with dims {B, Sq, H, D}.
+/// Compares c against r, both in bshd layout with dims {B, Sq, H, D}. The sums run over fixed
+/// chunks of elements merged in chunk order, so the result is the same for every thread count.
 Metrics compute_metrics(std::span<const double> c, std::span<const double> r, const Index4& dims,
-                        const Tolerance& tol);
+                        const Tolerance& tol, int threads = 1);
 
 /// The torch.allclose rule of SPEC §5: |c - r| <= atol + rtol·|r|; NaN never passes.
 inline bool within_tolerance(double c, double r, double atol, double rtol) {
@@ -56,6 +57,7 @@ class StableSum {
     sum_ = t;
   }
   double value() const { return sum_ + comp_; }
+  void add(const StableSum& o) { add(o.sum_), add(o.comp_); }
 
  private:
   double sum_ = 0.0, comp_ = 0.0;

@@ -72,6 +72,7 @@ json case_to_json(const CaseResult& r) {
             {"seed", c.seed},
             {"tags", c.tags},
             {"seconds", r.seconds}};
+  if (r.peak_memory_bytes) j["peak_memory_bytes"] = r.peak_memory_bytes;
   if (r.verdict == Verdict::error || r.verdict == Verdict::unsupported) {
     j["error"] = r.error;
     return j;

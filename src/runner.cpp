@@ -11,6 +11,7 @@
 #include "kernels/tiled.hpp"
 #include "src/coverage.hpp"
 #include "src/inputs.hpp"
+#include "src/memory.hpp"
 #include "src/poison.hpp"
 
 namespace attn {
@@ -57,6 +58,7 @@ Candidate mutant_candidate(const MutantInfo& m, int threads) {
 
 PreparedCase prepare_case(const CaseSpec& c, int threads) {
   const auto start = std::chrono::steady_clock::now();
+  reset_peak_memory();  // judge() reports the peak since here
   const Shape& s = c.problem.shape;
   PreparedCase p;
   p.spec = c;
@@ -71,7 +73,7 @@ PreparedCase prepare_case(const CaseSpec& c, int threads) {
     naive_attention(c.problem, p.inputs, c.recipe, naive, threads);
     return naive;
   }());
-  p.naive_vs_golden = compute_metrics(p.naive, p.golden, p.dims(), c.tolerance);
+  p.naive_vs_golden = compute_metrics(p.naive, p.golden, p.dims(), c.tolerance, threads);
   p.empty_rows = c.problem.empty_rows();
   for (double g : p.golden) p.golden_max_abs_value = std::max(p.golden_max_abs_value, std::abs(g));
   p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -79,7 +81,7 @@ PreparedCase prepare_case(const CaseSpec& c, int threads) {
 }
 
 const Metrics& PreparedCase::tiled_vs_golden(int threads) {
-  if (!tiled_metrics_) tiled_metrics_ = compute_metrics(widen(run_tiled(spec, inputs, threads)), golden, dims(), spec.tolerance);
+  if (!tiled_metrics_) tiled_metrics_ = compute_metrics(widen(run_tiled(spec, inputs, threads)), golden, dims(), spec.tolerance, threads);
   return *tiled_metrics_;
 }
 
@@ -91,6 +93,7 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
                .input_scales = {p.inputs.q_scale, p.inputs.k_scale, p.inputs.v_scale, p.inputs.sinks_scale}};
   auto finish = [&] {
     r.seconds = p.seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    r.peak_memory_bytes = peak_memory_bytes();
     return r;
   };
   std::vector<double> candidate;
@@ -106,8 +109,8 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
     return finish();
   }
   const Index4 dims = p.dims();
-  r.vs_golden = compute_metrics(candidate, p.golden, dims, c.tolerance);
-  r.vs_naive = compute_metrics(candidate, p.naive, dims, c.tolerance);
+  r.vs_golden = compute_metrics(candidate, p.golden, dims, c.tolerance, opt.threads);
+  r.vs_naive = compute_metrics(candidate, p.naive, dims, c.tolerance, opt.threads);
   if (!cand.is_expected) r.expected_vs_golden = p.tiled_vs_golden(opt.threads);
   r.worst = worst_elements(candidate, p.golden, dims, opt.worst);
 

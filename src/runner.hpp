@@ -52,6 +52,7 @@ struct CaseResult {
   std::int64_t empty_rows = 0;         // query rows (per batch and head) with no visible key
   double golden_max_abs_value = 0.0;
   double seconds = 0.0;
+  std::uint64_t peak_memory_bytes = 0;  // resident high-water mark since prepare_case (process-wide)
   std::vector<std::string> coverage;  // kernel paths the case exercises (src/coverage.hpp)
   std::array<float, 4> input_scales{1, 1, 1, 1};  // per-tensor scales of q, k, v, sinks (fp8, int8)
   std::vector<Hypothesis> diagnosis;  // best first; filled only when a failure was diagnosed
