@@ -238,6 +238,34 @@ TEST_CASE("a candidate that crashes or errors on a proposal does not end the shr
   CHECK(r.minimal.problem.shape.kv_tokens == 3);  // the rest shrinks as usual
 }
 
+TEST_CASE("smaller cases keep the original's top diagnose hypothesis, not only its gate", "[shrink]") {
+  // tile_skip_off_by_one's start case has its one-key tile at the partial end, where kv_tail_dropped
+  // gives the identical output and comes first in the table: diagnose names kv_tail_dropped.
+  const MutantInfo& m = *find_mutant("tile_skip_off_by_one");
+  const CaseSpec& start = start_case("tile_skip_off_by_one");
+  const ShrinkResult kept = shrink_case(start, mutant_candidate(m, 1), {.threads = 1});
+  REQUIRE(kept.status == ShrinkResult::Status::shrunk);
+  CHECK(kept.reason.hypothesis == "kv_tail_dropped");
+  CHECK(kept.hypothesis_from == "original");
+  CHECK(kept.outcomes.count(Repro::other_diagnosis) == 1);  // some smaller cases were refused for it
+  CHECK(kept.minimal.problem.shape.kv_tokens > kept.minimal.tiles.kv);  // still a partial last tile
+  // Gate only: one key in one tile shows the bug, and diagnose would then name tile_skip_off_by_one.
+  const ShrinkResult gate_only = shrink_case(start, mutant_candidate(m, 1), {.threads = 1, .same_diagnosis = false});
+  CHECK(gate_only.reason.hypothesis.empty());
+  CHECK(gate_only.minimal.problem.shape.kv_tokens == 1);
+  PreparedCase p = prepare_case(gate_only.minimal, 1);
+  std::vector<double> out;
+  std::string err;
+  REQUIRE(mutant_candidate(m, 1).produce(gate_only.minimal, p.inputs, &out, &err));
+  CHECK(top_hypothesis(p, out, 1) == "tile_skip_off_by_one");
+  // An original too big to diagnose in time: the first step's case names the hypothesis.
+  const ShrinkResult pinned = shrink_case(start_case("no_sinks"), mutant_candidate(*find_mutant("no_sinks"), 1),
+                                          {.threads = 1, .max_diagnose_seconds = 0});
+  CHECK(pinned.hypothesis_from == "step 1");
+  CHECK(pinned.reason.hypothesis == "no_sinks");
+  CHECK(!pinned.diagnosis_note.empty());
+}
+
 TEST_CASE("shrink stops at its run and time limits with a case that still fails", "[shrink]") {
   const MutantInfo& m = *find_mutant("q_tail_dropped");
   const CaseSpec& start = start_case("q_tail_dropped");
@@ -284,8 +312,13 @@ TEST_CASE("attn-diff shrink writes a config that run accepts and that still fail
   CHECK(std::find(tags.begin(), tags.end(), "mutant:kv_tail_dropped") != tags.end());
   CHECK(test::run_cli("run -c '" + out + "' --mutant kv_tail_dropped -q").code == 1);
   CHECK(test::run_cli("run -c '" + out + "' -q").code == 0);
-  CHECK(std::filesystem::exists(std::filesystem::path(dump) / "case.json"));
+  for (const char* f : {"case.json", "q.npy", "k.npy", "v.npy", "candidate.npy"})
+    CHECK(std::filesystem::exists(std::filesystem::path(dump) / f));
 
+  const auto limited = test::run_cli("shrink -c tests/data/shrink_start.json --case kv_tail_dropped --mutant "
+                                     "kv_tail_dropped -j 1 --max-time 0 -o '" + tmp.file("limited.json") + "'");
+  CHECK(limited.code == 1);
+  CHECK(limited.out.find("stopped at max-seconds") != std::string::npos);
   CHECK(test::run_cli("shrink -c tests/data/shrink_start.json --case no_scale --mutant kv_tail_dropped").code == 0);
   CHECK(test::run_cli("shrink -c tests/data/shrink_start.json --case nope --mutant no_scale").code == 2);
   CHECK(test::run_cli("shrink -c tests/data/shrink_start.json --case no_scale --mutant no_scael").code == 2);
