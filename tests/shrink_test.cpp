@@ -349,17 +349,26 @@ TEST_CASE("every shrunk failure in tests/regressions still fails with its mutant
     ++files;
     for (const CaseSpec& c : load(entry.path().string()).cases) {
       INFO(entry.path().filename().string() << ": case " << c.name);
-      std::string mutant, gate;
+      std::string mutant, gate, hypothesis;
       for (const std::string& t : c.tags) {
         if (t.starts_with("mutant:")) mutant = t.substr(7);
         if (t.starts_with("gate:")) gate = t.substr(5);
+        if (t.starts_with("hypothesis:")) hypothesis = t.substr(11);
       }
       REQUIRE(find_mutant(mutant));
-      const CaseResult r = run_case(c, mutant_candidate(*find_mutant(mutant), 1), {});
+      const Candidate cand = mutant_candidate(*find_mutant(mutant), 1);
+      PreparedCase p = prepare_case(c, 1);
+      const CaseResult r = judge(p, cand, {});
       CHECK(r.verdict == Verdict::fail);
       if (!gate.empty()) {
         const auto failing = failure_reason(r).failing;
         CHECK(std::find(failing.begin(), failing.end(), gate) != failing.end());
+      }
+      if (!hypothesis.empty()) {  // diagnose still names the same cause
+        std::vector<double> out;
+        std::string err;
+        REQUIRE(cand.produce(c, p.inputs, &out, &err));
+        CHECK(top_hypothesis(p, out, 1) == hypothesis);
       }
       CHECK(run_case(c, tiled_candidate(1), {}).verdict == Verdict::pass);
     }

@@ -62,12 +62,14 @@ int run_shrink(const ShrinkCommandOptions& opt) {
 
 namespace {
 
-// The minimal case under its own name, with the candidate, the gate and where it came from in its
-// tags, so a regression test can replay it with the same candidate and check the same gate.
+// The minimal case under its own name, with the candidate, the gate, the top hypothesis and where
+// it came from in its tags, so a regression test can replay it with the same candidate and check
+// the same gate and diagnosis.
 CaseSpec named_minimal(const ShrinkResult& r, const CaseSpec& original, const Candidate& cand) {
   CaseSpec c = r.minimal;
   c.name = original.name + "_min";
   c.tags = {cand.kernel, "gate:" + r.reason.gate, "shrunk-from:" + original.name};
+  if (!r.reason.hypothesis.empty()) c.tags.insert(c.tags.begin() + 2, "hypothesis:" + r.reason.hypothesis);
   return c;
 }
 
