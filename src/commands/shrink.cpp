@@ -36,7 +36,7 @@ void setup_shrink(CLI::App& app, ShrinkCommandOptions& opt) {
   app.add_option("--max-seconds,--max-time", opt.max_seconds,
                  "stop reducing after this many seconds, not counting the original case's run (default 30)")
       ->check(CLI::NonNegativeNumber);
-  app.add_flag("--no-diagnosis", opt.no_diagnosis,
+  app.add_flag("--no-diagnose", opt.no_diagnose,
                "smaller cases keep only the failing gate, not also the original's top diagnose hypothesis");
   app.add_option("--max-diagnose-seconds", opt.max_diagnose_seconds,
                  "diagnose the original only if that takes about this long at most (default 10); else the hypothesis "
@@ -190,7 +190,7 @@ int run_shrink_with(const ShrinkCommandOptions& opt, const Candidate& cand) {
                  shape_label(original->problem.shape).c_str(), features_label(*original).c_str(), cand.kernel.c_str());
 
   ShrinkOptions so{.threads = threads, .max_runs = opt.max_runs, .max_seconds = opt.max_seconds,
-                  .same_diagnosis = !opt.no_diagnosis, .max_diagnose_seconds = opt.max_diagnose_seconds};
+                  .same_diagnosis = !opt.no_diagnose, .max_diagnose_seconds = opt.max_diagnose_seconds};
   if (log)
     so.on_verified = [&](const ShrinkResult& r) {
       std::string also;
