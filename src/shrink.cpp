@@ -529,8 +529,9 @@ ShrinkResult shrink_case(const CaseSpec& c, const Candidate& cand, const ShrinkO
   Predicate still_fails(cand, res.reason, opt.threads, res.reference_guard, pin_hypothesis);
   if (opt.on_verified) opt.on_verified(res);
 
-  // Seconds per unit of work, from the verification run, to skip proposals the time left cannot pay for.
-  const double seconds_per_work = res.verify_seconds / std::max(work(c), 1.0);
+  // Seconds per unit of work, from the verification run (without diagnosing it: a proposal is
+  // diagnosed only once it reproduces), to skip proposals the time left cannot pay for.
+  const double seconds_per_work = (res.verify_seconds - res.diagnose_seconds) / std::max(work(c), 1.0);
   std::set<std::string> seen = {c.to_json().dump()};
   CaseSpec current = c;
   const auto start = Clock::now();
