@@ -238,7 +238,7 @@ TEST_CASE("a candidate that crashes or errors on a proposal does not end the shr
   CHECK(r.minimal.problem.shape.kv_tokens == 3);  // the rest shrinks as usual
 }
 
-TEST_CASE("smaller cases keep the original's top diagnose hypothesis, not only its gate", "[shrink]") {
+TEST_CASE("shrink keeps the original's top diagnose hypothesis, not only its gate", "[shrink]") {
   // tile_skip_off_by_one's start case has its one-key tile at the partial end, where kv_tail_dropped
   // gives the identical output and comes first in the table: diagnose names kv_tail_dropped.
   const MutantInfo& m = *find_mutant("tile_skip_off_by_one");
