@@ -22,6 +22,7 @@
 #include "src/inputs.hpp"
 #include "src/shrink.hpp"
 #include "tests/cli_helpers.hpp"
+#include "tests/shrink_checks.hpp"
 
 using namespace attn;
 using nlohmann::json;
@@ -138,17 +139,7 @@ TEST_CASE("every mutant shrinks from a 300-token case to a few dozen tokens that
     for (const std::string& need : m.needs) CHECK(covers(c, need));
     claims.at(m.name)(c);
 
-    // Still the same failure: the first failing gate fails, the correct kernel passes, and
-    // diagnose ranks the mutant first.
-    PreparedCase p = prepare_case(c, 2);
-    std::vector<double> out;
-    std::string err;
-    REQUIRE(cand.produce(c, p.inputs, &out, &err));
-    const CaseResult again = judge(p, cand, {.threads = 2});
-    const auto failing = failure_reason(again).failing;
-    CHECK(std::find(failing.begin(), failing.end(), r.reason.gate) != failing.end());
-    CHECK(reference_passes(p, 2));
-    CHECK(top_hypothesis(p, out, 2) == m.name);
+    test::check_same_failure(r, cand, 2);  // same gate, correct kernel passes, diagnose names the mutant
   }
 }
 

@@ -17,6 +17,7 @@
 #include "src/inputs.hpp"
 #include "src/shrink.hpp"
 #include "tests/cli_helpers.hpp"
+#include "tests/shrink_checks.hpp"
 
 using namespace attn;
 
@@ -195,12 +196,7 @@ TEST_CASE("each mutant shrinks to the smallest case that shows its bug, failing 
     CHECK(s.head_dim <= 4);
     for (const std::string& need : m.needs) CHECK(covers(c, need));
     claims.at(m.name)(c);
-    // It still fails, with the original's first failing gate, and the correct kernel passes it.
-    const CaseResult again = run_case(c, cand, {.threads = 2});
-    CHECK(again.verdict == Verdict::fail);
-    const FailureReason why = failure_reason(again);
-    CHECK(std::find(why.failing.begin(), why.failing.end(), r.reason.gate) != why.failing.end());
-    CHECK(run_case(c, tiled_candidate(2), {.threads = 2}).verdict == Verdict::pass);
+    test::check_same_failure(r, cand, 2);
     // Fixpoint: no single proposal of any pass reproduces any more.
     const Predicate still_fails(cand, r.reason, 2);
     for (const ShrinkPass& pass : shrink_passes())
