@@ -338,6 +338,29 @@ TEST_CASE("attn-diff shrink works with an external --candidate-cmd", "[shrink][c
                       "--candidate-cmd true").code == 2);  // exactly one candidate
 }
 
+TEST_CASE("attn-diff shrink records an external candidate's crashes as not reproducing and goes on", "[shrink][cli]") {
+  // The stand-in kernel with the kv_tail_dropped bug, killed by SIGSEGV on every single-head case.
+  test::TempDir tmp("shrink_crash");
+  const std::string script = tmp.file("crashy.sh", "if grep -q '\"heads\": 1,' \"$ATTN_DIFF_INPUTS/case.json\"; then kill -SEGV $$; fi\n"
+                                                   "exec '" + std::string(ATTN_DIFF_CANDIDATE) +
+                                                   "' mutant:kv_tail_dropped \"$ATTN_DIFF_INPUTS\" \"$ATTN_DIFF_OUT\"\n");
+  const std::string out = tmp.file("min.json"), report = tmp.file("shrink.json");
+  const auto r = test::run_cli("shrink -c tests/data/shrink_start.json --case kv_tail_dropped -j 1 --timeout 30 "
+                               "--candidate-cmd 'sh " + script + "' -o '" + out + "' --json '" + report + "'");
+  INFO(r.out);
+  CHECK(r.code == 1);
+  CHECK(r.out.find("counted as not reproducing") != std::string::npos);
+  CHECK(r.out.find("stopped at fixpoint") != std::string::npos);
+  const Suite shrunk = load(out);
+  REQUIRE(shrunk.cases.size() == 1);
+  CHECK(shrunk.cases[0].problem.shape.heads > 1);        // every single-head case crashed
+  CHECK(shrunk.cases[0].problem.shape.kv_tokens == 3);  // the rest shrinks as usual
+  const nlohmann::json j = nlohmann::json::parse(std::ifstream(report));
+  REQUIRE(!j.at("candidate_errors").empty());
+  CHECK(j.at("candidate_errors")[0].at("case").at("heads") == 1);
+  CHECK(j.at("outcomes").at("candidate error") == j.at("candidate_errors").size());
+}
+
 TEST_CASE("every shrunk failure in tests/regressions still fails with its mutant and gate", "[shrink][regression]") {
   int files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(kSource + "/tests/regressions")) {
