@@ -485,16 +485,18 @@ ShrinkResult shrink_case(const CaseSpec& c, const Candidate& cand, const ShrinkO
   // once): its first failing gate, and its top hypothesis, are what every smaller case must keep.
   try {
     PreparedCase p = prepare_case(c, opt.threads);
+    const auto tiled_start = Clock::now();
     p.tiled_vs_golden(opt.threads);  // judge() and the reference check share it
+    const double tiled_seconds = since(tiled_start);
     auto output = std::make_shared<std::vector<double>>();
-    const auto judged = Clock::now();
     res.original = judge(p, opt.same_diagnosis ? keeping_output(cand, output) : cand, {.threads = opt.threads});
-    const double judge_seconds = since(judged);
     if (res.original.verdict == Verdict::fail) {
       res.reference_guard = opt.reference_guard && reference_passes(p, opt.threads);
       res.reason = failure_reason(res.original);
-      // Diagnosis judges every mutant and layout prediction as judge() judged the candidate.
-      const double estimate = judge_seconds * double(mutants().size() + 5);
+      // Diagnosis runs every mutant (a tiled kernel run and its metrics each, as the correct kernel's
+      // run just took) and judges every mutant and layout prediction; an external candidate's own
+      // start-up time does not come into it.
+      const double estimate = tiled_seconds * double(mutants().size() + 5);
       if (!opt.same_diagnosis) {
         res.diagnosis_note = "diagnosis is off: smaller cases keep only the failing gate";
       } else if (estimate > opt.max_diagnose_seconds) {
