@@ -47,7 +47,7 @@ namespace {
 // "dump" is written by `attn-diff dump` into case.json (what was dumped, input scales); the loader ignores it.
 const std::vector<std::string> kTopKeys = {"suite", "description", "defaults", "cases", "dump"};
 const std::vector<std::string> kDistKeys = {"dist", "mean", "std", "low", "high", "value", "fraction", "magnitude"};
-const std::vector<std::string> kDistNames = {"normal", "uniform", "constant", "outliers"};
+const std::vector<std::string> kDistNames = {"normal", "uniform", "constant", "outliers", "integers"};
 const std::vector<std::string> kTileKeys = {"q", "kv"};
 const std::vector<std::string> kToleranceKeys = {"atol", "rtol", "bands"};
 const std::vector<std::string> kRelativeGateKeys = {"k", "eps"};
@@ -183,6 +183,13 @@ class Reader {
     }
     if (d.dist == "uniform" && !(d.low < d.high))
       error(fmt::format("key '{}low' must be below '{}high' ({} >= {})", p, p, d.low, d.high));
+    if (d.dist == "integers") {
+      if (std::floor(d.low) != d.low || std::floor(d.high) != d.high || std::abs(d.low) > 1e6 || std::abs(d.high) > 1e6)
+        error(fmt::format("keys '{}low' and '{}high' of integers must be whole numbers within ±1e6, got {} and {}", p, p,
+                          d.low, d.high));
+      else if (d.low > d.high)
+        error(fmt::format("key '{}low' must not be above '{}high' ({} > {})", p, p, d.low, d.high));
+    }
     return d;
   }
 
@@ -197,7 +204,7 @@ class Reader {
 double max_draw(const Distribution& d) {
   const double normal = std::abs(d.mean) + 8.66 * d.std;
   if (d.dist == "constant") return std::abs(d.value);
-  if (d.dist == "uniform") return std::max(std::abs(d.low), std::abs(d.high));
+  if (d.dist == "uniform" || d.dist == "integers") return std::max(std::abs(d.low), std::abs(d.high));
   if (d.dist == "outliers") return std::max(normal, d.magnitude);
   return normal;
 }

@@ -21,7 +21,8 @@ namespace attn {
 
 /// A random distribution for inputs or sinks. Which fields matter depends on `dist`:
 /// normal/outliers use mean and std (outliers: a `fraction` of elements set to ±magnitude),
-/// uniform uses [low, high), constant uses value.
+/// uniform uses [low, high), constant uses value, integers draws whole numbers from [low, high]
+/// (small integers make a shrunk case's scores exact enough to follow by hand).
 struct Distribution {
   std::string dist = "normal";
   double mean = 0.0, std = 1.0, low = -1.0, high = 1.0, value = 1.0, fraction = 0.001, magnitude = 50.0;

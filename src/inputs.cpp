@@ -1,5 +1,8 @@
 #include "src/inputs.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 #include "src/parallel.hpp"
 
 namespace attn {
@@ -9,6 +12,7 @@ namespace {
 double draw(const Distribution& d, std::uint64_t key, std::uint64_t outlier_key, std::uint64_t n) {
   if (d.dist == "constant") return d.value;
   if (d.dist == "uniform") return d.low + (d.high - d.low) * stream_uniform(key, n);
+  if (d.dist == "integers") return std::min(d.high, d.low + std::floor((d.high - d.low + 1) * stream_uniform(key, n)));
   if (d.dist == "outliers") {
     const double u = stream_uniform(outlier_key, 2 * n);
     if (u < d.fraction) return stream_uniform(outlier_key, 2 * n + 1) < 0.5 ? -d.magnitude : d.magnitude;

@@ -6,7 +6,11 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <set>
+
+#include "kernels/mutants.hpp"
+#include "src/diagnosis.hpp"
 
 namespace attn {
 
@@ -203,7 +207,8 @@ std::vector<CaseSpec> propose_sinks(const CaseSpec& c) {
   return out;
 }
 
-// Inputs towards simpler: all ones, else a standard normal; seed 0.
+// Inputs towards simpler: all ones, else small integers (-1..1, then -2..2: scores a person can
+// add up), else a standard normal; seed 0.
 std::vector<CaseSpec> propose_inputs(const CaseSpec& c) {
   const Distribution& d = c.inputs;
   std::vector<CaseSpec> out;
@@ -212,7 +217,14 @@ std::vector<CaseSpec> propose_inputs(const CaseSpec& c) {
     ones.inputs = {.dist = "constant", .value = 1.0};
     out.push_back(ones);
   }
-  if (d.dist != "constant" && !(d.dist == "normal" && d.mean == 0.0 && d.std == 1.0)) {
+  if (d.dist == "constant") return out;
+  for (double r : {1.0, 2.0}) {
+    if (d.dist == "integers" && std::max(std::abs(d.low), std::abs(d.high)) <= r) break;
+    CaseSpec ints = c;
+    ints.inputs = {.dist = "integers", .low = -r, .high = r};
+    out.push_back(ints);
+  }
+  if (d.dist != "integers" && !(d.dist == "normal" && d.mean == 0.0 && d.std == 1.0)) {
     CaseSpec normal = c;
     normal.inputs = Distribution{};
     out.push_back(normal);
@@ -225,6 +237,18 @@ std::vector<CaseSpec> propose_inputs(const CaseSpec& c) {
   return out;
 }
 
+// The candidate, also keeping its output in `*kept` (judge() keeps only its metrics): diagnosis
+// needs the output itself.
+Candidate keeping_output(const Candidate& cand, std::shared_ptr<std::vector<double>> kept) {
+  Candidate c = cand;
+  c.produce = [inner = cand.produce, kept](const CaseSpec& s, const Inputs& in, std::vector<double>* out, std::string* err) {
+    const bool ok = inner(s, in, out, err);
+    if (ok) *kept = *out;
+    return ok;
+  };
+  return c;
+}
+
 // Work of one predicate run, for the time budget: the score matrix dominates.
 double work(const CaseSpec& c) {
   const Shape& s = c.problem.shape;
@@ -234,6 +258,7 @@ double work(const CaseSpec& c) {
 std::string dist_label(const Distribution& d) {
   if (d.dist == "constant") return fmt::format("constant({:g})", d.value);
   if (d.dist == "uniform") return fmt::format("uniform[{:g},{:g})", d.low, d.high);
+  if (d.dist == "integers") return fmt::format("integers[{:g},{:g}]", d.low, d.high);
   if (d.dist == "outliers") return fmt::format("outliers({:g},{:g};{:g}x{:g})", d.mean, d.std, d.fraction, d.magnitude);
   return fmt::format("normal({:g},{:g})", d.mean, d.std);
 }
@@ -255,6 +280,7 @@ const char* repro_name(Repro r) {
     case Repro::same_failure: return "same failure";
     case Repro::passes: return "passes";
     case Repro::other_failure: return "other failure";
+    case Repro::other_diagnosis: return "other top hypothesis";
     case Repro::reference_fails: return "correct kernel fails too";
     case Repro::candidate_error: return "candidate error";
     case Repro::unsupported: return "unsupported";
@@ -272,6 +298,12 @@ FailureReason failure_reason(const CaseResult& r) {
   return f;
 }
 
+std::string top_hypothesis(PreparedCase& p, const std::vector<double>& output, int threads) {
+  if (output.size() != p.golden.size()) return "";
+  const std::vector<Hypothesis> h = diagnose_case(p, output, Layout::bshd, threads);
+  return !h.empty() && h.front().score > 0 ? h.front().name : "";
+}
+
 bool reference_passes(PreparedCase& p, int threads) {
   const Metrics& t = p.tiled_vs_golden(threads);
   if (t.nan_candidate + t.inf_candidate > 0) return false;
@@ -284,14 +316,16 @@ bool reference_passes(PreparedCase& p, int threads) {
   return std::all_of(gates.begin(), gates.end(), [](const GateResult& g) { return g.pass; });
 }
 
-Predicate::Predicate(Candidate cand, FailureReason reason, int threads, bool reference_guard)
-    : cand_(std::move(cand)), reason_(std::move(reason)), threads_(threads), reference_guard_(reference_guard) {}
+Predicate::Predicate(Candidate cand, FailureReason reason, int threads, bool reference_guard, bool diagnose)
+    : cand_(std::move(cand)), reason_(std::move(reason)), threads_(threads), reference_guard_(reference_guard),
+      diagnose_(diagnose || !reason_.hypothesis.empty()) {}
 
-Repro Predicate::operator()(const CaseSpec& c, std::string* note) const {
+Repro Predicate::operator()(const CaseSpec& c, std::string* note, std::string* top) const {
   if (!unsupported_reason(c, cand_).empty()) return Repro::unsupported;
   try {
     PreparedCase p = prepare_case(c, threads_);
-    const CaseResult r = judge(p, cand_, {.threads = threads_, .worst = 0});
+    auto output = std::make_shared<std::vector<double>>();
+    const CaseResult r = judge(p, diagnose_ ? keeping_output(cand_, output) : cand_, {.threads = threads_, .worst = 0});
     if (r.verdict == Verdict::error) {
       if (note) *note = r.error;
       return Repro::candidate_error;
@@ -299,6 +333,11 @@ Repro Predicate::operator()(const CaseSpec& c, std::string* note) const {
     if (r.verdict != Verdict::fail) return Repro::passes;
     if (!contains(failure_reason(r).failing, reason_.gate)) return Repro::other_failure;
     if (reference_guard_ && !reference_passes(p, threads_)) return Repro::reference_fails;
+    if (diagnose_) {  // last: it runs every mutant, so only on a case that reproduces otherwise
+      const std::string h = top_hypothesis(p, *output, threads_);
+      if (top) *top = h;
+      if (!reason_.hypothesis.empty() && h != reason_.hypothesis) return Repro::other_diagnosis;
+    }
     return Repro::same_failure;
   } catch (const std::exception& e) {  // a crashing candidate is a run that did not reproduce
     if (note) *note = e.what();
@@ -321,7 +360,9 @@ std::vector<std::int64_t> smaller_values(std::int64_t n, std::int64_t lo) {
 
 const std::vector<ShrinkPass>& shrink_passes() {
   // Order: the passes that make a case cheap to run come first (the first runs happen at full
-  // size), and `scale` before the single dimensions so tile edges survive the big steps.
+  // size), and `scale` before the single dimensions so tile edges survive the big steps. The driver
+  // goes back to the top after any progress, so a later pass sees a case the earlier ones cannot
+  // shrink any more: the distribution of the inputs is simplified last.
   static const std::vector<ShrinkPass> table = {
       {"scale", "every length (tokens, keys, offset, window, tiles) divided by the same power of two", propose_scale},
       {"tokens", "fewer query rows, keeping the last or the first ones", propose_tokens},
@@ -439,11 +480,39 @@ ShrinkResult shrink_case(const CaseSpec& c, const Candidate& cand, const ShrinkO
     res.message = why;
     return res;
   }
-  // The original, verified once: its first failing gate is what every smaller case must keep.
+  bool pin_hypothesis = false;  // the original is too big to diagnose: pin the first step's hypothesis
+  // The original, run once (golden, naive, the correct kernel and the candidate at full size, each
+  // once): its first failing gate, and its top hypothesis, are what every smaller case must keep.
   try {
     PreparedCase p = prepare_case(c, opt.threads);
-    res.original = judge(p, cand, {.threads = opt.threads});
-    if (res.original.verdict == Verdict::fail) res.reference_guard = opt.reference_guard && reference_passes(p, opt.threads);
+    const auto tiled_start = Clock::now();
+    p.tiled_vs_golden(opt.threads);  // judge() and the reference check share it
+    const double tiled_seconds = since(tiled_start);
+    auto output = std::make_shared<std::vector<double>>();
+    res.original = judge(p, opt.same_diagnosis ? keeping_output(cand, output) : cand, {.threads = opt.threads});
+    if (res.original.verdict == Verdict::fail) {
+      res.reference_guard = opt.reference_guard && reference_passes(p, opt.threads);
+      res.reason = failure_reason(res.original);
+      // Diagnosis runs every mutant (a tiled kernel run and its metrics each, as the correct kernel's
+      // run just took) and judges every mutant and layout prediction; an external candidate's own
+      // start-up time does not come into it.
+      const double estimate = tiled_seconds * double(mutants().size() + 5);
+      if (!opt.same_diagnosis) {
+        res.diagnosis_note = "diagnosis is off: smaller cases keep only the failing gate";
+      } else if (estimate > opt.max_diagnose_seconds) {
+        pin_hypothesis = true;
+        res.diagnosis_note = fmt::format("the original is too big to diagnose in {:g} s (about {:.0f} s: every mutant "
+                                         "runs on it), so the top hypothesis is taken from the first smaller case that "
+                                         "fails the same gate",
+                                         opt.max_diagnose_seconds, estimate);
+      } else {
+        const auto diagnosing = Clock::now();
+        res.reason.hypothesis = top_hypothesis(p, *output, opt.threads);
+        res.diagnose_seconds = since(diagnosing);
+        if (res.reason.hypothesis.empty()) res.diagnosis_note = "no diagnose hypothesis explains the original's output";
+        else res.hypothesis_from = "original";
+      }
+    }
   } catch (const std::exception& e) {
     res.original = {.spec = c, .kernel = cand.kernel, .verdict = Verdict::error, .error = e.what()};
   }
@@ -459,12 +528,12 @@ ShrinkResult shrink_case(const CaseSpec& c, const Candidate& cand, const ShrinkO
     return res;
   }
   res.status = ShrinkResult::Status::shrunk;
-  res.reason = failure_reason(res.original);
-  const Predicate still_fails(cand, res.reason, opt.threads, res.reference_guard);
+  Predicate still_fails(cand, res.reason, opt.threads, res.reference_guard, pin_hypothesis);
   if (opt.on_verified) opt.on_verified(res);
 
-  // Seconds per unit of work, from the verification run, to skip proposals the time left cannot pay for.
-  const double seconds_per_work = res.verify_seconds / std::max(work(c), 1.0);
+  // Seconds per unit of work, from the verification run (without diagnosing it: a proposal is
+  // diagnosed only once it reproduces), to skip proposals the time left cannot pay for.
+  const double seconds_per_work = (res.verify_seconds - res.diagnose_seconds) / std::max(work(c), 1.0);
   std::set<std::string> seen = {c.to_json().dump()};
   CaseSpec current = c;
   const auto start = Clock::now();
@@ -491,12 +560,19 @@ ShrinkResult shrink_case(const CaseSpec& c, const Candidate& cand, const ShrinkO
             continue;
           }
           if (opt.on_progress) opt.on_progress({pass.name, &proposal, res.runs, since(start)});
-          std::string note;
-          const Repro r = still_fails(proposal, &note);
+          std::string note, top;
+          const Repro r = still_fails(proposal, &note, &top);
           ++res.runs;
           ++res.outcomes[r];
-          if (r == Repro::candidate_error && res.candidate_errors.size() < 5) res.candidate_errors.push_back(note);
+          if (r == Repro::candidate_error && res.candidate_errors.size() < ShrinkResult::kMaxErrorRecords)
+            res.candidate_errors.push_back({pass.name, proposal, note});
           if (r != Repro::same_failure) continue;
+          if (pin_hypothesis && !top.empty()) {
+            pin_hypothesis = false;
+            res.reason.hypothesis = top;
+            res.hypothesis_from = fmt::format("step {}", res.steps.size() + 1);
+            still_fails = Predicate(cand, res.reason, opt.threads, res.reference_guard);
+          }
           ShrinkStep step{.pass = pass.name, .change = describe_change(current, proposal), .result = proposal,
                           .runs = res.runs, .seconds = since(start)};
           current = std::move(proposal);
@@ -506,7 +582,10 @@ ShrinkResult shrink_case(const CaseSpec& c, const Candidate& cand, const ShrinkO
           break;
         }
       }
-      if (!res.stopped.empty()) break;
+      // Back to the first pass after any progress: a pass runs only once every pass before it is
+      // at its fixpoint, so the inputs are simplified on the smallest shape, not before the shape
+      // shrinks (small integers put zeros in places that would hide the bug from a smaller shape).
+      if (!res.stopped.empty() || progress) break;
     }
   }
   if (res.stopped.empty()) res.stopped = "fixpoint";

@@ -21,6 +21,9 @@ namespace attn {
 struct FailureReason {
   std::string gate;                  // the original's first failing gate (case gate order), or kNonFinite
   std::vector<std::string> failing;  // every gate the original failed, for the log
+  // The top `diagnose` hypothesis of the failure ("" = not part of the reason: the failure is not
+  // diagnose-able, or diagnosis is off). A smaller case must rank the same hypothesis first.
+  std::string hypothesis;
 };
 /// The reason used when no gate fails but the candidate produced NaN/Inf where golden is finite.
 inline constexpr const char* kNonFinite = "non-finite";
@@ -33,6 +36,7 @@ enum class Repro {
   same_failure,     // fails, and `reason.gate` is among the failing gates: the proposal is accepted
   passes,           // the candidate passes it
   other_failure,    // fails, but not on the original's first failing gate
+  other_diagnosis,  // fails on that gate, but `diagnose` ranks another hypothesis first
   reference_fails,  // the correct tiled kernel fails the proposal too: the case, not the bug, fails
   candidate_error,  // the candidate crashed, timed out or produced no output
   unsupported,      // the candidate cannot run the proposal
@@ -40,14 +44,18 @@ enum class Repro {
 const char* repro_name(Repro r);
 
 /// The one predicate. A proposal reproduces when the candidate's verdict is `fail` with
-/// `reason.gate` failing, and (when `reference_guard` is on) the correct tiled kernel passes the
-/// same case with the same gates: a proposal that fails for the correct kernel too shows a gate
-/// that does not fit the case any more, not the candidate's bug.
+/// `reason.gate` failing, (when `reference_guard` is on) the correct tiled kernel passes the same
+/// case with the same gates — a proposal that fails for the correct kernel too shows a gate that
+/// does not fit the case any more, not the candidate's bug — and (when `reason.hypothesis` is set)
+/// `diagnose` ranks that hypothesis first for the candidate's output.
 class Predicate {
  public:
-  Predicate(Candidate cand, FailureReason reason, int threads, bool reference_guard = true);
-  /// Runs the candidate on `c`. `note` (optional) receives a candidate error's message.
-  Repro operator()(const CaseSpec& c, std::string* note = nullptr) const;
+  /// `diagnose`: also diagnose proposals that reproduce when `reason.hypothesis` is empty, to
+  /// learn their top hypothesis (the driver pins it when the original was too big to diagnose).
+  Predicate(Candidate cand, FailureReason reason, int threads, bool reference_guard = true, bool diagnose = false);
+  /// Runs the candidate on `c`. `note` (optional) receives a candidate error's message; `top`
+  /// (optional) the top hypothesis of a proposal that was diagnosed.
+  Repro operator()(const CaseSpec& c, std::string* note = nullptr, std::string* top = nullptr) const;
   const FailureReason& reason() const { return reason_; }
 
  private:
@@ -55,7 +63,12 @@ class Predicate {
   FailureReason reason_;
   int threads_;
   bool reference_guard_;
+  bool diagnose_;
 };
+
+/// The name of the hypothesis `diagnose` ranks first for `output` on the prepared case, or "" when
+/// none explains it (every score 0).
+std::string top_hypothesis(PreparedCase& p, const std::vector<double>& output, int threads);
 
 /// Whether the correct tiled kernel passes the gates of a prepared case.
 bool reference_passes(PreparedCase& p, int threads);
@@ -93,6 +106,13 @@ struct ShrinkStep {
   double seconds = 0;  // since the reduction began
 };
 
+/// A proposal the candidate crashed, timed out or errored on: counted as not reproducing.
+struct CandidateErrorRecord {
+  std::string pass;
+  CaseSpec proposal;
+  std::string message;
+};
+
 struct ShrinkProgress {
   const char* pass;
   const CaseSpec* trying;
@@ -107,25 +127,36 @@ struct ShrinkOptions {
   int max_runs = 2000;       // predicate runs after the original's verification
   double max_seconds = 30;   // wall time of the reduction, after the original's verification
   bool reference_guard = true;
+  // Keep the original's top `diagnose` hypothesis. Diagnosing runs every mutant, so the original is
+  // diagnosed only when that is estimated to take at most `max_diagnose_seconds`; otherwise the
+  // hypothesis is pinned on the first smaller case that fails the same gate.
+  bool same_diagnosis = true;
+  double max_diagnose_seconds = 10;
   std::function<void(const ShrinkResult&)> on_verified;  // the original fails: reason known
   std::function<void(const ShrinkStep&)> on_step;          // each accepted reduction
   std::function<void(const ShrinkProgress&)> on_progress;  // before each predicate run
 };
 
 struct ShrinkResult {
+  static constexpr std::size_t kMaxErrorRecords = 20;
   enum class Status { shrunk, not_failing, unsupported, candidate_error };
   Status status = Status::candidate_error;
   std::string message;      // why the original cannot be shrunk (status != shrunk)
   CaseResult original;      // the verification run
   FailureReason reason;
   bool reference_guard = true;  // off when the correct kernel fails the original too
+  // Where reason.hypothesis comes from: "original", "step N" (the original was too big to
+  // diagnose in time), or "" with the reason in diagnosis_note.
+  std::string hypothesis_from;
+  std::string diagnosis_note;
   CaseSpec minimal;
   std::vector<ShrinkStep> steps;
   int runs = 0;
   std::map<Repro, int> outcomes;                // runs by predicate outcome
-  std::vector<std::string> candidate_errors;    // the first few messages
+  std::vector<CandidateErrorRecord> candidate_errors;  // the first kMaxErrorRecords
   int over_budget = 0;                          // proposals skipped as too slow for the time left
   double verify_seconds = 0, shrink_seconds = 0;
+  double diagnose_seconds = 0;  // diagnosing the original (part of verify_seconds)
   std::string stopped;  // "fixpoint", "max-runs" or "max-seconds"
 };
 

@@ -117,6 +117,8 @@ TEST_CASE("config: wrong types name the key", "[config]") {
   expect_error(one_case({{"tags", "x"}}), "key 'tags' must be a list of strings");
   expect_error(one_case({{"inputs", {{"dist", "gauss"}}}}), "key 'inputs.dist' must be one of");
   expect_error(one_case({{"inputs", {{"dist", "uniform"}, {"low", 1}, {"high", 0}}}}), "must be below");
+  expect_error(one_case({{"inputs", {{"dist", "integers"}, {"low", -1.5}, {"high", 2}}}}), "must be whole numbers");
+  expect_error(one_case({{"inputs", {{"dist", "integers"}, {"low", 2}, {"high", 1}}}}), "must not be above");
   expect_error(one_case({{"tolerance", {{"atol", -1}}}}), "key 'tolerance.atol' must be a finite number >= 0");
   expect_error(one_case({{"mask_value", 5}}), "key 'mask_value' must be a negative number");
   expect_error(one_case({{"gates", {{"max_abs_vs_naive", "two"}}}}), "key 'gates.max_abs_vs_naive' must be a number");

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <set>
 
 #include "src/config.hpp"
 #include "src/inputs.hpp"
@@ -74,4 +75,13 @@ TEST_CASE("rng: uniform and constant distributions stay in range", "[rng]") {
   }
   fill_distribution({.dist = "constant", .value = 0.3}, 0, Stream::q, Stream::q_outliers, out);
   for (float x : out) CHECK(x == 0.3f);
+}
+
+TEST_CASE("rng: integers draws every whole number of [low, high] and nothing else", "[rng]") {
+  std::vector<float> out(1000);
+  fill_distribution({.dist = "integers", .low = -2, .high = 2}, 0, Stream::q, Stream::q_outliers, out);
+  std::set<float> seen(out.begin(), out.end());
+  CHECK(seen == std::set<float>{-2, -1, 0, 1, 2});
+  fill_distribution({.dist = "integers", .low = 3, .high = 3}, 0, Stream::q, Stream::q_outliers, out);
+  for (float x : out) CHECK(x == 3.0f);
 }

@@ -17,6 +17,7 @@
 #include "src/inputs.hpp"
 #include "src/shrink.hpp"
 #include "tests/cli_helpers.hpp"
+#include "tests/shrink_checks.hpp"
 
 using namespace attn;
 
@@ -87,7 +88,13 @@ std::map<std::string, Claim> minimality_claims() {
     CHECK(c.problem.shape.q_offset > 0);
     CHECK(c.problem.shape.kv_tokens == 2);
   };
-  m["tile_skip_off_by_one"] = [](const CaseSpec& c) { CHECK(c.problem.shape.kv_tokens <= 2); };
+  // Its start case's one-key tile is the partial last one, where kv_tail_dropped gives the same
+  // output and comes first in the table: diagnose ranks kv_tail_dropped first, and the shrink keeps
+  // that (two KV tiles, the last holding one key) rather than the one key a single tile could show.
+  m["tile_skip_off_by_one"] = [](const CaseSpec& c) {
+    CHECK(c.problem.shape.kv_tokens == 3);
+    CHECK(c.tiles.kv == 2);
+  };
   m["acc_bf16"] = [](const CaseSpec& c) { CHECK(c.recipe.name == "bf16-mixed"); };
   m["int8_saturation"] = [](const CaseSpec& c) { CHECK(c.recipe.name == "int8"); };
   m["finite_mask_leak"] = [](const CaseSpec& c) {
@@ -189,12 +196,7 @@ TEST_CASE("each mutant shrinks to the smallest case that shows its bug, failing 
     CHECK(s.head_dim <= 4);
     for (const std::string& need : m.needs) CHECK(covers(c, need));
     claims.at(m.name)(c);
-    // It still fails, with the original's first failing gate, and the correct kernel passes it.
-    const CaseResult again = run_case(c, cand, {.threads = 2});
-    CHECK(again.verdict == Verdict::fail);
-    const FailureReason why = failure_reason(again);
-    CHECK(std::find(why.failing.begin(), why.failing.end(), r.reason.gate) != why.failing.end());
-    CHECK(run_case(c, tiled_candidate(2), {.threads = 2}).verdict == Verdict::pass);
+    test::check_same_failure(r, cand, 2);
     // Fixpoint: no single proposal of any pass reproduces any more.
     const Predicate still_fails(cand, r.reason, 2);
     for (const ShrinkPass& pass : shrink_passes())
@@ -230,6 +232,34 @@ TEST_CASE("a candidate that crashes or errors on a proposal does not end the shr
   CHECK(r.minimal.problem.shape.heads > 1);
   CHECK(r.minimal.problem.shape.head_dim >= 4);
   CHECK(r.minimal.problem.shape.kv_tokens == 3);  // the rest shrinks as usual
+}
+
+TEST_CASE("shrink keeps the original's top diagnose hypothesis, not only its gate", "[shrink]") {
+  // tile_skip_off_by_one's start case has its one-key tile at the partial end, where kv_tail_dropped
+  // gives the identical output and comes first in the table: diagnose names kv_tail_dropped.
+  const MutantInfo& m = *find_mutant("tile_skip_off_by_one");
+  const CaseSpec& start = start_case("tile_skip_off_by_one");
+  const ShrinkResult kept = shrink_case(start, mutant_candidate(m, 1), {.threads = 1});
+  REQUIRE(kept.status == ShrinkResult::Status::shrunk);
+  CHECK(kept.reason.hypothesis == "kv_tail_dropped");
+  CHECK(kept.hypothesis_from == "original");
+  CHECK(kept.outcomes.count(Repro::other_diagnosis) == 1);  // some smaller cases were refused for it
+  CHECK(kept.minimal.problem.shape.kv_tokens > kept.minimal.tiles.kv);  // still a partial last tile
+  // Gate only: one key in one tile shows the bug, and diagnose would then name tile_skip_off_by_one.
+  const ShrinkResult gate_only = shrink_case(start, mutant_candidate(m, 1), {.threads = 1, .same_diagnosis = false});
+  CHECK(gate_only.reason.hypothesis.empty());
+  CHECK(gate_only.minimal.problem.shape.kv_tokens == 1);
+  PreparedCase p = prepare_case(gate_only.minimal, 1);
+  std::vector<double> out;
+  std::string err;
+  REQUIRE(mutant_candidate(m, 1).produce(gate_only.minimal, p.inputs, &out, &err));
+  CHECK(top_hypothesis(p, out, 1) == "tile_skip_off_by_one");
+  // An original too big to diagnose in time: the first step's case names the hypothesis.
+  const ShrinkResult pinned = shrink_case(start_case("no_sinks"), mutant_candidate(*find_mutant("no_sinks"), 1),
+                                          {.threads = 1, .max_diagnose_seconds = 0});
+  CHECK(pinned.hypothesis_from == "step 1");
+  CHECK(pinned.reason.hypothesis == "no_sinks");
+  CHECK(!pinned.diagnosis_note.empty());
 }
 
 TEST_CASE("shrink stops at its run and time limits with a case that still fails", "[shrink]") {
@@ -278,8 +308,13 @@ TEST_CASE("attn-diff shrink writes a config that run accepts and that still fail
   CHECK(std::find(tags.begin(), tags.end(), "mutant:kv_tail_dropped") != tags.end());
   CHECK(test::run_cli("run -c '" + out + "' --mutant kv_tail_dropped -q").code == 1);
   CHECK(test::run_cli("run -c '" + out + "' -q").code == 0);
-  CHECK(std::filesystem::exists(std::filesystem::path(dump) / "case.json"));
+  for (const char* f : {"case.json", "q.npy", "k.npy", "v.npy", "candidate.npy"})
+    CHECK(std::filesystem::exists(std::filesystem::path(dump) / f));
 
+  const auto limited = test::run_cli("shrink -c tests/data/shrink_start.json --case kv_tail_dropped --mutant "
+                                     "kv_tail_dropped -j 1 --max-time 0 -o '" + tmp.file("limited.json") + "'");
+  CHECK(limited.code == 1);
+  CHECK(limited.out.find("stopped at max-seconds") != std::string::npos);
   CHECK(test::run_cli("shrink -c tests/data/shrink_start.json --case no_scale --mutant kv_tail_dropped").code == 0);
   CHECK(test::run_cli("shrink -c tests/data/shrink_start.json --case nope --mutant no_scale").code == 2);
   CHECK(test::run_cli("shrink -c tests/data/shrink_start.json --case no_scale --mutant no_scael").code == 2);
@@ -303,6 +338,29 @@ TEST_CASE("attn-diff shrink works with an external --candidate-cmd", "[shrink][c
                       "--candidate-cmd true").code == 2);  // exactly one candidate
 }
 
+TEST_CASE("attn-diff shrink records an external candidate's crashes as not reproducing and goes on", "[shrink][cli]") {
+  // The stand-in kernel with the kv_tail_dropped bug, killed by SIGSEGV on every single-head case.
+  test::TempDir tmp("shrink_crash");
+  const std::string script = tmp.file("crashy.sh", "if grep -q '\"heads\": 1,' \"$ATTN_DIFF_INPUTS/case.json\"; then kill -SEGV $$; fi\n"
+                                                   "exec '" + std::string(ATTN_DIFF_CANDIDATE) +
+                                                   "' mutant:kv_tail_dropped \"$ATTN_DIFF_INPUTS\" \"$ATTN_DIFF_OUT\"\n");
+  const std::string out = tmp.file("min.json"), report = tmp.file("shrink.json");
+  const auto r = test::run_cli("shrink -c tests/data/shrink_start.json --case kv_tail_dropped -j 1 --timeout 30 "
+                               "--candidate-cmd 'sh " + script + "' -o '" + out + "' --json '" + report + "'");
+  INFO(r.out);
+  CHECK(r.code == 1);
+  CHECK(r.out.find("counted as not reproducing") != std::string::npos);
+  CHECK(r.out.find("stopped at fixpoint") != std::string::npos);
+  const Suite shrunk = load(out);
+  REQUIRE(shrunk.cases.size() == 1);
+  CHECK(shrunk.cases[0].problem.shape.heads > 1);        // every single-head case crashed
+  CHECK(shrunk.cases[0].problem.shape.kv_tokens == 3);  // the rest shrinks as usual
+  const nlohmann::json j = nlohmann::json::parse(std::ifstream(report));
+  REQUIRE(!j.at("candidate_errors").empty());
+  CHECK(j.at("candidate_errors")[0].at("case").at("heads") == 1);
+  CHECK(j.at("outcomes").at("candidate error") == j.at("candidate_errors").size());
+}
+
 TEST_CASE("every shrunk failure in tests/regressions still fails with its mutant and gate", "[shrink][regression]") {
   int files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(kSource + "/tests/regressions")) {
@@ -310,17 +368,26 @@ TEST_CASE("every shrunk failure in tests/regressions still fails with its mutant
     ++files;
     for (const CaseSpec& c : load(entry.path().string()).cases) {
       INFO(entry.path().filename().string() << ": case " << c.name);
-      std::string mutant, gate;
+      std::string mutant, gate, hypothesis;
       for (const std::string& t : c.tags) {
         if (t.starts_with("mutant:")) mutant = t.substr(7);
         if (t.starts_with("gate:")) gate = t.substr(5);
+        if (t.starts_with("hypothesis:")) hypothesis = t.substr(11);
       }
       REQUIRE(find_mutant(mutant));
-      const CaseResult r = run_case(c, mutant_candidate(*find_mutant(mutant), 1), {});
+      const Candidate cand = mutant_candidate(*find_mutant(mutant), 1);
+      PreparedCase p = prepare_case(c, 1);
+      const CaseResult r = judge(p, cand, {});
       CHECK(r.verdict == Verdict::fail);
       if (!gate.empty()) {
         const auto failing = failure_reason(r).failing;
         CHECK(std::find(failing.begin(), failing.end(), gate) != failing.end());
+      }
+      if (!hypothesis.empty()) {  // diagnose still names the same cause
+        std::vector<double> out;
+        std::string err;
+        REQUIRE(cand.produce(c, p.inputs, &out, &err));
+        CHECK(top_hypothesis(p, out, 1) == hypothesis);
       }
       CHECK(run_case(c, tiled_candidate(1), {}).verdict == Verdict::pass);
     }

@@ -17,10 +17,13 @@ struct ShrinkCommandOptions {
   std::string candidate_cmd;  // or this external command (SPEC §6 placeholders), run per candidate case
   double timeout = 300;       // seconds per external command run
   std::string out;        // write the minimal case's config here ("" = stdout)
-  std::string dump;       // write the minimal case's files into this folder
+  std::string dump;       // write the minimal case's inputs, references and candidate output here
+  std::string json;       // write the reduction (original, reason, steps, minimal case) as JSON here
   int threads = 0;        // 0 = one per core
   int max_runs = 2000;
   double max_seconds = 30;
+  bool no_diagnose = false;         // keep only the failing gate, not the top diagnose hypothesis
+  double max_diagnose_seconds = 10;  // diagnose the original only when that fits in this
   std::string max_memory = "8G";
   bool quiet = false;  // only the summary line on stderr
 };
