@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <fmt/format.h>
+
 #include "kernels/mutants.hpp"
 #include "src/diagnostic.hpp"
 
@@ -61,6 +63,25 @@ bool load_for_command(const std::string& config, const std::string& max_memory, 
   if (load_suite(config, load, out, &diags)) return true;
   print_diagnostics(diags);
   return false;
+}
+
+const CaseSpec* find_one_case(const Suite& suite, const std::string& config, const std::string& name,
+                              const std::string& command) {
+  std::vector<const CaseSpec*> matches;
+  for (const CaseSpec& c : suite.cases) {
+    if (c.name == name) return &c;
+    if (glob_match(name, c.name)) matches.push_back(&c);
+  }
+  if (matches.size() == 1) return matches.front();
+  std::vector<std::string> names;
+  for (const CaseSpec& c : suite.cases) names.push_back(c.name);
+  const std::string near = nearest(name, names);
+  std::fprintf(stderr, "%s: error: %s\n", config.c_str(),
+               matches.empty() ? fmt::format("no case named '{}'{}", name,
+                                             near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near)).c_str()
+                               : fmt::format("--case '{}' matches {} cases; {} takes one", name, matches.size(),
+                                             command).c_str());
+  return nullptr;
 }
 
 bool glob_match(const std::string& pattern, const std::string& name) {
