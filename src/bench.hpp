@@ -54,7 +54,7 @@ std::uint64_t peak_rss_bytes();
 /// True when reset_peak_rss() really resets (per-stage peaks), false when peaks are since start.
 bool peak_rss_resettable();
 
-/// The CPU's model name from /proc/cpuinfo ("unknown" if absent).
+/// The CPU's model name, family and model number from /proc/cpuinfo ("unknown" if absent).
 std::string cpu_model();
 
 /// The stages `bench` can time, in run order.
