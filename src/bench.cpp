@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <latch>
 #include <thread>
@@ -62,6 +63,12 @@ double best_rate(ProbeIsa isa, bool f64, int threads, double budget) {
   return best;
 }
 
+double process_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
 std::uint64_t read_vm_hwm() {
   std::ifstream in("/proc/self/status");
   std::string line;
@@ -90,13 +97,17 @@ TimingStats summarize(std::vector<double> seconds) {
 
 TimingStats time_repeats(const std::function<void()>& fn, int warmup, int repeats) {
   for (int i = 0; i < warmup; ++i) fn();
-  std::vector<double> secs;
+  std::vector<double> secs, cpu;
   for (int i = 0; i < repeats; ++i) {
+    const double c = process_cpu_seconds();
     const auto t = Clock::now();
     fn();
     secs.push_back(since(t));
+    cpu.push_back(process_cpu_seconds() - c);
   }
-  return summarize(std::move(secs));
+  TimingStats s = summarize(std::move(secs));
+  s.cpu_median = summarize(std::move(cpu)).median;
+  return s;
 }
 
 PeakProbe measure_peak(int threads, double seconds) {
@@ -226,6 +237,7 @@ nlohmann::json bench_to_json(const BenchResult& r) {
   for (const StageResult& s : r.stages) {
     json j = {{"name", s.name},
               {"seconds", {{"median", s.time.median}, {"min", s.time.min}, {"max", s.time.max}, {"all", s.time.seconds}}},
+              {"cpu_seconds_median", s.time.cpu_median},
               {"gflops", s.gflops ? json(*s.gflops) : json(nullptr)},
               {"peak_share", s.peak_share ? json(*s.peak_share) : json(nullptr)},
               {"peak_kind", s.peak_kind.empty() ? json(nullptr) : json(s.peak_kind)},
@@ -274,11 +286,12 @@ std::string render_bench(const BenchResult& r) {
     out += fmt::format("peak ({}, {:.2f} s probe): f32 {:.1f} GFLOP/s on 1 thread, {:.1f} on {}; f64 {:.1f} on 1, {:.1f} on {}\n",
                        r.peak->isa, r.peak->seconds, r.peak->f32_one, r.peak->f32_all, r.peak->threads,
                        r.peak->f64_one, r.peak->f64_all, r.peak->threads);
-  out += fmt::format("{:<8}  {:>9}  {:>9}  {:>9}  {:>8}  {:>7}  {:>9}\n", "stage", "median s", "min s", "max s",
-                     "GFLOP/s", "% peak", "peak RSS");
+  out += fmt::format("{:<8}  {:>9}  {:>9}  {:>9}  {:>9}  {:>8}  {:>9}  {:>9}\n", "stage", "median s", "min s", "max s",
+                     "cpu s", "GFLOP/s", "% peak", "peak RSS");
   for (const StageResult& st : r.stages)
-    out += fmt::format("{:<8}  {:>9.4f}  {:>9.4f}  {:>9.4f}  {:>8}  {:>7}  {:>6.0f} MiB\n", st.name, st.time.median,
-                       st.time.min, st.time.max, st.gflops ? fmt::format("{:.2f}", *st.gflops) : "-",
+    out += fmt::format("{:<8}  {:>9.4f}  {:>9.4f}  {:>9.4f}  {:>9.4f}  {:>8}  {:>9}  {:>5.0f} MiB\n", st.name,
+                       st.time.median, st.time.min, st.time.max, st.time.cpu_median,
+                       st.gflops ? fmt::format("{:.2f}", *st.gflops) : "-",
                        st.peak_share ? fmt::format("{:.1f}% {}", 100 * *st.peak_share, st.peak_kind) : "-",
                        double(st.peak_rss) / (1024.0 * 1024.0));
   return out;

@@ -28,10 +28,14 @@ double useful_flops(const Problem& p);
 struct TimingStats {
   std::vector<double> seconds;  // every repeat, in run order
   double median = 0.0, min = 0.0, max = 0.0;
+  // Median CPU time of the process (all threads) per repeat. On a machine shared with other jobs the
+  // wall time grows with their load; CPU time much less, so cpu / threads is the better guess then.
+  double cpu_median = 0.0;
 };
 TimingStats summarize(std::vector<double> seconds);
 
-/// Calls fn() `warmup` times untimed, then `repeats` times timed (wall clock, steady_clock).
+/// Calls fn() `warmup` times untimed, then `repeats` times timed (wall clock, steady_clock, and
+/// process CPU time).
 TimingStats time_repeats(const std::function<void()>& fn, int warmup, int repeats);
 
 /// The machine's measured FMA throughput in GFLOP/s (2 flops per FMA lane), from short loops of

@@ -133,6 +133,7 @@ TEST_CASE("cli: bench validates, then times every stage, and writes JSON", "[cli
     CHECK(s["seconds"]["all"].size() == 2);
     CHECK(s["seconds"]["min"].get<double>() <= s["seconds"]["max"].get<double>());
     CHECK(s["peak_rss_bytes"].get<std::uint64_t>() > 0);
+    CHECK(s["cpu_seconds_median"].get<double>() >= 0);
     if (s["name"] != "metrics") CHECK(s["gflops"].get<double>() > 0);
   }
   CHECK(j["stages"][0]["peak_kind"] == "f64");
