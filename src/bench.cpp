@@ -117,10 +117,13 @@ PeakProbe measure_peak(int threads, double seconds) {
   const double each = seconds / 4;
   p.f32_one = best_rate(isa, false, 1, each) * 1e-9;
   p.f64_one = best_rate(isa, true, 1, each) * 1e-9;
-  // More threads never have less peak than one; a lower figure only means another process took a
-  // core during every chunk (a shared machine), so the one-thread figure is the better bound then.
+  // N threads never have less peak than one, nor more than N times one's. A figure outside that
+  // only means another process took a core during every chunk (a shared machine): the other
+  // measurement is the better bound then.
   p.f32_all = p.threads > 1 ? std::max(p.f32_one, best_rate(isa, false, p.threads, each) * 1e-9) : p.f32_one;
   p.f64_all = p.threads > 1 ? std::max(p.f64_one, best_rate(isa, true, p.threads, each) * 1e-9) : p.f64_one;
+  p.f32_one = std::max(p.f32_one, p.f32_all / p.threads);
+  p.f64_one = std::max(p.f64_one, p.f64_all / p.threads);
   p.seconds = since(start);
   return p;
 }
