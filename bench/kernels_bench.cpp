@@ -37,41 +37,35 @@ CaseSpec make_case(std::int64_t tokens, std::int64_t window) {
   return suite.cases.at(0);
 }
 
-void set_flops(benchmark::State& state, const CaseSpec& c) {
+// Times `kernel(case, inputs, out)` on the case of the benchmark's {tokens, window} arguments.
+template <class Out, class Kernel>
+void kernel_bench(benchmark::State& state, Kernel kernel) {
+  const CaseSpec c = make_case(state.range(0), state.range(1));
+  const attn::Inputs in = attn::make_inputs(c);
+  std::vector<Out> out(c.problem.shape.q_elements());
+  for (auto _ : state) {
+    kernel(c, in, out);
+    benchmark::DoNotOptimize(out.data());
+  }
   state.counters["flops"] = benchmark::Counter(attn::useful_flops(c.problem), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_golden(benchmark::State& state) {
-  const CaseSpec c = make_case(state.range(0), state.range(1));
-  const attn::Inputs in = attn::make_inputs(c);
-  std::vector<double> out(c.problem.shape.q_elements());
-  for (auto _ : state) {
+  kernel_bench<double>(state, [](const CaseSpec& c, const attn::Inputs& in, std::vector<double>& out) {
     attn::golden_attention(c.problem, in, out, 1);
-    benchmark::DoNotOptimize(out.data());
-  }
-  set_flops(state, c);
+  });
 }
 
 void BM_naive(benchmark::State& state) {
-  const CaseSpec c = make_case(state.range(0), state.range(1));
-  const attn::Inputs in = attn::make_inputs(c);
-  std::vector<float> out(c.problem.shape.q_elements());
-  for (auto _ : state) {
+  kernel_bench<float>(state, [](const CaseSpec& c, const attn::Inputs& in, std::vector<float>& out) {
     attn::naive_attention(c.problem, in, c.recipe, out, 1);
-    benchmark::DoNotOptimize(out.data());
-  }
-  set_flops(state, c);
+  });
 }
 
 void BM_tiled(benchmark::State& state) {
-  const CaseSpec c = make_case(state.range(0), state.range(1));
-  const attn::Inputs in = attn::make_inputs(c);
-  std::vector<float> out(c.problem.shape.q_elements());
-  for (auto _ : state) {
+  kernel_bench<float>(state, [](const CaseSpec& c, const attn::Inputs& in, std::vector<float>& out) {
     attn::tiled_attention(c.problem, in, {.recipe = c.recipe, .tiles = c.tiles, .threads = 1}, out);
-    benchmark::DoNotOptimize(out.data());
-  }
-  set_flops(state, c);
+  });
 }
 
 // {tokens, window}: causal prefill and the 128-token sliding window of gpt-oss's even layers.

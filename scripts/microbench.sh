@@ -9,14 +9,7 @@ set -euo pipefail
 ATTN_DIFF_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ATTN_DIFF_BUILD="${ATTN_DIFF_BUILD:-$ATTN_DIFF_ROOT/build}"
 
-if ! dpkg-query -W -f='${Status}' libbenchmark-dev 2>/dev/null | grep -q "install ok installed"; then
-  echo "microbench: installing libbenchmark-dev" >&2
-  sudo_cmd=()
-  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends libbenchmark-dev >&2
-fi
-
-bash "$ATTN_DIFF_ROOT/scripts/setup.sh"  # the other packages, configure (now finds benchmark), build
+# Installs what is missing, configures (now finding benchmark) and builds the default targets.
+EXTRA_PACKAGES=libbenchmark-dev bash "$ATTN_DIFF_ROOT/scripts/setup.sh"
 cmake --build "$ATTN_DIFF_BUILD" --target attn_diff_microbench --parallel "$(nproc)" >&2
 exec "$ATTN_DIFF_BUILD/attn_diff_microbench" "$@"

@@ -35,6 +35,20 @@ std::int64_t brute_pairs(const Problem& p) {
   return n * s.batch * s.heads;
 }
 
+// Runs `attn-diff ARGS --json FILE` in a fresh folder; requires exit 0 and returns the JSON (and
+// what was printed, in *printed).
+nlohmann::json bench_json(const std::string& name, const std::string& args, std::string* printed = nullptr) {
+  TempDir dir(name);
+  const auto path = dir.file("bench.json");
+  const auto r = run_cli(args + " --json " + path);
+  INFO(r.out);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("validated:") != std::string::npos);
+  if (printed) *printed = r.out;
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
 }  // namespace
 
 TEST_CASE("visible pairs and useful flops match a pair-by-pair count", "[bench]") {
@@ -108,17 +122,11 @@ TEST_CASE("peak memory is positive and the CPU has a name", "[bench]") {
 }
 
 TEST_CASE("cli: bench validates, then times every stage, and writes JSON", "[cli][bench]") {
-  TempDir dir("bench_cli");
-  const auto path = dir.file("bench.json");
-  const auto r = run_cli("bench --tokens 40 --heads 4 --kv-heads 2 --head-dim 16 --window 9 --tiles 8x16 --repeats 2 "
-                         "--warmup 1 -j 2 --probe-seconds 0.02 --json " + path);
-  INFO(r.out);
-  REQUIRE(r.code == 0);
-  CHECK(r.out.find("validated:") != std::string::npos);
-  CHECK(r.out.find("machine:") != std::string::npos);
-  for (const char* stage : {"golden", "naive", "tiled", "metrics"}) CHECK(r.out.find(stage) != std::string::npos);
-  std::ifstream in(path);
-  const auto j = nlohmann::json::parse(in);
+  std::string printed;
+  const auto j = bench_json("bench_cli", "bench --tokens 40 --heads 4 --kv-heads 2 --head-dim 16 --window 9 --tiles 8x16 "
+                                         "--repeats 2 --warmup 1 -j 2 --probe-seconds 0.02", &printed);
+  CHECK(printed.find("machine:") != std::string::npos);
+  for (const char* stage : {"golden", "naive", "tiled", "metrics"}) CHECK(printed.find(stage) != std::string::npos);
   CHECK(j["schema"] == "attn-diff.bench.v1");
   CHECK(j["validation"]["verdict"] == "pass");
   CHECK(j["threads"] == 2);
@@ -141,14 +149,8 @@ TEST_CASE("cli: bench validates, then times every stage, and writes JSON", "[cli
 }
 
 TEST_CASE("cli: bench times one case of a suite and only the stages asked for", "[cli][bench]") {
-  TempDir dir("bench_case");
-  const auto path = dir.file("bench.json");
-  const auto r = run_cli("bench -c configs/phase1.json --case sinks_small_tiles --only tiled,run --repeats 1 "
-                         "--probe-seconds 0 --json " + path);
-  INFO(r.out);
-  REQUIRE(r.code == 0);
-  std::ifstream in(path);
-  const auto j = nlohmann::json::parse(in);
+  const auto j = bench_json("bench_case", "bench -c configs/phase1.json --case sinks_small_tiles --only tiled,run "
+                                          "--repeats 1 --probe-seconds 0");
   CHECK(j["case"]["name"] == "sinks_small_tiles");
   CHECK(j["peak"].is_null());
   REQUIRE(j["stages"].size() == 2);
@@ -159,8 +161,8 @@ TEST_CASE("cli: bench times one case of a suite and only the stages asked for", 
 
 TEST_CASE("cli: bench refuses bad options with exit 2", "[cli][bench]") {
   const std::string tiny = " --tokens 8 --heads 2 --kv-heads 1 --head-dim 4 --probe-seconds 0";
-  for (const std::string& args : std::vector<std::string>{"bench --only golden,bogus" + tiny, "bench --repeats 0" + tiny, "bench --warmup -1" + tiny,
-        "bench --tiles 12" + tiny, "bench --tiles 0x8" + tiny, "bench --precision fp7" + tiny,
+  for (const std::string& args : std::vector<std::string>{
+        "bench --only golden,bogus" + tiny, "bench --repeats 0" + tiny, "bench --warmup -1" + tiny, "bench --tiles 12" + tiny, "bench --tiles 0x8" + tiny, "bench --precision fp7" + tiny,
         "bench --tokens 8 --heads 3 --kv-heads 2", "bench -c configs/phase1.json --tokens 8",
         "bench -c configs/phase1.json", "bench -c configs/phase1.json --case nothing_here",
         "bench -c configs/phase1.json --case 'sinks*'", "bench --case sinks" + tiny,
