@@ -107,6 +107,8 @@ def main():
             sys.exit(f"compare_torch: gpt-oss sdpa differs from the SPEC formulation by {err:g}")
         print(f"validated: gpt-oss sdpa matches torch_candidate.sdpa to {err:.2g} on {n} tokens", flush=True)
         torch_t = timed(lambda: gpt_oss_sdpa(Q, k, v, sinks, scale, a.window), a.warmup, a.repeats)
+    print(f"torch gpt-oss sdpa: median {torch_t['median']:.4f} s (min {torch_t['min']:.4f}, max {torch_t['max']:.4f})",
+          flush=True)
 
     with tempfile.TemporaryDirectory(prefix="attn-diff-compare-") as tmp:
         bench_json = os.path.join(tmp, "bench.json")

@@ -7,7 +7,6 @@
 #include "src/bench.hpp"
 #include "src/commands/common.hpp"
 #include "src/config.hpp"
-#include "src/fileio.hpp"
 #include "src/parallel.hpp"
 
 namespace attn {
@@ -120,13 +119,7 @@ int run_bench(const BenchCommandOptions& opt) {
               r.naive_max_abs, r.validate_seconds);
   std::fputs(render_bench(r).c_str(), stdout);
   std::fflush(stdout);
-  if (!opt.json.empty()) {
-    std::string err;
-    if (!write_file_atomic(opt.json, bench_to_json(r).dump(2) + "\n", &err)) {
-      std::fprintf(stderr, "%s\n", err.c_str());
-      return kExitUsage;
-    }
-  }
+  if (!opt.json.empty() && !write_json_file(opt.json, bench_to_json(r))) return kExitUsage;
   return kExitPass;
 }
 

@@ -12,6 +12,7 @@
 
 #include "kernels/mutants.hpp"
 #include "src/diagnostic.hpp"
+#include "src/fileio.hpp"
 
 namespace attn {
 
@@ -82,6 +83,13 @@ const CaseSpec* find_one_case(const Suite& suite, const std::string& config, con
                                : fmt::format("--case '{}' matches {} cases; {} takes one", name, matches.size(),
                                              command).c_str());
   return nullptr;
+}
+
+bool write_json_file(const std::string& path, const nlohmann::json& doc) {
+  std::string err;
+  if (write_file_atomic(path, doc.dump(2) + "\n", &err)) return true;
+  std::fprintf(stderr, "%s\n", err.c_str());
+  return false;
 }
 
 bool glob_match(const std::string& pattern, const std::string& name) {

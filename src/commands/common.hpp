@@ -33,6 +33,10 @@ bool load_for_command(const std::string& config, const std::string& max_memory, 
 const CaseSpec* find_one_case(const Suite& suite, const std::string& config, const std::string& name,
                               const std::string& command);
 
+/// Writes `doc` as indented JSON to `path` atomically (src/fileio.hpp); on failure prints the
+/// error and returns false: the caller exits 2.
+bool write_json_file(const std::string& path, const nlohmann::json& doc);
+
 /// Shell-style glob match (*, ?, [...]) of a case name.
 bool glob_match(const std::string& pattern, const std::string& name);
 
