@@ -50,14 +50,18 @@ def gpt_oss_sdpa(Q, K, V, S, sm_scale, sliding_window=0):
 
 
 def timed(fn, warmup, repeats):
+    """Wall-clock median, min, max, and the median process CPU time (all threads; like attn-diff
+    bench's `cpu s`, the better figure when other jobs share the machine)."""
     for _ in range(warmup):
         fn()
-    secs = []
+    secs, cpu = [], []
     for _ in range(repeats):
-        t = time.perf_counter()
+        c, t = time.process_time(), time.perf_counter()
         fn()
         secs.append(time.perf_counter() - t)
-    return {"median": statistics.median(secs), "min": min(secs), "max": max(secs), "all": secs}
+        cpu.append(time.process_time() - c)
+    return {"median": statistics.median(secs), "min": min(secs), "max": max(secs), "all": secs,
+            "cpu_median": statistics.median(cpu)}
 
 
 def shape_args(a):
@@ -107,8 +111,8 @@ def main():
             sys.exit(f"compare_torch: gpt-oss sdpa differs from the SPEC formulation by {err:g}")
         print(f"validated: gpt-oss sdpa matches torch_candidate.sdpa to {err:.2g} on {n} tokens", flush=True)
         torch_t = timed(lambda: gpt_oss_sdpa(Q, k, v, sinks, scale, a.window), a.warmup, a.repeats)
-    print(f"torch gpt-oss sdpa: median {torch_t['median']:.4f} s (min {torch_t['min']:.4f}, max {torch_t['max']:.4f})",
-          flush=True)
+    print(f"torch gpt-oss sdpa: median {torch_t['median']:.4f} s (min {torch_t['min']:.4f}, max {torch_t['max']:.4f}, "
+          f"cpu {torch_t['cpu_median']:.4f})", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="attn-diff-compare-") as tmp:
         bench_json = os.path.join(tmp, "bench.json")
@@ -129,12 +133,16 @@ def main():
     stages = {s["name"]: s for s in bench["stages"]}
     label = f"{T} tokens x {H}/{Hkv} heads x D {D}, causal{f' w{a.window}' if a.window else ''}, sinks, {a.threads} threads"
     print(f"\n{label}; cpu: {bench['machine']['cpu']}")
-    print(f"{'what':<34} {'median s':>9} {'min s':>9} {'max s':>9}  torch / this")
-    rows = [("torch gpt-oss sdpa (fp32, eager)", torch_t)]
-    rows += [(f"attn-diff {n} ({bench['case']['precision']})", stages[n]["seconds"]) for n in stages]
-    rows += [("attn-diff run (whole case, wall)", run_t)]
-    for name, t in rows:
-        print(f"{name:<34} {t['median']:>9.4f} {t['min']:>9.4f} {t['max']:>9.4f}  {torch_t['median'] / t['median']:>8.2f}x")
+    # `attn-diff run` is a child process: its CPU time is not this process's, so it has none here.
+    print(f"{'what':<34} {'median s':>9} {'min s':>9} {'max s':>9} {'cpu s':>9}  torch / this (wall)")
+    rows = [("torch gpt-oss sdpa (fp32, eager)", torch_t, torch_t["cpu_median"])]
+    rows += [(f"attn-diff {n} ({bench['case']['precision']})", stages[n]["seconds"], stages[n]["cpu_seconds_median"])
+             for n in stages]
+    rows += [("attn-diff run (whole case, wall)", run_t, None)]
+    for name, t, cpu in rows:
+        cpu_text = f"{cpu:>9.4f}" if cpu is not None else f"{'-':>9}"
+        print(f"{name:<34} {t['median']:>9.4f} {t['min']:>9.4f} {t['max']:>9.4f} {cpu_text}  "
+              f"{torch_t['median'] / t['median']:>8.2f}x")
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"shape": label, "torch": torch_t, "bench": bench, "run": run_t}, f, indent=2)
