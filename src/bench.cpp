@@ -285,10 +285,13 @@ std::string render_bench(const BenchResult& r) {
                      r.spec.problem.causal ? "causal" : "full",
                      r.spec.problem.window ? fmt::format(" w{}", r.spec.problem.window) : "",
                      r.spec.problem.has_sinks ? " sinks" : "", r.spec.recipe.name, r.visible_pairs, r.flops * 1e-9);
-  if (r.peak)
+  if (r.peak && r.peak->threads > 1)
     out += fmt::format("peak ({}, {:.2f} s probe): f32 {:.1f} GFLOP/s on 1 thread, {:.1f} on {}; f64 {:.1f} on 1, {:.1f} on {}\n",
                        r.peak->isa, r.peak->seconds, r.peak->f32_one, r.peak->f32_all, r.peak->threads,
                        r.peak->f64_one, r.peak->f64_all, r.peak->threads);
+  else if (r.peak)
+    out += fmt::format("peak ({}, {:.2f} s probe): f32 {:.1f} GFLOP/s, f64 {:.1f} GFLOP/s on 1 thread\n", r.peak->isa,
+                       r.peak->seconds, r.peak->f32_one, r.peak->f64_one);
   out += fmt::format("{:<8}  {:>9}  {:>9}  {:>9}  {:>9}  {:>8}  {:>9}  {:>9}\n", "stage", "median s", "min s", "max s",
                      "cpu s", "GFLOP/s", "% peak", "peak RSS");
   for (const StageResult& st : r.stages)
