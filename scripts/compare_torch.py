@@ -26,6 +26,7 @@ import time
 
 import torch
 
+sys.dont_write_bytecode = True  # no scripts/__pycache__ left in the work tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_candidate  # noqa: E402  (the SPEC formulation, used as the correctness check)
 
