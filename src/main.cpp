@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "src/commands/bench.hpp"
 #include "src/commands/calibrate.hpp"
 #include "src/commands/common.hpp"
 #include "src/commands/compare.hpp"
@@ -21,7 +22,8 @@ int main(int argc, char** argv) {
                "Examples:\n"
                "  attn-diff --config configs/phase1.json            # same as 'attn-diff run --config ...'\n"
                "  attn-diff run -c configs/phase1.json --case 'sinks*' --json report.json\n"
-               "  attn-diff validate -c my_suite.json\n",
+               "  attn-diff validate -c my_suite.json\n"
+               "  attn-diff bench --window 128 -j 2 --json bench.json   # time the kernels on the gpt-oss shape\n",
                "attn-diff"};
   app.set_version_flag("--version", ATTN_DIFF_VERSION);
   app.require_subcommand(1);
@@ -53,6 +55,10 @@ int main(int argc, char** argv) {
   attn::setup_shrink(*app.add_subcommand("shrink", "reduce a failing case to the smallest one that fails the same way"),
                      shrink_opt);
 
+  attn::BenchCommandOptions bench_opt;
+  attn::setup_bench(*app.add_subcommand("bench", "validate, then time golden, naive, tiled and the metrics on a case or shape"),
+                    bench_opt);
+
   // `attn-diff --config FILE ...` is `attn-diff run --config FILE ...` (SPEC §6).
   std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty() && args[0].starts_with("-") && args[0] != "--help" && args[0] != "-h" && args[0] != "--version")
@@ -73,5 +79,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("compare")) return attn::run_compare(compare_opt);
   if (app.got_subcommand("diagnose")) return attn::run_diagnose(diagnose_opt);
   if (app.got_subcommand("shrink")) return attn::run_shrink(shrink_opt);
+  if (app.got_subcommand("bench")) return attn::run_bench(bench_opt);
   return attn::kExitUsage;
 }

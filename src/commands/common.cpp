@@ -8,8 +8,11 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <fmt/format.h>
+
 #include "kernels/mutants.hpp"
 #include "src/diagnostic.hpp"
+#include "src/fileio.hpp"
 
 namespace attn {
 
@@ -60,6 +63,32 @@ bool load_for_command(const std::string& config, const std::string& max_memory, 
   Diagnostics diags;
   if (load_suite(config, load, out, &diags)) return true;
   print_diagnostics(diags);
+  return false;
+}
+
+const CaseSpec* find_one_case(const Suite& suite, const std::string& config, const std::string& name,
+                              const std::string& command) {
+  std::vector<const CaseSpec*> matches;
+  for (const CaseSpec& c : suite.cases) {
+    if (c.name == name) return &c;
+    if (glob_match(name, c.name)) matches.push_back(&c);
+  }
+  if (matches.size() == 1) return matches.front();
+  std::vector<std::string> names;
+  for (const CaseSpec& c : suite.cases) names.push_back(c.name);
+  const std::string near = nearest(name, names);
+  std::fprintf(stderr, "%s: error: %s\n", config.c_str(),
+               matches.empty() ? fmt::format("no case named '{}'{}", name,
+                                             near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near)).c_str()
+                               : fmt::format("--case '{}' matches {} cases; {} takes one", name, matches.size(),
+                                             command).c_str());
+  return nullptr;
+}
+
+bool write_json_file(const std::string& path, const nlohmann::json& doc) {
+  std::string err;
+  if (write_file_atomic(path, doc.dump(2) + "\n", &err)) return true;
+  std::fprintf(stderr, "%s\n", err.c_str());
   return false;
 }
 

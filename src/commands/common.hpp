@@ -27,6 +27,16 @@ const MutantInfo* lookup_mutant(const std::string& name);
 /// every diagnostic (or the bad size) and returns false: the caller exits 2.
 bool load_for_command(const std::string& config, const std::string& max_memory, LoadOptions load, Suite* out);
 
+/// The case `name` of a suite: its exact name, or a glob that matches exactly one case. Otherwise
+/// prints "no case named ..." (with the nearest name) or "matches N cases; `command` takes one"
+/// and returns nullptr: the caller exits 2.
+const CaseSpec* find_one_case(const Suite& suite, const std::string& config, const std::string& name,
+                              const std::string& command);
+
+/// Writes `doc` as indented JSON to `path` atomically (src/fileio.hpp); on failure prints the
+/// error and returns false: the caller exits 2.
+bool write_json_file(const std::string& path, const nlohmann::json& doc);
+
 /// Shell-style glob match (*, ?, [...]) of a case name.
 bool glob_match(const std::string& pattern, const std::string& name);
 

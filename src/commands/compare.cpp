@@ -90,13 +90,7 @@ int run_compare(const CompareOptions& opt) {
   std::fputs(render_report_diagnoses(report.cases).c_str(), stdout);
   std::fputs(render_summary(report, color, seconds).c_str(), stdout);
   std::fflush(stdout);
-  if (!opt.json.empty()) {
-    std::string err;
-    if (!write_file_atomic(opt.json, report_to_json(report).dump(2) + "\n", &err)) {
-      std::fprintf(stderr, "%s\n", err.c_str());
-      return kExitUsage;
-    }
-  }
+  if (!opt.json.empty() && !write_json_file(opt.json, report_to_json(report))) return kExitUsage;
   if (report.errors()) return kExitRuntime;
   return report.failed() ? kExitFail : kExitPass;
 }

@@ -8,7 +8,6 @@
 #include "src/commands/common.hpp"
 #include "src/commands/compare.hpp"
 #include "src/diagnosis.hpp"
-#include "src/fileio.hpp"
 #include "src/report_table.hpp"
 
 namespace attn {
@@ -59,11 +58,7 @@ int run_diagnose(const DiagnoseOptions& opt) {
   if (!opt.json.empty()) {
     nlohmann::json j = {{"schema", "attn-diff.diagnosis.v1"}, {"case", c.name}, {"verdict", verdict_name(r.verdict)}};
     j["hypotheses"] = diagnosis_to_json(h)["hypotheses"];
-    std::string err;
-    if (!write_file_atomic(opt.json, j.dump(2) + "\n", &err)) {
-      std::fprintf(stderr, "%s\n", err.c_str());
-      return kExitUsage;
-    }
+    if (!write_json_file(opt.json, j)) return kExitUsage;
   }
   return kExitPass;
 }

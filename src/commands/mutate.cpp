@@ -14,7 +14,6 @@
 #include "src/config.hpp"
 #include "src/coverage.hpp"
 #include "src/parallel.hpp"
-#include "src/fileio.hpp"
 
 namespace attn {
 
@@ -185,11 +184,7 @@ int run_mutate(const MutateOptions& opt) {
   if (!opt.json.empty()) {
     std::vector<std::pair<std::string, int>> totals;
     for (const CoveragePath& p : coverage_paths()) totals.emplace_back(p.name, coverage_count[p.name]);
-    std::string err;
-    if (!write_file_atomic(opt.json, mutate_to_json(outcomes, score, totals, int(cases.size())).dump(2) + "\n", &err)) {
-      std::fprintf(stderr, "%s\n", err.c_str());
-      return kExitUsage;
-    }
+    if (!write_json_file(opt.json, mutate_to_json(outcomes, score, totals, int(cases.size())))) return kExitUsage;
   }
   return killed == supported ? kExitPass : kExitFail;
 }

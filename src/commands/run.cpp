@@ -72,13 +72,7 @@ int run_run(const RunCommandOptions& opt) {
   std::fputs(render_summary(report, color, seconds).c_str(), stdout);
   std::fflush(stdout);
 
-  if (!opt.json.empty()) {
-    std::string err;
-    if (!write_file_atomic(opt.json, report_to_json(report).dump(2) + "\n", &err)) {
-      std::fprintf(stderr, "%s\n", err.c_str());
-      return kExitUsage;
-    }
-  }
+  if (!opt.json.empty() && !write_json_file(opt.json, report_to_json(report))) return kExitUsage;
   if (report.incomplete) {
     std::fprintf(stderr, "attn-diff: interrupted: %zu of %zu cases run; the reports cover those only\n",
                  report.cases.size(), selected.size());

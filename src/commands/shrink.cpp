@@ -161,24 +161,8 @@ int run_shrink_with(const ShrinkCommandOptions& opt, const Candidate& cand) {
   LoadOptions load{.threads = threads};
   Suite suite;
   if (!load_for_command(opt.config, opt.max_memory, load, &suite)) return kExitUsage;
-  const CaseSpec* original = nullptr;
-  std::vector<const CaseSpec*> matches;
-  for (const CaseSpec& c : suite.cases) {
-    if (c.name == opt.case_name) original = &c;
-    if (glob_match(opt.case_name, c.name)) matches.push_back(&c);
-  }
-  if (!original && matches.size() == 1) original = matches.front();
-  if (!original) {
-    std::vector<std::string> names;
-    for (const CaseSpec& c : suite.cases) names.push_back(c.name);
-    const std::string near = nearest(opt.case_name, names);
-    std::fprintf(stderr, "%s: error: %s\n", opt.config.c_str(),
-                 matches.empty() ? fmt::format("no case named '{}'{}", opt.case_name,
-                                               near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near)).c_str()
-                                 : fmt::format("--case '{}' matches {} cases; shrink takes one", opt.case_name,
-                                               matches.size()).c_str());
-    return kExitUsage;
-  }
+  const CaseSpec* original = find_one_case(suite, opt.config, opt.case_name, "shrink");
+  if (!original) return kExitUsage;
 
   const bool log = !opt.quiet;
   const bool progress = log && ::isatty(STDERR_FILENO);
