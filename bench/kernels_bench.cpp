@@ -12,7 +12,7 @@
 
 #include "kernels/golden.hpp"
 #include "kernels/naive.hpp"
-#include "kernels/simd_sum.hpp"
+#include "kernels/blocks.hpp"
 #include "kernels/tiled.hpp"
 #include "src/bench.hpp"
 #include "src/config.hpp"
@@ -82,14 +82,31 @@ std::vector<float> ramp(std::int64_t n) {
   return x;
 }
 
-template <class Acc>
-void BM_lane_dot(benchmark::State& state) {
-  const std::vector<float> a = ramp(state.range(0)), b = ramp(state.range(0));
-  for (auto _ : state) benchmark::DoNotOptimize(attn::lane_dot<Acc>(a.data(), b.data(), state.range(0)));
-  state.counters["flops"] = benchmark::Counter(2.0 * double(state.range(0)), benchmark::Counter::kIsIterationInvariantRate);
+// The register-blocked QKᵀ and P·V of kernels/blocks.hpp over one 2048-key span, D = 64, in the
+// element type T, as golden (double) and naive/tiled (float) run them.
+template <class T>
+ATTN_CLONES void qk_pv(const T* q, const T* kb, const T* v, T* s, T* acc, std::int64_t n) {
+  const T* rows[attn::kRows];
+  for (int r = 0; r < attn::kRows; ++r) rows[r] = q + r * 64;
+  attn::qk_block<T, attn::kRows, attn::kKeyBlock>(rows, kb, 64, 0, n, s, n);
+  attn::pv_block<T, attn::kRows, attn::kDimBlock>(s, n, v, 64, 0, n, acc);
 }
-BENCHMARK(BM_lane_dot<float>)->Arg(64)->Arg(128);
-BENCHMARK(BM_lane_dot<double>)->Arg(64)->Arg(128);
+
+template <class T>
+void BM_blocks(benchmark::State& state) {
+  const std::int64_t n = 2048;
+  const std::vector<float> f = ramp(n * 64);
+  const std::vector<T> q(f.begin(), f.begin() + attn::kRows * 64), kv(f.begin(), f.end());
+  std::vector<T> s(attn::kRows * n), acc(attn::kRows * 64);
+  for (auto _ : state) {
+    qk_pv<T>(q.data(), kv.data(), kv.data(), s.data(), acc.data(), n);
+    benchmark::DoNotOptimize(acc.data());
+  }
+  state.counters["flops"] =
+      benchmark::Counter(4.0 * 64 * attn::kRows * double(n), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_blocks<float>);
+BENCHMARK(BM_blocks<double>);
 
 void BM_round_bf16(benchmark::State& state) {
   std::vector<float> x = ramp(4096);

@@ -2,7 +2,7 @@
 # Google Benchmark microbenchmarks of the inner kernels (bench/kernels_bench.cpp): installs
 # libbenchmark-dev when missing, builds the attn_diff_microbench target in the usual build folder
 # and runs it. Arguments go to the benchmark binary, e.g.
-#   bash scripts/microbench.sh --benchmark_filter='BM_tiled|lane_dot' --benchmark_repetitions=5
+#   bash scripts/microbench.sh --benchmark_filter='BM_tiled|BM_blocks' --benchmark_repetitions=5
 # The default build and CI never need libbenchmark-dev; only this script does.
 set -euo pipefail
 

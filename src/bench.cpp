@@ -1,7 +1,6 @@
 #include "src/bench.hpp"
 
 #include <fmt/format.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -69,14 +68,6 @@ double process_cpu_seconds() {
   return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
 }
 
-std::uint64_t read_vm_hwm() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.starts_with("VmHWM:")) return std::stoull(line.substr(6)) * 1024;  // "VmHWM:  1234 kB"
-  return 0;
-}
-
 }  // namespace
 
 std::int64_t total_visible_pairs(const Problem& p) { return p.visible_pairs() * p.shape.batch * p.shape.heads; }
@@ -126,29 +117,6 @@ PeakProbe measure_peak(int threads, double seconds) {
   p.f64_one = std::max(p.f64_one, p.f64_all / p.threads);
   p.seconds = since(start);
   return p;
-}
-
-bool peak_rss_resettable() {
-  static const bool ok = [] {
-    std::ofstream f("/proc/self/clear_refs");
-    f << "5";
-    f.flush();
-    return bool(f) && read_vm_hwm() > 0;
-  }();
-  return ok;
-}
-
-void reset_peak_rss() {
-  if (!peak_rss_resettable()) return;
-  std::ofstream f("/proc/self/clear_refs");
-  f << "5";
-}
-
-std::uint64_t peak_rss_bytes() {
-  if (peak_rss_resettable()) return read_vm_hwm();
-  rusage u{};
-  ::getrusage(RUSAGE_SELF, &u);
-  return std::uint64_t(u.ru_maxrss) * 1024;
 }
 
 std::string cpu_model() {
@@ -219,8 +187,8 @@ BenchResult run_benchmark(const CaseSpec& c, const BenchOptions& opt,
       fn = [&] { tiled_attention(p, in, {.recipe = c.recipe, .tiles = c.tiles, .threads = opt.threads}, tiled); };
     if (name == "metrics") fn = [&] { compute_metrics(tiled_wide, prepared.golden, dims, c.tolerance); };
     if (name == "run") fn = [&] { run_case(c, tiled_candidate(opt.threads), {.threads = opt.threads}); };
-    reset_peak_rss();
-    StageResult s{.name = name, .time = time_repeats(fn, opt.warmup, opt.repeats), .peak_rss = peak_rss_bytes()};
+    reset_peak_memory();
+    StageResult s{.name = name, .time = time_repeats(fn, opt.warmup, opt.repeats), .peak_rss = peak_memory_bytes()};
     if (name != "metrics" && name != "run" && s.time.median > 0) {
       s.gflops = r.flops / s.time.median * 1e-9;
       s.peak_kind = name == "golden" ? "f64" : "f32";
@@ -272,7 +240,7 @@ nlohmann::json bench_to_json(const BenchResult& r) {
             {"naive_max_abs", r.naive_max_abs},
             {"seconds", r.validate_seconds}}},
           {"peak", peak},
-          {"peak_rss_per_stage", peak_rss_resettable()},
+          {"peak_rss_per_stage", peak_memory_resettable()},
           {"stages", stages}};
 }
 

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/config.hpp"
+#include "src/memory.hpp"  // peak memory per stage
 #include "src/problem.hpp"
 
 namespace attn {
@@ -50,13 +51,6 @@ struct PeakProbe {
 /// float32 and float64) and keeps the best chunk of each: a peak is a peak.
 PeakProbe measure_peak(int threads, double seconds = 0.2);
 
-/// Peak resident memory of the process since the last reset_peak_rss(), in bytes: VmHWM from
-/// /proc/self/status after writing "5" to /proc/self/clear_refs (Linux ≥ 4.0), so each stage gets its
-/// own high-water mark; falls back to getrusage's ru_maxrss (whole-process peak) where that fails.
-void reset_peak_rss();
-std::uint64_t peak_rss_bytes();
-/// True when reset_peak_rss() really resets (per-stage peaks), false when peaks are since start.
-bool peak_rss_resettable();
 
 /// The CPU's model name, family and model number from /proc/cpuinfo ("unknown" if absent).
 std::string cpu_model();

@@ -278,19 +278,13 @@ CaseResult run_case_diagnosed(const CaseSpec& c, const Candidate& cand, const Ru
   if (std::string why = unsupported_reason(c, cand); !why.empty()) return unsupported_result(c, cand, why);
   PreparedCase p = prepare_case(c, opt.threads);
   if (!diagnose_failures) return judge(p, cand, opt);
-  // Keep the candidate's output: judge() only keeps its metrics.
-  auto kept = std::make_shared<std::vector<double>>();
-  Candidate keeping = cand;
-  keeping.produce = [inner = cand.produce, kept](const CaseSpec& s, const Inputs& in, std::vector<double>* out,
-                                                  std::string* err) {
-    const bool ok = inner(s, in, out, err);
-    if (ok) *kept = *out;
-    return ok;
-  };
-  CaseResult r = judge(p, keeping, opt);
-  if (r.verdict == Verdict::fail && kept->size() == p.golden.size()) {
+  std::vector<double> kept;  // the candidate's output: judge() only keeps its metrics
+  RunOptions keeping = opt;
+  keeping.keep_candidate = &kept;
+  CaseResult r = judge(p, cand, keeping);
+  if (r.verdict == Verdict::fail && kept.size() == p.golden.size()) {
     const auto start = std::chrono::steady_clock::now();
-    r.diagnosis = diagnose_case(p, *kept, declared, opt.threads);
+    r.diagnosis = diagnose_case(p, kept, declared, opt.threads);
     r.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   return r;

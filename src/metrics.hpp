@@ -53,7 +53,9 @@ class StableSum {
  public:
   void add(double x) {
     const double t = sum_ + x;
-    comp_ += std::abs(sum_) >= std::abs(x) ? (sum_ - t) + x : (x - t) + sum_;
+    // Both corrections, then a select: a branch on |sum| >= |x| mispredicts on sums near 0.
+    const double big_sum = (sum_ - t) + x, big_x = (x - t) + sum_;
+    comp_ += std::abs(sum_) >= std::abs(x) ? big_sum : big_x;
     sum_ = t;
   }
   double value() const { return sum_ + comp_; }

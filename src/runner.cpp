@@ -129,6 +129,7 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
                                                  find_gate_kind(g.name)->lower ? "<" : ">", g.bound)
                                    : fmt::format("gate {}: {}", g.name, g.note));
   r.verdict = r.failures.empty() ? Verdict::pass : Verdict::fail;
+  if (opt.keep_candidate) *opt.keep_candidate = std::move(candidate);
   return finish();
 }
 

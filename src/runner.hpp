@@ -61,6 +61,7 @@ struct CaseResult {
 struct RunOptions {
   int threads = 1;
   std::size_t worst = 10;  // worst elements kept per case
+  std::vector<double>* keep_candidate = nullptr;  // if set, judge() moves the candidate's output here
 };
 
 /// Everything about a case that does not depend on the candidate: inputs, golden, naive and their
