@@ -16,10 +16,9 @@ struct CliResult {
   std::string out;  // stdout and stderr together
 };
 
-/// Runs `attn-diff ARGS` from the source folder with NO_COLOR set.
-inline CliResult run_cli(const std::string& args) {
-  const std::string cmd = "cd '" + std::string(ATTN_DIFF_SOURCE_DIR) + "' && NO_COLOR=1 '" + ATTN_DIFF_BINARY + "' " +
-                          args + " 2>&1";
+/// Runs a shell command from the source folder; stdout and stderr together.
+inline CliResult run_command(const std::string& command) {
+  const std::string cmd = "cd '" + std::string(ATTN_DIFF_SOURCE_DIR) + "' && " + command + " 2>&1";
   CliResult r;
   FILE* pipe = ::popen(cmd.c_str(), "r");
   if (!pipe) return r;
@@ -29,6 +28,17 @@ inline CliResult run_cli(const std::string& args) {
   const int status = ::pclose(pipe);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+/// Runs `attn-diff ARGS` from the source folder with NO_COLOR set.
+inline CliResult run_cli(const std::string& args) {
+  return run_command("NO_COLOR=1 '" + std::string(ATTN_DIFF_BINARY) + "' " + args);
+}
+
+/// The whole content of a file ("" when it cannot be read).
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 /// A fresh, empty temporary folder for one test, removed by the destructor.
