@@ -6,6 +6,9 @@ set -euo pipefail
 ATTN_DIFF_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ATTN_DIFF_BUILD="${ATTN_DIFF_BUILD:-$ATTN_DIFF_ROOT/build}"
 packages=(g++ cmake ninja-build libcli11-dev nlohmann-json3-dev libfmt-dev catch2 libxtensor-dev)
+# Packages only a caller needs (scripts/test.sh: the XML parser and the browser the report tests use).
+read -r -a extra <<<"${ATTN_DIFF_EXTRA_PACKAGES:-}"
+packages+=("${extra[@]}")
 
 missing=()
 for p in "${packages[@]}"; do
