@@ -33,7 +33,7 @@ const char* kStyle = R"(
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#1d2127;background:#fff}
 h1{font-size:22px;margin:0 0 4px} h2{font-size:18px;margin:0 0 6px} h3{font-size:14px;margin:14px 0 6px;color:#39424e}
 table{border-collapse:collapse;margin:4px 0} th,td{padding:3px 8px;border-bottom:1px solid #e3e6ea;text-align:left;vertical-align:top}
-th{background:#f4f6f8;font-weight:600} td.n{text-align:right;font-variant-numeric:tabular-nums;font-family:ui-monospace,monospace}
+th{background:#f4f6f8;font-weight:600} table.summary td{white-space:nowrap} td.n{text-align:right;font-variant-numeric:tabular-nums;font-family:ui-monospace,monospace}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:700;color:#fff}
 .pass{background:#1f883d}.fail{background:#cf222e}.error{background:#bf8700}.unsupported{background:#57606a}
 tr.bad td{background:#fff1f0} .ok{color:#1f883d;font-weight:600} .no{color:#cf222e;font-weight:700}
@@ -96,9 +96,9 @@ std::string heatmap_svg(const json& hm, const Axis& x, const Axis& y, std::optio
   const json& cells = hm.at("cells");
   const std::int64_t rows = hm.value("rows", 0), cols = hm.value("cols", 0);
   if (rows == 0 || cols == 0) return "<p class=\"note\">no data</p>";
-  const double cw = std::clamp(880.0 / double(cols), 2.0, 28.0), ch = std::clamp(320.0 / double(rows), 3.0, 22.0);
+  const double cw = std::clamp(880.0 / double(cols), 2.0, 40.0), ch = std::clamp(320.0 / double(rows), 3.0, 32.0);
   const double left = 64, top = 8, w = cw * double(cols), h = ch * double(rows), bar_x = left + w + 24;
-  const double width = bar_x + 150, height = top + h + 44;
+  const double bar_h = std::max(h, 120.0), width = bar_x + 150, height = top + std::max(h + 44, bar_h + 22);
   const Scale sc = scale_of(cells, mark);
   std::string s = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0f}\" height=\"{:.0f}\" role=\"img\">"
@@ -145,7 +145,7 @@ std::string heatmap_svg(const json& hm, const Axis& x, const Axis& y, std::optio
   s += fmt::format("<text transform=\"translate(12,{:.1f}) rotate(-90)\" text-anchor=\"middle\" font-weight=\"600\">{}</text>",
                    top + h / 2, esc(y.label));
   // Colour bar: decades from lo to hi, the precision yardstick marked.
-  const double bar_h = std::max(h, 120.0), steps = 48;
+  const double steps = 48;
   for (int k = 0; k < int(steps); ++k)
     s += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"14\" height=\"{:.2f}\" fill=\"{}\"/>", bar_x,
                      top + bar_h * (1.0 - (k + 1) / steps), bar_h / steps + 0.3, colour((k + 0.5) / steps));
@@ -366,7 +366,7 @@ std::string render_html(const json& report) {
   if (sum.value("incomplete", false)) s += fmt::format(" · <b>interrupted</b>, {} cases not run", sum.value("not_run", 0));
   s += "</p>\n";
   const bool baseline = report.contains("baseline");
-  s += "<table><tr><th>case</th><th>verdict</th><th>shape</th><th>features</th><th>precision</th><th>kernel</th>"
+  s += "<table class=\"summary\"><tr><th>case</th><th>verdict</th><th>shape</th><th>features</th><th>precision</th><th>kernel</th>"
        "<th>max_abs</th><th>naive max</th><th>mae</th>";
   s += baseline ? "<th>Δmax_abs</th><th>Δmae</th>" : "";
   s += "<th>first failure</th></tr>\n";

@@ -52,7 +52,7 @@ TEST_CASE("baseline: the same run against its own report passes with no change",
   CHECK(now["baseline"]["vanished"].empty());
 }
 
-TEST_CASE("baseline: an error grown by half fails with the change shown; new and vanished are listed", "[baseline]") {
+TEST_CASE("baseline: an error grown by half fails with the change shown, new and vanished are listed", "[baseline]") {
   TempDir dir("baseline_grow");
   const auto base = dir.file("base.json");
   json b = run_json("run -c configs/phase1.json", base, 0);

@@ -111,7 +111,7 @@ TEST_CASE("reports: a bad output path exits 2 before running and leaves nothing"
   for (const char* opt : {"--junit", "--md", "--html", "--json"}) {
     const auto r = run_cli(std::string("run -c configs/phase1.json ") + opt + " " + (dir.path / "missing" / "x").string());
     CHECK(r.code == 2);
-    CHECK(r.out.find("does not exist") != std::string::npos);
+    CHECK(r.out.find("cannot write (No such file or directory) (" + std::string(opt) + ")") != std::string::npos);
     CHECK(r.out.find("cases,") == std::string::npos);  // nothing ran
     CHECK(run_cli(std::string("run -c configs/phase1.json ") + opt + " " + dir.path.string()).code == 2);
   }

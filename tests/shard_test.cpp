@@ -76,7 +76,7 @@ TEST_CASE("shard: three shards cover the suite once and merge into the unsharded
   CHECK(!read_text(xml).empty());
 }
 
-TEST_CASE("merge: refuses duplicates, missing shards and other schemas; passes a clean whole", "[shard]") {
+TEST_CASE("merge: refuses duplicates, missing shards and other schemas, passes a clean whole", "[shard]") {
   TempDir dir("merge_bad");
   const auto a = dir.file("a.json"), b = dir.file("b.json");
   REQUIRE(run_cli("run -c configs/phase1.json --shard 1/2 --json " + a).code == 0);

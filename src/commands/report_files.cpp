@@ -2,7 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <filesystem>
 #include <functional>
 
@@ -44,13 +49,19 @@ bool check_report_files(const ReportFiles& files) {
     const std::string& path = files.*f.path;
     if (path.empty()) continue;
     std::error_code ec;
-    const fs::path p(path);
-    const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
-    std::string why;
-    if (fs::is_directory(p, ec)) why = "is a directory, not a file";
-    else if (!fs::is_directory(dir, ec)) why = fmt::format("folder '{}' does not exist", dir.string());
-    if (!why.empty()) {
-      std::fprintf(stderr, "%s: error: %s (%s)\n", path.c_str(), why.c_str(), f.option);
+    const fs::path target(path);
+    std::string err;
+    if (fs::is_directory(target, ec)) {
+      err = fmt::format("{}: error: is a directory, not a file", path);
+    } else {
+      // A probe where write_file_atomic puts its temporary file: the same errors, before the run.
+      const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+      const fs::path probe = dir / fmt::format(".{}.probe.{}", target.filename().string(), ::getpid());
+      if (!std::ofstream(probe, std::ios::binary)) err = fmt::format("{}: error: cannot write ({})", path, std::strerror(errno));
+      fs::remove(probe, ec);
+    }
+    if (!err.empty()) {
+      std::fprintf(stderr, "%s (%s)\n", err.c_str(), f.option);
       return false;
     }
   }

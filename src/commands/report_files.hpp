@@ -15,8 +15,8 @@ struct ReportFiles {
 
 void setup_report_files(CLI::App& app, ReportFiles& files);
 
-/// Before a long run: every path given is not a folder and its folder exists. False after
-/// printing the problem (the command exits 2 without running anything).
+/// Before a long run: every path given is not a folder and a file can be created beside it.
+/// False after printing the problem (the command exits 2 without running anything).
 bool check_report_files(const ReportFiles& files);
 
 /// Writes every requested report from the JSON report v1, each through a temporary file and a
