@@ -33,7 +33,7 @@ const char* kStyle = R"(
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#1d2127;background:#fff}
 h1{font-size:22px;margin:0 0 4px} h2{font-size:18px;margin:0 0 6px} h3{font-size:14px;margin:14px 0 6px;color:#39424e}
 table{border-collapse:collapse;margin:4px 0} th,td{padding:3px 8px;border-bottom:1px solid #e3e6ea;text-align:left;vertical-align:top}
-th{background:#f4f6f8;font-weight:600} table.summary td{white-space:nowrap} td.n{text-align:right;font-variant-numeric:tabular-nums;font-family:ui-monospace,monospace}
+th{background:#f4f6f8;font-weight:600} table.summary td.n{white-space:nowrap} td.n{text-align:right;font-variant-numeric:tabular-nums;font-family:ui-monospace,monospace}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:700;color:#fff}
 .pass{background:#1f883d}.fail{background:#cf222e}.error{background:#bf8700}.unsupported{background:#57606a}
 tr.bad td{background:#fff1f0} .ok{color:#1f883d;font-weight:600} .no{color:#cf222e;font-weight:700}
@@ -96,7 +96,9 @@ std::string heatmap_svg(const json& hm, const Axis& x, const Axis& y, std::optio
   const json& cells = hm.at("cells");
   const std::int64_t rows = hm.value("rows", 0), cols = hm.value("cols", 0);
   if (rows == 0 || cols == 0) return "<p class=\"note\">no data</p>";
-  const double cw = std::clamp(880.0 / double(cols), 2.0, 40.0), ch = std::clamp(320.0 / double(rows), 3.0, 32.0);
+  // Cells as large as reads well, and a plot never smaller than its axis labels (a 1 × 1 tile grid).
+  const double cw = std::max(std::clamp(880.0 / double(cols), 2.0, 40.0), 160.0 / double(cols));
+  const double ch = std::max(std::clamp(320.0 / double(rows), 3.0, 32.0), 72.0 / double(rows));
   const double left = 64, top = 8, w = cw * double(cols), h = ch * double(rows), bar_x = left + w + 24;
   const double bar_h = std::max(h, 120.0), width = bar_x + 150, height = top + std::max(h + 44, bar_h + 22);
   const Scale sc = scale_of(cells, mark);
