@@ -2,6 +2,7 @@
 #pragma once
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -41,10 +42,12 @@ inline std::string read_text(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-/// A fresh, empty temporary folder for one test, removed by the destructor.
+/// A fresh, empty temporary folder for one test, removed by the destructor. The process id keeps
+/// test runs of other checkouts on the same machine (sharing /tmp) out of each other's files.
 struct TempDir {
   std::filesystem::path path;
-  explicit TempDir(const std::string& name) : path(std::filesystem::temp_directory_path() / ("attn_diff_" + name)) {
+  explicit TempDir(const std::string& name)
+      : path(std::filesystem::temp_directory_path() / ("attn_diff_" + name + "_" + std::to_string(::getpid()))) {
     std::filesystem::remove_all(path);
     std::filesystem::create_directories(path);
   }
