@@ -11,6 +11,6 @@ ATTN_DIFF_BUILD="${ATTN_DIFF_BUILD:-$ATTN_DIFF_ROOT/build}"
 
 # libopenblas0 is what Debian's libtorch recommends; without it (--no-install-recommends) torch falls
 # back to the reference BLAS, about 7x slower on a 2048² matmul here, and the comparison means nothing.
-EXTRA_PACKAGES="python3-torch python3-numpy libopenblas0" bash "$ATTN_DIFF_ROOT/scripts/setup.sh"
+ATTN_DIFF_EXTRA_PACKAGES="python3-torch python3-numpy libopenblas0" bash "$ATTN_DIFF_ROOT/scripts/setup.sh"
 # Debian's torch is for Debian's interpreter, whatever `python3` on PATH is.
 exec /usr/bin/python3 "$ATTN_DIFF_ROOT/scripts/compare_torch.py" --attn-diff "$ATTN_DIFF_BUILD/attn-diff" "$@"

@@ -10,6 +10,6 @@ ATTN_DIFF_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ATTN_DIFF_BUILD="${ATTN_DIFF_BUILD:-$ATTN_DIFF_ROOT/build}"
 
 # Installs what is missing, configures (now finding benchmark) and builds the default targets.
-EXTRA_PACKAGES=libbenchmark-dev bash "$ATTN_DIFF_ROOT/scripts/setup.sh"
+ATTN_DIFF_EXTRA_PACKAGES=libbenchmark-dev bash "$ATTN_DIFF_ROOT/scripts/setup.sh"
 cmake --build "$ATTN_DIFF_BUILD" --target attn_diff_microbench --parallel "$(nproc)" >&2
 exec "$ATTN_DIFF_BUILD/attn_diff_microbench" "$@"

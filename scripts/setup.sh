@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Shared set-up of scripts/run.sh and scripts/test.sh: installs the Debian packages attn-diff needs
-# when any is missing (plus EXTRA_PACKAGES, for the scripts that need more), then configures and
+# when any is missing (plus ATTN_DIFF_EXTRA_PACKAGES, for the scripts that need more), then configures and
 # builds it in Release under build/.
 set -euo pipefail
 
 ATTN_DIFF_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ATTN_DIFF_BUILD="${ATTN_DIFF_BUILD:-$ATTN_DIFF_ROOT/build}"
-packages=(g++ cmake ninja-build libcli11-dev nlohmann-json3-dev libfmt-dev catch2 libxtensor-dev ${EXTRA_PACKAGES:-})
+packages=(g++ cmake ninja-build libcli11-dev nlohmann-json3-dev libfmt-dev catch2 libxtensor-dev)
+# Packages only a caller needs (scripts/test.sh: the XML parser and the browser the report tests use).
+read -r -a extra <<<"${ATTN_DIFF_EXTRA_PACKAGES:-}"
+packages+=("${extra[@]}")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -15,6 +15,7 @@ const std::vector<GateKind>& gate_kinds() {
       {"min_pass_rate", "fraction within atol + rtol·|golden| >= bound", false, true},
       {"max_abs_vs_naive", "max |c - golden| <= k·max |naive - golden| + eps (FlashAttention's rule)", true, false},
       {"max_abs_vs_expected", "max |c - golden| <= k·max |tiled - golden| + eps (the correct kernel's error)", true, false},
+      {"baseline_growth", "max_abs and mae grow by at most this fraction on the --baseline report's, plus a floor", false, false},
   };
   return kinds;
 }
@@ -64,7 +65,8 @@ std::vector<GateSpec> default_gates(const Recipe& recipe) {
   return {{.name = "max_abs_vs_naive", .k = d.k},
           {.name = "max_abs_vs_expected", .k = 2.0},
           {.name = "min_pearson", .bound = d.min_pearson},
-          {.name = "min_pass_rate", .bound = d.min_pass_rate}};
+          {.name = "min_pass_rate", .bound = d.min_pass_rate},
+          {.name = "baseline_growth", .bound = kDefaultBaselineGrowth}};
 }
 
 Tolerance default_tolerance(const Recipe& recipe) { return defaults_for(recipe).tolerance; }
@@ -93,6 +95,7 @@ std::vector<GateResult> evaluate_gates(const std::vector<GateSpec>& gates, const
   for (const GateSpec& g : gates) {
     const GateKind* kind = find_gate_kind(g.name);
     if (!kind) continue;  // validated at load time
+    if (g.name == "baseline_growth") continue;  // needs the --baseline report: src/baseline.cpp
     GateResult r{.name = g.name, .bound = g.bound};
     r.value = metric_for(g.name, ctx.vs_golden);
     if (kind->relative) {

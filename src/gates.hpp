@@ -30,6 +30,9 @@ struct GateKind {
 const std::vector<GateKind>& gate_kinds();
 const GateKind* find_gate_kind(const std::string& name);
 
+/// `baseline_growth` unless a case sets another: 10% more max_abs or mae than the baseline's fails.
+inline constexpr double kDefaultBaselineGrowth = 0.1;
+
 /// The gates a recipe applies when a case does not override them.
 std::vector<GateSpec> default_gates(const Recipe& recipe);
 
@@ -53,6 +56,7 @@ struct GateContext {
   DType output;
 };
 
+/// Every gate but `baseline_growth`, which src/baseline.hpp evaluates once the run is over.
 std::vector<GateResult> evaluate_gates(const std::vector<GateSpec>& gates, const GateContext& ctx);
 
 }  // namespace attn

@@ -11,6 +11,7 @@
 #include "src/commands/compare.hpp"
 #include "src/commands/diagnose.hpp"
 #include "src/commands/dump.hpp"
+#include "src/commands/merge.hpp"
 #include "src/commands/mutate.hpp"
 #include "src/commands/run.hpp"
 #include "src/commands/shrink.hpp"
@@ -22,8 +23,12 @@ int main(int argc, char** argv) {
                "Examples:\n"
                "  attn-diff --config configs/phase1.json            # same as 'attn-diff run --config ...'\n"
                "  attn-diff run -c configs/phase1.json --case 'sinks*' --json report.json\n"
-               "  attn-diff validate -c my_suite.json\n"
-               "  attn-diff bench --window 128 -j 2 --json bench.json   # time the kernels on the gpt-oss shape\n",
+               "  attn-diff run -c configs/phase1.json --mutant window_off_by_one --html report.html --junit junit.xml\n"
+               "  attn-diff run -c configs/phase2.json --shard 1/2 --json s1.json   # and 2/2 in another CI job\n"
+               "  attn-diff merge s1.json s2.json --json all.json --md summary.md\n"
+               "  attn-diff run -c configs/phase1.json --baseline yesterday.json  # fails on >10% error growth\n"
+               "  attn-diff bench --window 128 -j 2 --json bench.json   # time the kernels on the gpt-oss shape\n"
+               "  attn-diff validate -c my_suite.json\n",
                "attn-diff"};
   app.set_version_flag("--version", ATTN_DIFF_VERSION);
   app.require_subcommand(1);
@@ -58,6 +63,9 @@ int main(int argc, char** argv) {
   attn::BenchCommandOptions bench_opt;
   attn::setup_bench(*app.add_subcommand("bench", "validate, then time golden, naive, tiled and the metrics on a case or shape"),
                     bench_opt);
+  attn::MergeOptions merge_opt;
+  attn::setup_merge(*app.add_subcommand("merge", "join the JSON reports of shards (or suites) into one, with the verdict of the whole"),
+                    merge_opt);
 
   // `attn-diff --config FILE ...` is `attn-diff run --config FILE ...` (SPEC §6).
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -80,5 +88,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("diagnose")) return attn::run_diagnose(diagnose_opt);
   if (app.got_subcommand("shrink")) return attn::run_shrink(shrink_opt);
   if (app.got_subcommand("bench")) return attn::run_bench(bench_opt);
+  if (app.got_subcommand("merge")) return attn::run_merge(merge_opt);
   return attn::kExitUsage;
 }

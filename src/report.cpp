@@ -10,6 +10,8 @@
 #include <fstream>
 #include <unistd.h>
 
+#include "src/baseline.hpp"
+
 namespace attn {
 
 using nlohmann::json;
@@ -111,6 +113,8 @@ json case_to_json(const CaseResult& r) {
   for (const WorstElement& w : r.worst)
     worst.push_back({{"index", w.index}, {"candidate", w.candidate}, {"reference", w.reference}, {"abs_err", w.abs_err}});
   j["worst"] = worst;
+  if (r.breakdown) j["breakdown"] = breakdown_to_json(*r.breakdown);
+  if (r.baseline) j["baseline"] = baseline_change_to_json(r);
   if (!r.diagnosis.empty()) {  // src/diagnosis.hpp; the same object `attn-diff diagnose --json` writes
     json hypotheses = json::array();
     for (const Hypothesis& h : r.diagnosis)
@@ -122,8 +126,11 @@ json case_to_json(const CaseResult& r) {
 
 json report_to_json(const RunReport& r) {
   json cases = json::array();
-  for (const CaseResult& c : r.cases) cases.push_back(case_to_json(c));
-  return {{"schema", "attn-diff.report.v1"},
+  for (const CaseResult& c : r.cases) {
+    cases.push_back(case_to_json(c));
+    cases.back()["suite"] = r.suite;  // merged reports may join several suites
+  }
+  json j = {{"schema", "attn-diff.report.v1"},
           {"tool", {{"name", "attn-diff"}, {"version", ATTN_DIFF_VERSION}}},
           {"suite", r.suite},
           {"config", r.config_file},
@@ -131,6 +138,10 @@ json report_to_json(const RunReport& r) {
                        {"errors", r.errors()}, {"unsupported", r.unsupported()},
                        {"incomplete", r.incomplete}, {"not_run", r.not_run}}},
           {"cases", cases}};
+  if (!r.shard.empty()) j["shard"] = r.shard;
+  if (r.baseline)
+    j["baseline"] = {{"file", r.baseline->file}, {"new", r.baseline->new_cases}, {"vanished", r.baseline->vanished_cases}};
+  return j;
 }
 
 }  // namespace attn

@@ -1,6 +1,7 @@
 // The result of a whole run, and the JSON report v1 (SPEC §8) that renders it.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,14 @@ struct RunReport {
   std::vector<CaseResult> cases;
   bool incomplete = false;  // interrupted: `cases` holds only the cases finished before the signal
   std::int64_t not_run = 0;  // selected cases an interruption left out
+  std::string shard;          // "I/N" when the run was one shard of the suite (src/shard.hpp)
+  // With --baseline (src/baseline.hpp): the baseline report, the cases it lacks and the cases of
+  // the suite it has that are gone.
+  struct Baseline {
+    std::string file;
+    std::vector<std::string> new_cases, vanished_cases;
+  };
+  std::optional<Baseline> baseline;
 
   int passed() const;
   int failed() const;
@@ -26,6 +35,8 @@ struct RunReport {
 
 nlohmann::json metrics_to_json(const Metrics& m);
 nlohmann::json case_to_json(const CaseResult& r);
+/// The v1 report. Every writer but the table renders this JSON (src/report_html.hpp, ...), so a
+/// report `merge` joined from shards renders exactly as a report of one run.
 nlohmann::json report_to_json(const RunReport& r);
 
 }  // namespace attn

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "src/baseline.hpp"
+
 namespace attn {
 
 namespace {
@@ -53,6 +55,7 @@ std::string render_table(const RunReport& r, bool color) {
   std::vector<std::string> head = {"case", "B×Sq/Sk×H/Hkv×D", "features", "precision", "mae", "max_abs",
                                    "at [b,i,h,d]", "naive max"};
   if (other) head.push_back("tiled max");
+  if (r.baseline) head.insert(head.end(), {"Δmax_abs", "Δmae"});
   for (const char* h : {"pearson", "pass%", "verdict"}) head.push_back(h);
   std::vector<Row> rows;
   for (const CaseResult& c : r.cases) {
@@ -66,6 +69,10 @@ std::string render_table(const RunReport& r, bool color) {
       row.cells.push_back(m.max_abs ? fmt::format("[{}]", fmt::join(m.max_abs_index, ",")) : "-");
       row.cells.push_back(num(c.naive_vs_golden.max_abs, "{:.2e}"));
       if (other) row.cells.push_back(c.expected_vs_golden ? num(c.expected_vs_golden->max_abs, "{:.2e}") : "-");
+      if (r.baseline) {
+        row.cells.push_back(c.baseline ? format_change(relative_change(c.baseline->max_abs, m.max_abs)) : "new");
+        row.cells.push_back(c.baseline ? format_change(relative_change(c.baseline->mae, m.mae)) : "new");
+      }
       row.cells.push_back(num(m.pearson, "{:.6f}"));
       row.cells.push_back(fmt::format("{:.2f}", 100.0 * m.pass_rate));
     }
@@ -99,6 +106,10 @@ std::string render_table(const RunReport& r, bool color) {
     if (c.verdict == Verdict::error || c.verdict == Verdict::unsupported)
       out += fmt::format("  {}: {}: {}\n", c.spec.name, verdict_name(c.verdict), c.error);
   }
+  if (r.baseline)
+    for (const auto& [label, names] : {std::pair{"new since the baseline", &r.baseline->new_cases},
+                                       std::pair{"vanished since the baseline", &r.baseline->vanished_cases}})
+      if (!names->empty()) out += fmt::format("  {}: {}\n", label, fmt::join(*names, ", "));
   for (const CaseResult& c : r.cases)
     if (auto it = std::find(notes.begin(), notes.end(), c.spec.recipe.note); it != notes.end()) {
       out += fmt::format("  note: {}: {}\n", c.spec.recipe.name, *it);
@@ -109,7 +120,8 @@ std::string render_table(const RunReport& r, bool color) {
 
 std::string render_summary(const RunReport& r, bool color, double seconds) {
   const bool ok = r.failed() == 0 && r.errors() == 0;
-  std::string s = fmt::format("{}: {} cases, {} passed, {} failed", r.suite, r.cases.size(), r.passed(), r.failed());
+  std::string s = fmt::format("{}{}: {} cases, {} passed, {} failed", r.suite, r.shard.empty() ? "" : " shard " + r.shard,
+                              r.cases.size(), r.passed(), r.failed());
   if (r.errors()) s += fmt::format(", {} errors", r.errors());
   if (r.unsupported()) s += fmt::format(", {} unsupported", r.unsupported());
   s += fmt::format(" ({:.2f} s)", seconds);

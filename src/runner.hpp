@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/mutants.hpp"
+#include "src/breakdown.hpp"
 #include "src/config.hpp"
 #include "src/gates.hpp"
 #include "src/metrics.hpp"
@@ -56,6 +57,14 @@ struct CaseResult {
   std::vector<std::string> coverage;  // kernel paths the case exercises (src/coverage.hpp)
   std::array<float, 4> input_scales{1, 1, 1, 1};  // per-tensor scales of q, k, v, sinks (fp8, int8)
   std::vector<Hypothesis> diagnosis;  // best first; filled only when a failure was diagnosed
+  std::optional<Breakdown> breakdown;  // where the error is; for judged cases (pass or fail)
+  // The same case in a --baseline report (src/baseline.hpp): its errors against golden, null
+  // when it has none (an error or unsupported case there). Unset when there is no baseline or
+  // the baseline does not hold the case.
+  struct Baseline {
+    std::optional<double> max_abs, mae;
+  };
+  std::optional<Baseline> baseline;
 };
 
 struct RunOptions {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -16,10 +17,9 @@ struct CliResult {
   std::string out;  // stdout and stderr together
 };
 
-/// Runs `attn-diff ARGS` from the source folder with NO_COLOR set.
-inline CliResult run_cli(const std::string& args) {
-  const std::string cmd = "cd '" + std::string(ATTN_DIFF_SOURCE_DIR) + "' && NO_COLOR=1 '" + ATTN_DIFF_BINARY + "' " +
-                          args + " 2>&1";
+/// Runs a shell command from the source folder; stdout and stderr together.
+inline CliResult run_command(const std::string& command) {
+  const std::string cmd = "cd '" + std::string(ATTN_DIFF_SOURCE_DIR) + "' && " + command + " 2>&1";
   CliResult r;
   FILE* pipe = ::popen(cmd.c_str(), "r");
   if (!pipe) return r;
@@ -31,10 +31,23 @@ inline CliResult run_cli(const std::string& args) {
   return r;
 }
 
-/// A fresh, empty temporary folder for one test, removed by the destructor.
+/// Runs `attn-diff ARGS` from the source folder with NO_COLOR set.
+inline CliResult run_cli(const std::string& args) {
+  return run_command("NO_COLOR=1 '" + std::string(ATTN_DIFF_BINARY) + "' " + args);
+}
+
+/// The whole content of a file ("" when it cannot be read).
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+/// A fresh, empty temporary folder for one test, removed by the destructor. The process id keeps
+/// test runs of other checkouts on the same machine (sharing /tmp) out of each other's files.
 struct TempDir {
   std::filesystem::path path;
-  explicit TempDir(const std::string& name) : path(std::filesystem::temp_directory_path() / ("attn_diff_" + name)) {
+  explicit TempDir(const std::string& name)
+      : path(std::filesystem::temp_directory_path() / ("attn_diff_" + name + "_" + std::to_string(::getpid()))) {
     std::filesystem::remove_all(path);
     std::filesystem::create_directories(path);
   }

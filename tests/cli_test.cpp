@@ -40,7 +40,7 @@ TEST_CASE("cli: a broken config exits 2 naming the file, case and key", "[cli]")
   CHECK(run_cli("validate --config configs/phase1.json").code == 0);
 }
 
-TEST_CASE("cli: --json writes the v1 report; bad usage exits 2", "[cli]") {
+TEST_CASE("cli: --json writes the v1 report, bad usage exits 2", "[cli]") {
   TempDir dir("cli_json");
   const auto path = dir.file("report.json");
   REQUIRE(run_cli("run -c configs/phase1.json --json " + path).code == 0);

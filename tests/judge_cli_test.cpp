@@ -81,7 +81,7 @@ TEST_CASE("judge cli: dump -> external kernel -> compare gives run's metrics to 
   }
 }
 
-TEST_CASE("judge cli: dump refuses an unknown case with a suggestion; --format", "[judge][cli]") {
+TEST_CASE("judge cli: dump refuses an unknown case with a suggestion, --format", "[judge][cli]") {
   TempDir dir("judge_dump");
   auto r = run_cli("dump -c configs/phase1.json --case sink --out " + dir.path.string());
   CHECK(r.code == 2);

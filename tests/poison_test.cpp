@@ -79,7 +79,7 @@ TEST_CASE("poison: ATTN_DIFF_POISON-style NaN buffers change no bit, at any thre
   }
 }
 
-TEST_CASE("poison: on, a buffer is NaN before use; off, it is left alone", "[poison]") {
+TEST_CASE("poison: on, a buffer is NaN before use, off, it is left alone", "[poison]") {
   std::vector<float> buf(4, 1.0f);
   {
     const PoisonScope on(true);

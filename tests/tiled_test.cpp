@@ -47,7 +47,7 @@ TEST_CASE("tiled fp32 agrees with golden to 1e-5 across shapes and tile edges", 
           }
 }
 
-TEST_CASE("tiled: one visible key returns that V row; window 1 returns V", "[tiled]") {
+TEST_CASE("tiled: one visible key returns that V row, window 1 returns V", "[tiled]") {
   const Problem p = test::make_problem(1, 9, 9, 2, 1, 4, true, 1, false);
   const Inputs in = test::lcg_inputs(p, 4);
   const auto out = run_tiled(p, in, "bf16-mixed", {2, 3});

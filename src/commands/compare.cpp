@@ -21,7 +21,7 @@ void setup_compare(CLI::App& app, CompareOptions& opt) {
       ->required();
   app.add_option("--layout", opt.layout, "layout of the output: bshd (default), bhsd, bs(hd), s(hd)");
   app.add_flag("--bf16-bits", opt.bf16_bits, "read '<u2'/'<i2' .npy files as bf16 bit patterns");
-  app.add_option("--json", opt.json, "write the JSON report v1 (with the diagnosis of a failure) to this file");
+  setup_report_files(app, opt.reports);  // the JSON report carries the diagnosis of a failure
   app.add_flag("--no-diagnose", opt.no_diagnose, "do not diagnose a failure");
   app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->check(CLI::NonNegativeNumber);
   app.add_option("--max-memory", opt.max_memory, "refuse a case estimated above this size (default 8G)");
@@ -76,6 +76,7 @@ int load_comparison(const std::string& inputs, const std::string& candidate, con
 
 int run_compare(const CompareOptions& opt) {
   const auto start = std::chrono::steady_clock::now();
+  if (!check_report_files(opt.reports)) return kExitUsage;
   Comparison cmp;
   if (int code = load_comparison(opt.inputs, opt.candidate, opt.layout, opt.bf16_bits, opt.threads, opt.max_memory, &cmp))
     return code;
@@ -90,7 +91,7 @@ int run_compare(const CompareOptions& opt) {
   std::fputs(render_report_diagnoses(report.cases).c_str(), stdout);
   std::fputs(render_summary(report, color, seconds).c_str(), stdout);
   std::fflush(stdout);
-  if (!opt.json.empty() && !write_json_file(opt.json, report_to_json(report))) return kExitUsage;
+  if (!write_report_files(opt.reports, report_to_json(report))) return kExitUsage;
   if (report.errors()) return kExitRuntime;
   return report.failed() ? kExitFail : kExitPass;
 }

@@ -7,6 +7,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "src/commands/report_files.hpp"
+
 #include "src/dumpdir.hpp"
 #include "src/layout.hpp"
 #include "src/runner.hpp"
@@ -18,7 +20,7 @@ struct CompareOptions {
   std::string candidate;  // .npy or .safetensors
   std::string layout = "bshd";
   bool bf16_bits = false;
-  std::string json;
+  ReportFiles reports;  // --json, --junit, --md, --html
   bool no_diagnose = false;
   int threads = 0;
   std::string max_memory = "8G";

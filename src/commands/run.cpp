@@ -12,8 +12,11 @@
 #include "src/diagnosis.hpp"
 #include "src/interrupt.hpp"
 #include "src/parallel.hpp"
+#include "src/baseline.hpp"
+#include "src/progress.hpp"
 #include "src/report.hpp"
 #include "src/report_table.hpp"
+#include "src/shard.hpp"
 
 namespace attn {
 
@@ -22,13 +25,37 @@ void setup_run(CLI::App& app, RunCommandOptions& opt) {
   app.add_option("--case", opt.cases, "run only cases whose name matches this glob (repeatable)");
   app.add_option("--seed", opt.seed, "override every case's seed");
   app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->check(CLI::NonNegativeNumber);
-  app.add_option("--json", opt.json, "write the JSON report v1 to this file");
+  setup_report_files(app, opt.reports);
+  app.add_option("--baseline", opt.baseline,
+                 "a previous --json report: fail cases whose max_abs or mae grew beyond the baseline_growth gate");
+  app.add_option("--shard", opt.shard, "run shard I of N (e.g. 2/4): a stable split of the cases by name for CI jobs");
   app.add_option("--mutant", opt.mutant, "judge this mutant of the tiled kernel instead (see list-mutants)");
   app.add_option("--max-memory", opt.max_memory, "refuse cases estimated above this size (default 8G)");
-  app.add_flag("--quiet,-q", opt.quiet, "print only the summary line and failures");
+  app.add_flag("--quiet,-q", opt.quiet, "print only the summary line and failures; no progress line");
   app.add_flag("--no-color", opt.no_color, "no ANSI colours (also: NO_COLOR=1)");
   setup_run_external(app, opt);
 }
+
+namespace {
+
+// Runs the cases in order under a progress line; an interruption keeps the cases already done.
+void run_selected(const std::vector<const CaseSpec*>& selected, const Candidate& cand, const RunExternal& ext,
+                  int threads, bool show_progress, RunReport* report) {
+  Progress progress(selected.size(), show_progress);
+  for (const CaseSpec* c : selected) {
+    try {
+      throw_if_interrupted();
+      progress.start_case(report->cases.size(), c->name);
+      report->cases.push_back(run_case_diagnosed(*c, cand, {.threads = threads}, ext.diagnose, ext.layout));
+    } catch (const Interrupted&) {
+      report->incomplete = true;
+      report->not_run = std::int64_t(selected.size() - report->cases.size());
+      return;
+    }
+  }
+}
+
+}  // namespace
 
 int run_run(const RunCommandOptions& opt) {
   const auto start = std::chrono::steady_clock::now();
@@ -36,13 +63,29 @@ int run_run(const RunCommandOptions& opt) {
   LoadOptions load{.threads = resolve_threads(opt.threads), .seed = opt.seed};
   Suite suite;
   if (!load_for_command(opt.config, opt.max_memory, load, &suite)) return kExitUsage;
+  std::optional<Shard> shard;
+  std::string err;
+  if (!opt.shard.empty() && !(shard = parse_shard(opt.shard, &err))) {
+    std::fprintf(stderr, "%s\n", err.c_str());
+    return kExitUsage;
+  }
+  BaselineReport baseline;
+  if (!opt.baseline.empty() && !load_baseline(opt.baseline, &baseline, &err)) {
+    std::fprintf(stderr, "%s\n", err.c_str());
+    return kExitUsage;
+  }
+  if (!check_report_files(opt.reports)) return kExitUsage;
   std::vector<const CaseSpec*> selected;
+  std::vector<std::string> suite_cases;
+  std::size_t matched = 0;
   for (const CaseSpec& c : suite.cases) {
+    suite_cases.push_back(c.name);
     bool match = opt.cases.empty();
     for (const std::string& g : opt.cases) match = match || glob_match(g, c.name);
-    if (match) selected.push_back(&c);
+    matched += match;
+    if (match && (!shard || shard_of(c.name, shard->count) == shard->index)) selected.push_back(&c);
   }
-  if (selected.empty()) {
+  if (matched == 0) {
     std::fprintf(stderr, "%s: error: no case matches --case %s\n", opt.config.c_str(),
                  fmt::format("{}", fmt::join(opt.cases, ", ")).c_str());
     return kExitUsage;
@@ -50,20 +93,13 @@ int run_run(const RunCommandOptions& opt) {
 
   const MutantInfo* mutant = nullptr;
   if (!opt.mutant.empty() && !(mutant = lookup_mutant(opt.mutant))) return kExitUsage;
-  RunReport report{.suite = suite.name, .config_file = opt.config};
+  RunReport report{.suite = suite.name, .config_file = opt.config,
+                   .shard = shard ? fmt::format("{}/{}", shard->index, shard->count) : ""};
   Candidate cand = mutant ? mutant_candidate(*mutant, load.threads) : tiled_candidate(load.threads);
   RunExternal ext;  // --candidate-cmd and --diagnose
   if (!apply_run_external(opt, mutant != nullptr, &cand, &ext)) return kExitUsage;
-  for (const CaseSpec* c : selected) {
-    try {
-      throw_if_interrupted();
-      report.cases.push_back(run_case_diagnosed(*c, cand, {.threads = load.threads}, ext.diagnose, ext.layout));
-    } catch (const Interrupted&) {
-      report.incomplete = true;
-      report.not_run = std::int64_t(selected.size() - report.cases.size());
-      break;
-    }
-  }
+  run_selected(selected, cand, ext, load.threads, progress_wanted(opt.quiet), &report);
+  if (!opt.baseline.empty()) apply_baseline(baseline, suite_cases, &report);
 
   const bool color = use_color(opt.no_color);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -72,7 +108,7 @@ int run_run(const RunCommandOptions& opt) {
   std::fputs(render_summary(report, color, seconds).c_str(), stdout);
   std::fflush(stdout);
 
-  if (!opt.json.empty() && !write_json_file(opt.json, report_to_json(report))) return kExitUsage;
+  if (!write_report_files(opt.reports, report_to_json(report))) return kExitUsage;
   if (report.incomplete) {
     std::fprintf(stderr, "attn-diff: interrupted: %zu of %zu cases run; the reports cover those only\n",
                  report.cases.size(), selected.size());

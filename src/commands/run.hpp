@@ -7,6 +7,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "src/commands/report_files.hpp"
+
 namespace attn {
 
 struct RunCommandOptions {
@@ -14,7 +16,9 @@ struct RunCommandOptions {
   std::vector<std::string> cases;  // globs; empty = every case
   std::optional<std::uint64_t> seed;
   int threads = 0;  // 0 = one per core
-  std::string json;
+  ReportFiles reports;   // --json, --junit, --md, --html
+  std::string baseline;  // a previous --json report: the baseline_growth gate
+  std::string shard;     // "I/N": run only this shard's cases (src/shard.hpp)
   std::string mutant;  // run this mutant instead of the correct kernel
   std::string max_memory = "8G";
   bool quiet = false;

@@ -1,0 +1,84 @@
+#include "src/commands/report_files.hpp"
+
+#include <fmt/format.h>
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <filesystem>
+#include <functional>
+
+#include "src/fileio.hpp"
+#include "src/report_formats.hpp"
+
+namespace attn {
+
+namespace {
+
+struct Format {
+  const char* option;
+  std::string ReportFiles::*path;
+  std::function<std::string(const nlohmann::json&)> render;
+};
+
+const std::vector<Format>& formats() {
+  static const std::vector<Format> table = {
+      {"--json", &ReportFiles::json, [](const nlohmann::json& r) { return r.dump(2) + "\n"; }},
+      {"--junit", &ReportFiles::junit, render_junit},
+      {"--md", &ReportFiles::md, render_markdown},
+      {"--html", &ReportFiles::html, render_html},
+  };
+  return table;
+}
+
+}  // namespace
+
+void setup_report_files(CLI::App& app, ReportFiles& files) {
+  app.add_option("--json", files.json, "write the JSON report v1 to this file");
+  app.add_option("--junit", files.junit, "write JUnit XML (one testcase per case) to this file");
+  app.add_option("--md", files.md, "write a Markdown summary (pull-request comment, CI step summary) to this file");
+  app.add_option("--html", files.html, "write a self-contained HTML report with heatmaps to this file");
+}
+
+bool check_report_files(const ReportFiles& files) {
+  namespace fs = std::filesystem;
+  for (const Format& f : formats()) {
+    const std::string& path = files.*f.path;
+    if (path.empty()) continue;
+    std::error_code ec;
+    const fs::path target(path);
+    std::string err;
+    if (fs::is_directory(target, ec)) {
+      err = fmt::format("{}: error: is a directory, not a file", path);
+    } else {
+      // A probe where write_file_atomic puts its temporary file: the same errors, before the run.
+      const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+      const fs::path probe = dir / fmt::format(".{}.probe.{}", target.filename().string(), ::getpid());
+      if (!std::ofstream(probe, std::ios::binary)) err = fmt::format("{}: error: cannot write ({})", path, std::strerror(errno));
+      fs::remove(probe, ec);
+    }
+    if (!err.empty()) {
+      std::fprintf(stderr, "%s (%s)\n", err.c_str(), f.option);
+      return false;
+    }
+  }
+  return true;
+}
+
+bool write_report_files(const ReportFiles& files, const nlohmann::json& report) {
+  for (const Format& f : formats()) {
+    const std::string& path = files.*f.path;
+    if (path.empty()) continue;
+    std::string err;
+    if (!write_file_atomic(path, f.render(report), &err)) {
+      std::fprintf(stderr, "%s\n", err.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace attn
