@@ -19,6 +19,7 @@
 
 #include "kernels/fast_math.hpp"
 #include "src/dtype.hpp"
+#include "src/parallel.hpp"
 #include "src/problem.hpp"
 
 namespace attn {
@@ -36,22 +37,21 @@ struct PackedKV {
   std::int64_t D = 0, dpad = 0, kpad = 0, heads = 0;  // kpad: Sk rounded up to J; heads: B · Hkv
   std::unique_ptr<T[]> k, v;  // not value-initialised: the constructor writes every element once
 
-  PackedKV(const Shape& s, const float* kin, const float* vin)
+  PackedKV(const Shape& s, const float* kin, const float* vin, int threads)
       : D(s.head_dim), dpad((s.head_dim + C - 1) / C * C), kpad((s.kv_tokens + J - 1) / J * J),
         heads(s.batch * s.kv_heads), k(new T[heads * kpad * D]), v(new T[heads * kpad * dpad]) {
-    for (std::int64_t b = 0; b < s.batch; ++b)
-      for (std::int64_t g = 0; g < s.kv_heads; ++g) {
-        const std::int64_t bg = b * s.kv_heads + g;
-        for (std::int64_t j = 0; j < kpad; ++j) {
-          T* kb = key_block(bg, j / J) + j % J;
-          T* vr = value_row(bg, j);
-          const bool real = j < s.kv_tokens;
-          const float* ksrc = real ? &kin[bshd(b, j, g, 0, s.kv_tokens, s.kv_heads, D)] : nullptr;
-          const float* vsrc = real ? &vin[bshd(b, j, g, 0, s.kv_tokens, s.kv_heads, D)] : nullptr;
-          for (std::int64_t d = 0; d < D; ++d) kb[d * J] = real ? T(ksrc[d]) : T(0);
-          for (std::int64_t d = 0; d < dpad; ++d) vr[d] = real && d < D ? T(vsrc[d]) : T(0);
-        }
+    parallel_for(heads, threads, [&](std::int64_t bg) {
+      const std::int64_t b = bg / s.kv_heads, g = bg % s.kv_heads;
+      for (std::int64_t j = 0; j < kpad; ++j) {
+        T* kb = key_block(bg, j / J) + j % J;
+        T* vr = value_row(bg, j);
+        const bool real = j < s.kv_tokens;
+        const float* ksrc = real ? &kin[bshd(b, j, g, 0, s.kv_tokens, s.kv_heads, D)] : nullptr;
+        const float* vsrc = real ? &vin[bshd(b, j, g, 0, s.kv_tokens, s.kv_heads, D)] : nullptr;
+        for (std::int64_t d = 0; d < D; ++d) kb[d * J] = real ? T(ksrc[d]) : T(0);
+        for (std::int64_t d = 0; d < dpad; ++d) vr[d] = real && d < D ? T(vsrc[d]) : T(0);
       }
+    });
   }
   T* key_block(std::int64_t bg, std::int64_t blk) { return &k[(bg * kpad + blk * J) * D]; }
   const T* key_block(std::int64_t bg, std::int64_t blk) const { return &k[(bg * kpad + blk * J) * D]; }
@@ -61,16 +61,17 @@ struct PackedKV {
 
 /// s[r · lds + j - j0] = <q_r, k_j> for r < R and j in [j0, j1), both multiples of J.
 /// q: R row pointers of D values; kb: the PackedKV key blocks of one (batch, kv head).
-template <class T, int R, int J>
-ATTN_INLINE void qk_block(const T* const* q, const T* kb, std::int64_t D, std::int64_t j0, std::int64_t j1, T* s,
+/// K may be stored narrower than T (golden reads float K into float64 sums: exact, half the traffic).
+template <class T, int R, int J, class KT = T>
+ATTN_INLINE void qk_block(const T* const* q, const KT* kb, std::int64_t D, std::int64_t j0, std::int64_t j1, T* s,
                           std::int64_t lds) {
   for (std::int64_t jb = j0; jb < j1; jb += J) {
     T a[R][J] = {};
-    const T* k = kb + jb * D;
+    const KT* k = kb + jb * D;
     for (std::int64_t d = 0; d < D; ++d, k += J)
       for (int r = 0; r < R; ++r) {
         const T x = q[r][d];
-        for (int j = 0; j < J; ++j) a[r][j] = std::fma(x, k[j], a[r][j]);
+        for (int j = 0; j < J; ++j) a[r][j] = std::fma(x, T(k[j]), a[r][j]);
       }
     for (int r = 0; r < R; ++r)
       for (int j = 0; j < J; ++j) s[r * lds + (jb - j0) + j] = a[r][j];
@@ -79,19 +80,20 @@ ATTN_INLINE void qk_block(const T* const* q, const T* kb, std::int64_t D, std::i
 
 /// acc[r · dpad + d] = fma(p[r · ldp + j - j0], v_j[d], acc[r · dpad + d]) for j ascending in [j0, j1).
 /// With RoundAcc (the acc_bf16 mutant) the accumulator is rounded to bf16 after every key.
-template <class T, int R, int C, bool RoundAcc = false>
-ATTN_INLINE void pv_block(const T* p, std::int64_t ldp, const T* vrows, std::int64_t dpad, std::int64_t j0,
+/// V may be stored narrower than T, as K in qk_block.
+template <class T, int R, int C, bool RoundAcc = false, class VT = T>
+ATTN_INLINE void pv_block(const T* p, std::int64_t ldp, const VT* vrows, std::int64_t dpad, std::int64_t j0,
                           std::int64_t j1, T* acc) {
   for (std::int64_t c0 = 0; c0 < dpad; c0 += C) {
     T a[R][C];
     for (int r = 0; r < R; ++r)
       for (int c = 0; c < C; ++c) a[r][c] = acc[r * dpad + c0 + c];
     for (std::int64_t j = j0; j < j1; ++j) {
-      const T* v = vrows + j * dpad + c0;
+      const VT* v = vrows + j * dpad + c0;
       for (int r = 0; r < R; ++r) {
         const T x = p[r * ldp + (j - j0)];
         for (int c = 0; c < C; ++c) {
-          a[r][c] = std::fma(x, v[c], a[r][c]);
+          a[r][c] = std::fma(x, T(v[c]), a[r][c]);
           if constexpr (RoundAcc) a[r][c] = round_bf16_finite(a[r][c]);
         }
       }

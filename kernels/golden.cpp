@@ -4,9 +4,9 @@
 // test does clever, this file does the straightforward way, so a disagreement points at the kernel.
 //
 // It is fast only by data layout: rows go in blocks of kRows through the plain-loop products of
-// kernels/blocks.hpp (K and V converted to float64 once), which the compiler vectorises, and exp is
-// kernels/fast_math.hpp's float64 polynomial (within 2 ulp). Its memory is the output plus K and V in
-// float64 plus, per thread, one block of score rows: never an Sq × Sk matrix.
+// kernels/blocks.hpp (K and V packed once, read as float and summed in float64), which the compiler
+// vectorises, and exp is kernels/fast_math.hpp's float64 polynomial (within 2.5 ulp). Its memory is
+// the output plus packed K and V plus, per thread, one block of score rows: never an Sq × Sk matrix.
 #include "kernels/golden.hpp"
 
 #include <algorithm>
@@ -23,7 +23,7 @@ namespace attn {
 namespace {
 
 constexpr std::int64_t kChunk = 64;  // query rows per task
-using Packed = PackedKV<double, kKeyBlock, kDimBlock>;
+using Packed = PackedKV<float, kKeyBlock, kDimBlock>;  // float64 sums read the float K and V exactly
 
 // Rows [i0, i1) of (batch b, head h).
 ATTN_CLONES void golden_rows(const Problem& p, const Inputs& in, const Packed& kv, std::span<double> out,
@@ -52,7 +52,7 @@ ATTN_CLONES void golden_rows(const Problem& p, const Inputs& in, const Packed& k
     poison(scores);  // scratch, written before it is read
     // s_ij = scale * <q_i, k_j>; softmax over the visible scores plus the sink logit, whose
     // probability is dropped; keys a row does not see get probability 0.
-    qk_block<double, kRows, kKeyBlock>(qrows, kv.key_block(bg, 0), D, g.lo, g.hi, scores.data(), n);
+    qk_block<double, kRows, kKeyBlock, float>(qrows, kv.key_block(bg, 0), D, g.lo, g.hi, scores.data(), n);
     double z[kRows];
     for (int r = 0; r < kRows; ++r) {
       double* w = &scores[r * n];
@@ -69,7 +69,7 @@ ATTN_CLONES void golden_rows(const Problem& p, const Inputs& in, const Packed& k
       z[r] = (p.has_sinks ? fast_exp(sink - m) : 0.0) + row_sum(w, n);
     }
     std::fill(acc.begin(), acc.end(), 0.0);
-    if (n > 0) pv_block<double, kRows, kDimBlock>(scores.data(), n, kv.value_row(bg, 0), dpad, g.lo, g.hi, acc.data());
+    if (n > 0) pv_block<double, kRows, kDimBlock, false, float>(scores.data(), n, kv.value_row(bg, 0), dpad, g.lo, g.hi, acc.data());
     for (int r = 0; r < kRows && r0 + r < i1; ++r) {
       double* o = &out[bshd(b, r0 + r, h, 0, s.tokens, s.heads, D)];
       for (std::int64_t d = 0; d < D; ++d) o[d] = keys[r].empty() ? 0.0 : acc[r * dpad + d] / z[r];  // no key: 0
@@ -81,7 +81,7 @@ ATTN_CLONES void golden_rows(const Problem& p, const Inputs& in, const Packed& k
 
 void golden_attention(const Problem& p, const Inputs& in, std::span<double> out, int threads) {
   const Shape& s = p.shape;
-  const Packed kv(s, in.k.data(), in.v.data());
+  const Packed kv(s, in.k.data(), in.v.data(), threads);
   const std::int64_t chunks = (s.tokens + kChunk - 1) / kChunk;
   // One task per (batch, head, chunk of rows): each writes its own rows, so the result is the same
   // for any number of threads.

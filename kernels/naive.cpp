@@ -93,7 +93,7 @@ ATTN_CLONES void naive_rows(const Problem& p, const Inputs& in, const Recipe& re
 void naive_attention(const Problem& p, const Inputs& in, const Recipe& recipe, std::span<float> out,
                      int threads) {
   const Shape& s = p.shape;
-  const Packed kv(s, in.k.data(), in.v.data());
+  const Packed kv(s, in.k.data(), in.v.data(), threads);
   const std::int64_t chunks = (s.tokens + kChunk - 1) / kChunk;
   parallel_for(s.batch * s.heads * chunks, threads, [&](std::int64_t task) {
     const std::int64_t c = task % chunks, bh = task / chunks;

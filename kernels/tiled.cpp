@@ -213,7 +213,7 @@ void tiled_attention(const Problem& p, const Inputs& in, const TiledOptions& opt
     k = k_codes.data();
     scale *= in.q_scale * in.k_scale;
   }
-  const Packed kv(s, k, in.v.data());
+  const Packed kv(s, k, in.v.data(), opt.threads);
   k_codes = {};
 
   const std::int64_t Tq = opt.tiles.q;

@@ -16,8 +16,10 @@
 #include "src/commands/run.hpp"
 #include "src/commands/shrink.hpp"
 #include "src/commands/validate.hpp"
+#include "src/memory.hpp"
 
 int main(int argc, char** argv) {
+  attn::use_huge_pages(argv);
   CLI::App app{"attn-diff " ATTN_DIFF_VERSION
                ": differential testing of attention kernels (golden float64 SDPA vs naive vs tiled).\n\n"
                "Examples:\n"

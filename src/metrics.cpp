@@ -37,16 +37,19 @@ struct Partial {
 };
 
 void first_pass(std::span<const double> c, std::span<const double> r, std::int64_t e0, std::int64_t e1,
-                const Tolerance& tol, Partial& p) {
+                const Tolerance& tol, Partial& out) {
+  // A local accumulator: through the reference the compiler would have to store every sum after
+  // each element (it may alias c and r), and neighbouring chunks' partials share cache lines.
+  Partial p;
   p.bands.assign(tol.bands.size(), 0);
   for (std::int64_t e = e0; e < e1; ++e) {
     const double cv = c[e], rv = r[e];
-    p.nan_c += std::isnan(cv);
-    p.inf_c += std::isinf(cv);
-    p.nan_r += std::isnan(rv);
-    p.inf_r += std::isinf(rv);
     p.passed += within_tolerance(cv, rv, tol.atol, tol.rtol);
-    if (!std::isfinite(cv) || !std::isfinite(rv)) {
+    if (!std::isfinite(cv) || !std::isfinite(rv)) [[unlikely]] {
+      p.nan_c += std::isnan(cv);
+      p.inf_c += std::isinf(cv);
+      p.nan_r += std::isnan(rv);
+      p.inf_r += std::isinf(rv);
       ++p.nonfinite;
       continue;
     }
@@ -68,6 +71,7 @@ void first_pass(std::span<const double> c, std::span<const double> r, std::int64
       p.min_rtol = std::max(p.min_rtol, rel);
     }
   }
+  out = std::move(p);
 }
 
 // Chunk partials of fn, merged by the caller in chunk order.
@@ -134,7 +138,8 @@ Metrics compute_metrics(std::span<const double> c, std::span<const double> r, co
   struct Moments {
     StableSum cov, c_var, r_var, dot, c_sq;
   };
-  const auto moments = per_chunk<Moments>(n, threads, [&](std::int64_t e0, std::int64_t e1, Moments& mo) {
+  const auto moments = per_chunk<Moments>(n, threads, [&](std::int64_t e0, std::int64_t e1, Moments& out) {
+    Moments mo;  // local, as in first_pass
     for (std::int64_t e = e0; e < e1; ++e) {
       const double cv = c[e], rv = r[e];
       if (!std::isfinite(cv) || !std::isfinite(rv)) continue;
@@ -144,6 +149,7 @@ Metrics compute_metrics(std::span<const double> c, std::span<const double> r, co
       mo.dot.add(cv * rv);
       mo.c_sq.add(cv * cv);
     }
+    out = mo;
   });
   Moments mo;
   for (const Moments& p : moments) {
