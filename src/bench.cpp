@@ -185,7 +185,7 @@ BenchResult run_benchmark(const CaseSpec& c, const BenchOptions& opt,
     if (name == "naive") fn = [&] { naive_attention(p, in, c.recipe, naive, opt.threads); };
     if (name == "tiled")
       fn = [&] { tiled_attention(p, in, {.recipe = c.recipe, .tiles = c.tiles, .threads = opt.threads}, tiled); };
-    if (name == "metrics") fn = [&] { compute_metrics(tiled_wide, prepared.golden, dims, c.tolerance); };
+    if (name == "metrics") fn = [&] { compute_metrics(tiled_wide, prepared.golden, dims, c.tolerance, opt.threads); };
     if (name == "run") fn = [&] { run_case(c, tiled_candidate(opt.threads), {.threads = opt.threads}); };
     reset_peak_memory();
     StageResult s{.name = name, .time = time_repeats(fn, opt.warmup, opt.repeats), .peak_rss = peak_memory_bytes()};

@@ -131,7 +131,7 @@ struct ShrinkOptions {
   // diagnosed only when that is estimated to take at most `max_diagnose_seconds`; otherwise the
   // hypothesis is pinned on the first smaller case that fails the same gate.
   bool same_diagnosis = true;
-  double max_diagnose_seconds = 10;
+  double max_diagnose_seconds = 5;
   std::function<void(const ShrinkResult&)> on_verified;  // the original fails: reason known
   std::function<void(const ShrinkStep&)> on_step;          // each accepted reduction
   std::function<void(const ShrinkProgress&)> on_progress;  // before each predicate run

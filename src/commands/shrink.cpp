@@ -39,7 +39,7 @@ void setup_shrink(CLI::App& app, ShrinkCommandOptions& opt) {
   app.add_flag("--no-diagnose", opt.no_diagnose,
                "smaller cases keep only the failing gate, not also the original's top diagnose hypothesis");
   app.add_option("--max-diagnose-seconds", opt.max_diagnose_seconds,
-                 "diagnose the original only if that takes about this long at most (default 10); else the hypothesis "
+                 "diagnose the original only if that takes about this long at most (default 5); else the hypothesis "
                  "is taken from the first smaller case")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->check(CLI::NonNegativeNumber);

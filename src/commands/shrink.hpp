@@ -23,7 +23,7 @@ struct ShrinkCommandOptions {
   int max_runs = 2000;
   double max_seconds = 30;
   bool no_diagnose = false;         // keep only the failing gate, not the top diagnose hypothesis
-  double max_diagnose_seconds = 10;  // diagnose the original only when that fits in this
+  double max_diagnose_seconds = 5;  // diagnose the original only when that fits in this
   std::string max_memory = "8G";
   bool quiet = false;  // only the summary line on stderr
 };
