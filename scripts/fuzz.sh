@@ -8,7 +8,7 @@
 # tests/fuzz/regressions/<target>/ once fixed: tests/fuzz_regression_test.cpp replays it in the
 # normal suite. Exit status 1 when any target found something.
 set -euo pipefail
-EXTRA_PACKAGES="clang libclang-rt-14-dev" source "$(dirname "${BASH_SOURCE[0]}")/robust_setup.sh"
+ATTN_DIFF_EXTRA_PACKAGES="clang libclang-rt-14-dev" source "$(dirname "${BASH_SOURCE[0]}")/robust_setup.sh"
 
 seconds="${1:-60}"
 shift || true
