@@ -116,9 +116,11 @@ int run_calibrate(const CalibrateOptions& opt) {
   for (const auto& k : order) {
     const Worst& w = worst[k];
     false_alarms += w.failed;
-    if (w.evaluated == 0) {
-      table += fmt::format("{:<48} {:<20} skipped: {}\n", k.first, k.second, null_notes[k]);
-      md += fmt::format("| {} | {} | skipped: {} | | | | |\n", k.first, k.second, null_notes[k]);
+    if (w.evaluated == 0) {  // the gate's own note says why ("skipped: ..."); say it once
+      const std::string& note = null_notes[k];
+      const std::string why = note.starts_with("skipped: ") ? note : "skipped: " + note;
+      table += fmt::format("{:<48} {:<20} {}\n", k.first, k.second, why);
+      md += fmt::format("| {} | {} | {} | | | | |\n", k.first, k.second, why);
       continue;
     }
     worst_all = std::max(worst_all, w.utilisation);
