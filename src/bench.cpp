@@ -15,6 +15,7 @@
 #include "src/fma_probe.hpp"
 #include "src/inputs.hpp"
 #include "src/parallel.hpp"
+#include "src/report_table.hpp"
 #include "src/runner.hpp"
 
 namespace attn {
@@ -245,14 +246,11 @@ nlohmann::json bench_to_json(const BenchResult& r) {
 }
 
 std::string render_bench(const BenchResult& r) {
-  const Shape& s = r.spec.problem.shape;
   std::string out = fmt::format("machine: {}, {} hardware threads; bench threads {}\n", r.cpu, r.hardware_threads,
                                 r.options.threads);
-  out += fmt::format("case {}: {}x{}/{}x{}/{}x{} {}{}{} {}, {} visible pairs, {:.3g} useful GFLOP per pass\n",
-                     r.spec.name, s.batch, s.tokens, s.kv_tokens, s.heads, s.kv_heads, s.head_dim,
-                     r.spec.problem.causal ? "causal" : "full",
-                     r.spec.problem.window ? fmt::format(" w{}", r.spec.problem.window) : "",
-                     r.spec.problem.has_sinks ? " sinks" : "", r.spec.recipe.name, r.visible_pairs, r.flops * 1e-9);
+  out += fmt::format("case {}: {} {} {}, {} visible pairs, {:.3g} useful GFLOP per pass\n", r.spec.name,
+                     shape_label(r.spec.problem.shape), features_label(r.spec), r.spec.recipe.name, r.visible_pairs,
+                     r.flops * 1e-9);
   if (r.peak && r.peak->threads > 1)
     out += fmt::format("peak ({}, {:.2f} s probe): f32 {:.1f} GFLOP/s on 1 thread, {:.1f} on {}; f64 {:.1f} on 1, {:.1f} on {}\n",
                        r.peak->isa, r.peak->seconds, r.peak->f32_one, r.peak->f32_all, r.peak->threads,
