@@ -100,7 +100,7 @@ DiagnosisContext build_diagnosis_context(PreparedCase& p, Layout declared, int t
   DiagnosisContext ctx;
   const CaseSpec& c = p.spec;
   const Index4 dims = p.dims();
-  const RunOptions judge_opt{.threads = threads, .worst = 0};
+  const RunOptions judge_opt{.threads = threads, .worst = 0, .breakdown = false};
 
   for (double g : p.golden) ctx.reference_sq += std::isfinite(g) ? g * g : 0.0;
   if (ctx.reference_sq == 0) ctx.reference_sq = double(p.golden.size());

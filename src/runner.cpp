@@ -113,7 +113,7 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
   r.vs_naive = compute_metrics(candidate, p.naive, dims, c.tolerance, opt.threads);
   if (!cand.is_expected) r.expected_vs_golden = p.tiled_vs_golden(opt.threads);
   r.worst = worst_elements(candidate, p.golden, dims, opt.worst);
-  r.breakdown = compute_breakdown(c, candidate, p.golden);
+  if (opt.breakdown) r.breakdown = compute_breakdown(c, candidate, p.golden);
 
   r.gates = evaluate_gates(c.gates, {.vs_golden = r.vs_golden,
                                      .naive_vs_golden = r.naive_vs_golden,

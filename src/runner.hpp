@@ -70,6 +70,7 @@ struct CaseResult {
 struct RunOptions {
   int threads = 1;
   std::size_t worst = 10;  // worst elements kept per case
+  bool breakdown = true;   // where the error is (src/breakdown.hpp); only reports show it
   std::vector<double>* keep_candidate = nullptr;  // if set, judge() moves the candidate's output here
 };
 

@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
-#include <memory>
 #include <set>
 
 #include "kernels/mutants.hpp"
@@ -237,18 +236,6 @@ std::vector<CaseSpec> propose_inputs(const CaseSpec& c) {
   return out;
 }
 
-// The candidate, also keeping its output in `*kept` (judge() keeps only its metrics): diagnosis
-// needs the output itself.
-Candidate keeping_output(const Candidate& cand, std::shared_ptr<std::vector<double>> kept) {
-  Candidate c = cand;
-  c.produce = [inner = cand.produce, kept](const CaseSpec& s, const Inputs& in, std::vector<double>* out, std::string* err) {
-    const bool ok = inner(s, in, out, err);
-    if (ok) *kept = *out;
-    return ok;
-  };
-  return c;
-}
-
 // Work of one predicate run, for the time budget: the score matrix dominates.
 double work(const CaseSpec& c) {
   const Shape& s = c.problem.shape;
@@ -324,8 +311,9 @@ Repro Predicate::operator()(const CaseSpec& c, std::string* note, std::string* t
   if (!unsupported_reason(c, cand_).empty()) return Repro::unsupported;
   try {
     PreparedCase p = prepare_case(c, threads_);
-    auto output = std::make_shared<std::vector<double>>();
-    const CaseResult r = judge(p, diagnose_ ? keeping_output(cand_, output) : cand_, {.threads = threads_, .worst = 0});
+    std::vector<double> output;  // the candidate's output, for the diagnosis
+    const CaseResult r = judge(p, cand_, {.threads = threads_, .worst = 0, .breakdown = false,
+                                          .keep_candidate = diagnose_ ? &output : nullptr});
     if (r.verdict == Verdict::error) {
       if (note) *note = r.error;
       return Repro::candidate_error;
@@ -334,7 +322,7 @@ Repro Predicate::operator()(const CaseSpec& c, std::string* note, std::string* t
     if (!contains(failure_reason(r).failing, reason_.gate)) return Repro::other_failure;
     if (reference_guard_ && !reference_passes(p, threads_)) return Repro::reference_fails;
     if (diagnose_) {  // last: it runs every mutant, so only on a case that reproduces otherwise
-      const std::string h = top_hypothesis(p, *output, threads_);
+      const std::string h = top_hypothesis(p, output, threads_);
       if (top) *top = h;
       if (!reason_.hypothesis.empty() && h != reason_.hypothesis) return Repro::other_diagnosis;
     }
@@ -488,8 +476,9 @@ ShrinkResult shrink_case(const CaseSpec& c, const Candidate& cand, const ShrinkO
     const auto tiled_start = Clock::now();
     p.tiled_vs_golden(opt.threads);  // judge() and the reference check share it
     const double tiled_seconds = since(tiled_start);
-    auto output = std::make_shared<std::vector<double>>();
-    res.original = judge(p, opt.same_diagnosis ? keeping_output(cand, output) : cand, {.threads = opt.threads});
+    std::vector<double> output;  // the candidate's output, for the diagnosis
+    res.original = judge(p, cand, {.threads = opt.threads, .breakdown = false,
+                                   .keep_candidate = opt.same_diagnosis ? &output : nullptr});
     if (res.original.verdict == Verdict::fail) {
       res.reference_guard = opt.reference_guard && reference_passes(p, opt.threads);
       res.reason = failure_reason(res.original);
@@ -507,7 +496,7 @@ ShrinkResult shrink_case(const CaseSpec& c, const Candidate& cand, const ShrinkO
                                          opt.max_diagnose_seconds, estimate);
       } else {
         const auto diagnosing = Clock::now();
-        res.reason.hypothesis = top_hypothesis(p, *output, opt.threads);
+        res.reason.hypothesis = top_hypothesis(p, output, opt.threads);
         res.diagnose_seconds = since(diagnosing);
         if (res.reason.hypothesis.empty()) res.diagnosis_note = "no diagnose hypothesis explains the original's output";
         else res.hypothesis_from = "original";

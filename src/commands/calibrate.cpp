@@ -84,7 +84,7 @@ int run_calibrate(const CalibrateOptions& opt) {
     parallel_for(opt.seeds, threads, [&](std::int64_t seed) {
       CaseSpec c = *job.spec;
       c.seed = std::uint64_t(seed);
-      const CaseResult r = run_case(c, tiled_candidate(1), {.threads = 1, .worst = 0});
+      const CaseResult r = run_case(c, tiled_candidate(1), {.threads = 1, .worst = 0, .breakdown = false});
       std::lock_guard lock(mu);
       for (const GateResult& g : r.gates) {
         const auto k = std::make_pair(key, g.name);

@@ -113,7 +113,7 @@ int run_mutate(const MutateOptions& opt) {
         status[mi][ci] = 'u';
         continue;
       }
-      const CaseResult r = judge(prep, cand, {.threads = threads, .worst = 0});
+      const CaseResult r = judge(prep, cand, {.threads = threads, .worst = 0, .breakdown = false});
       status[mi][ci] = r.verdict == Verdict::pass ? '.' : 'K';
     }
   }
