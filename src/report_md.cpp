@@ -87,7 +87,7 @@ std::string render_markdown(const json& report) {
       const json& names = b.value(key, json::array());
       if (names.empty()) continue;
       std::vector<std::string> quoted;
-      for (const json& n : names) quoted.push_back("`" + cell(n.get<std::string>()) + "`");
+      for (const json& n : names) quoted.push_back(fmt::format("`{}`", cell(n.get<std::string>())));
       out += fmt::format("{} since the baseline: {}\n\n", std::string(key) == "new" ? "New cases" : "Vanished cases",
                          fmt::join(quoted, ", "));
     }
