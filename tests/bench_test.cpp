@@ -115,9 +115,18 @@ TEST_CASE("the FMA probe reports a positive peak for one and all threads", "[ben
   CHECK((p.isa == "avx512" || p.isa == "avx2" || p.isa == "scalar"));
 }
 
-TEST_CASE("peak memory is positive and the CPU has a name", "[bench]") {
+TEST_CASE("peak memory sees a 256 MiB buffer, and a reset forgets it once it is freed", "[bench]") {
+  constexpr std::uint64_t big = 256ull << 20;
   reset_peak_memory();
-  CHECK(peak_memory_bytes() > 0);
+  const std::uint64_t before = peak_memory_bytes();
+  {
+    std::vector<char> buffer(big, 1);  // written, so resident
+    CHECK(peak_memory_bytes() >= before + big * 9 / 10);
+  }
+  if (peak_memory_resettable()) {
+    reset_peak_memory();
+    CHECK(peak_memory_bytes() < before + big / 2);
+  }
   CHECK(!cpu_model().empty());
 }
 
