@@ -139,6 +139,7 @@ json report_to_json(const RunReport& r) {
                        {"incomplete", r.incomplete}, {"not_run", r.not_run}}},
           {"cases", cases}};
   if (!r.shard.empty()) j["shard"] = r.shard;
+  if (!r.run.is_null()) j["run"] = r.run;
   if (r.baseline)
     j["baseline"] = {{"file", r.baseline->file}, {"new", r.baseline->new_cases}, {"vanished", r.baseline->vanished_cases}};
   return j;
