@@ -128,7 +128,7 @@ json report_to_json(const RunReport& r) {
   json cases = json::array();
   for (const CaseResult& c : r.cases) {
     cases.push_back(case_to_json(c));
-    cases.back()["suite"] = r.suite;  // merged reports may join several suites
+    cases.back()["suite"] = r.suite;  // JUnit groups the cases by it
   }
   json j = {{"schema", "attn-diff.report.v1"},
           {"tool", {{"name", "attn-diff"}, {"version", ATTN_DIFF_VERSION}}},
