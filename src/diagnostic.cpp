@@ -57,7 +57,8 @@ std::string printable(std::string_view text, bool ascii_only) {
     } else if (const std::size_t n = ascii_only ? 0 : utf8_length(text, i); n == 0) {
       escape(u), ++i;  // not UTF-8: the byte itself, visibly
     } else if (n == 2 && u == 0xC2 && static_cast<unsigned char>(text[i + 1]) < 0xA0) {
-      escape(u), escape(static_cast<unsigned char>(text[i + 1])), i += 2;  // C1 control U+0080..U+009F (CSI is U+009B)
+      // A C1 control U+0080..U+009F (U+009B is CSI on terminals that take 8-bit controls).
+      out += {'\\', 'u', '0', '0', hex[static_cast<unsigned char>(text[i + 1]) >> 4], hex[text[i + 1] & 15]}, i += 2;
     } else {
       out += text.substr(i, n), i += n;
     }

@@ -24,9 +24,9 @@ using Diagnostics = std::vector<Diagnostic>;
 void print_diagnostics(const Diagnostics& diags);
 
 /// Text from a file or a command's output made safe to print on a terminal and to put in a JSON
-/// report (which must be UTF-8): C0 control characters (tab and newline too), DEL, C1 control
-/// characters (U+0080..U+009F, as their two UTF-8 bytes) and every byte that is not part of
-/// well-formed UTF-8 become \xNN; other UTF-8 is kept. With ascii_only every byte >= 0x80 is escaped.
+/// report (which must be UTF-8): C0 control characters (tab and newline too), DEL and every byte
+/// that is not part of well-formed UTF-8 become \xNN, C1 control characters (U+0080..U+009F)
+/// \u00NN; other UTF-8 is kept. With ascii_only every byte >= 0x80 becomes \xNN.
 std::string printable(std::string_view text, bool ascii_only = false);
 
 /// The longest prefix of `text` of at most `max_bytes` bytes that does not end inside a UTF-8
