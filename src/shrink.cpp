@@ -300,7 +300,8 @@ bool reference_passes(PreparedCase& p, int threads) {
                                     .naive_vs_golden = p.naive_vs_golden,
                                     .expected_vs_golden = nullptr,
                                     .golden_max_abs_value = p.golden_max_abs_value,
-                                    .output = p.spec.recipe.output});
+                                    .output = p.spec.recipe.output,
+                                    .probs_rounding = p.probs_rounding});
   return std::all_of(gates.begin(), gates.end(), [](const GateResult& g) { return g.pass; });
 }
 

@@ -96,13 +96,21 @@ TEST_CASE("interrupt: Ctrl-C stops a long run promptly, writes an incomplete rep
   const auto limit = std::chrono::seconds(8);
 
   SECTION("phase4: interrupted inside its first case") {
-    const std::string json = (dir.path / "report.json").string();
-    const auto r = interrupt_run({"run", "-c", "configs/phase4.json", "--threads", "2", "--json", json},
+    const std::string json = (dir.path / "report.json").string(), xml = (dir.path / "r.xml").string(),
+                      md = (dir.path / "r.md").string(), html = (dir.path / "r.html").string();
+    const auto r = interrupt_run({"run", "-c", "configs/phase4.json", "--threads", "2", "--json", json, "--junit", xml, "--md",
+                                  md, "--html", html},
                                  (dir.path / "log.txt").string(), std::chrono::milliseconds(1000), limit);
     INFO(r.output);
     CHECK(r.code == 130);
     CHECK(r.seconds < 5.0);
     CHECK(r.output.find("interrupted: 0 of 6 cases run") != std::string::npos);
+    // No report looks green: the summary line, JUnit, the HTML title and the Markdown headline.
+    CHECK(r.output.find("phase4: 0 cases, 0 passed, 0 failed, INCOMPLETE: interrupted, 6 cases not run") != std::string::npos);
+    CHECK(attn::test::read_text(xml).find("tests=\"1\" failures=\"0\" errors=\"1\"") != std::string::npos);
+    CHECK(attn::test::run_command("xmllint --noout " + xml).code == 0);
+    CHECK(attn::test::read_text(html).find("<title>attn-diff phase4: INCOMPLETE</title>") != std::string::npos);
+    CHECK(attn::test::read_text(md).find("### ❌ attn-diff `phase4`: INCOMPLETE, 0 cases") == 0);
     std::ifstream in(json);
     REQUIRE(in);
     const auto j = nlohmann::json::parse(in);
