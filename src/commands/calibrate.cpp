@@ -46,6 +46,9 @@ struct Worst {
 
 int run_calibrate(const CalibrateOptions& opt) {
   const int threads = resolve_threads(opt.threads);
+  std::vector<PathOption> inputs;
+  for (const std::string& config : opt.configs) inputs.push_back({"--config", config});
+  if (!check_output_paths(inputs, {{"--json", opt.json}, {"--md", opt.md}})) return kExitUsage;
   struct Job {
     std::string suite;
     const CaseSpec* spec;
@@ -141,11 +144,11 @@ int run_calibrate(const CalibrateOptions& opt) {
       !write_file_atomic(opt.json, nlohmann::json{{"seeds", opt.seeds}, {"false_alarms", false_alarms},
                                                  {"worst_utilisation", worst_all}, {"margins", out}}.dump(2) + "\n", &err)) {
     std::fprintf(stderr, "%s\n", err.c_str());
-    return kExitUsage;
+    return kExitRuntime;
   }
   if (!opt.md.empty() && !write_file_atomic(opt.md, md + "\n" + summary, &err)) {
     std::fprintf(stderr, "%s\n", err.c_str());
-    return kExitUsage;
+    return kExitRuntime;
   }
   return false_alarms ? kExitFail : kExitPass;
 }

@@ -33,7 +33,9 @@ int run_merge(const MergeOptions& opt) {
       return kExitUsage;
     }
   }
-  if (!check_report_files(opt.reports)) return kExitUsage;
+  std::vector<PathOption> inputs;
+  for (const std::string& path : opt.inputs) inputs.push_back({"an input report", path});
+  if (!check_report_files(opt.reports, inputs)) return kExitUsage;
   nlohmann::json merged;
   std::string err;
   if (!merge_reports(reports, opt.inputs, &merged, &err)) {
@@ -55,7 +57,7 @@ int run_merge(const MergeOptions& opt) {
   if (s.value("unsupported", 0)) line += fmt::format(", {} unsupported", s.value("unsupported", 0));
   std::printf("%s (merged from %zu reports)\n", line.c_str(), opt.inputs.size());
   std::fflush(stdout);
-  if (!write_report_files(opt.reports, merged)) return kExitUsage;
+  if (!write_report_files(opt.reports, merged)) return kExitRuntime;
   return report_exit_code(merged);
 }
 
