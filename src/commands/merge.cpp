@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "src/commands/common.hpp"
+#include "src/json_strict.hpp"
 #include "src/shard.hpp"
 
 namespace attn {
@@ -27,9 +28,11 @@ int run_merge(const MergeOptions& opt) {
     }
     std::stringstream text;
     text << in.rdbuf();
-    reports.push_back(nlohmann::json::parse(text.str(), nullptr, false));
-    if (reports.back().is_discarded()) {
-      std::fprintf(stderr, "%s: error: not valid JSON\nnote: pass reports written by run --json\n", path.c_str());
+    JsonError json_err;  // NUL bytes, duplicate keys (a second "cases" list), malformed
+    if (auto doc = parse_json_strict(text.str(), &json_err)) reports.push_back(std::move(*doc));
+    else {
+      std::fprintf(stderr, "%s%s\n", json_err.format(path).c_str(),
+                   json_err.note.empty() ? "\nnote: pass reports written by run --json" : "");
       return kExitUsage;
     }
   }
