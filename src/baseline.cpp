@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "src/dtype.hpp"
+#include "src/json_strict.hpp"
 
 namespace attn {
 
@@ -31,8 +32,14 @@ bool load_baseline(const std::string& path, BaselineReport* out, std::string* er
   }
   std::stringstream text;
   text << in.rdbuf();
-  const json doc = json::parse(text.str(), nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
+  JsonError json_err;  // NUL bytes, duplicate keys (a second "cases" list), malformed
+  const std::optional<json> parsed = parse_json_strict(text.str(), &json_err);
+  if (!parsed) {
+    *err = json_err.format(path) + (json_err.note.empty() ? "\nnote: pass a report written by --json" : "");
+    return false;
+  }
+  const json& doc = *parsed;
+  if (!doc.is_object()) {
     *err = fmt::format("{}: error: the baseline is not a JSON object\nnote: pass a report written by --json", path);
     return false;
   }

@@ -12,7 +12,7 @@
 #include <set>
 #include <sstream>
 
-#include "src/json_depth.hpp"
+#include "src/json_strict.hpp"
 #include "src/numeric_limits_check.hpp"
 
 namespace attn {
@@ -86,7 +86,7 @@ class Reader {
   }
 
   std::optional<std::int64_t> integer(const json& obj, const std::string& key, std::int64_t min,
-                                      const std::string& label = "") {
+                                      const std::string& label = "", std::int64_t max = kMaxInteger) {
     const std::string name = label.empty() ? key : label;
     if (!obj.contains(key)) return std::nullopt;
     const json& v = obj.at(key);
@@ -95,21 +95,26 @@ class Reader {
       error(fmt::format("key '{}' must be an integer, got {} ({})", name, type_name(v), v.dump()));
       return std::nullopt;
     }
+    // Compared exactly: an integer as parsed (int64 or uint64), a whole float only within ±2^62,
+    // where the cast cannot overflow (the limits are far below it).
     const double d = v.get<double>();
-    if (d > 9.0e15) {
-      error(fmt::format("key '{}' is too large ({})", name, v.dump()));
+    const bool above = v.is_number_unsigned() ? v.get<std::uint64_t>() > std::uint64_t(max)
+                       : v.is_number_integer() ? v.get<std::int64_t>() > max
+                                               : d > 0x1p62 || static_cast<std::int64_t>(d) > max;
+    if (above) {
+      error(fmt::format("key '{}' is too large ({}; at most {})", name, v.dump(), max));
       return std::nullopt;
     }
-    if (d < -9.0e15) {  // checked before the cast: -1e300 does not fit in an int64
+    const bool below = v.is_number_unsigned() ? min > 0 && v.get<std::uint64_t>() < std::uint64_t(min)
+                       : v.is_number_integer() ? v.get<std::int64_t>() < min
+                                               : d < -0x1p62 || static_cast<std::int64_t>(d) < min;
+    if (below) {
       error(fmt::format("key '{}' must be at least {}, got {}", name, min, v.dump()));
       return std::nullopt;
     }
-    const auto x = v.is_number_unsigned() ? static_cast<std::int64_t>(v.get<std::uint64_t>()) : v.get<std::int64_t>();
-    if (x < min) {
-      error(fmt::format("key '{}' must be at least {}, got {}", name, min, x));
-      return std::nullopt;
-    }
-    return x;
+    return v.is_number_unsigned() ? static_cast<std::int64_t>(v.get<std::uint64_t>())
+           : v.is_number_integer() ? v.get<std::int64_t>()
+                                   : static_cast<std::int64_t>(d);
   }
 
   std::optional<double> number(const json& obj, const std::string& key, const std::string& label = "") {
@@ -261,14 +266,15 @@ void apply_gates(Reader& rd, const json& gates, std::vector<GateSpec>* out) {
   }
 }
 
+// Checks one case (`raw` over `defaults`). With defaults_only, `raw` is the `defaults` object
+// itself, checked alone: every value it holds must be valid even when every case overrides it,
+// but keys that need the rest of a case (required sizes, heads vs kv_heads, the memory estimate)
+// are left to the cases.
 bool parse_case(const json& defaults, const json& raw, std::size_t position, const std::string& file,
-                const LoadOptions& opt, CaseSpec* out, Diagnostics* diags) {
-  auto has_control = [](const std::string& n) {
-    return std::any_of(n.begin(), n.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7F; });
-  };
-  std::string label = fmt::format("case #{}", position + 1);
-  if (raw.is_object() && raw.contains("name") && raw.at("name").is_string() && !raw.at("name").get<std::string>().empty() &&
-      !has_control(raw.at("name").get<std::string>()))
+                const LoadOptions& opt, CaseSpec* out, Diagnostics* diags, bool defaults_only = false) {
+  std::string label = defaults_only ? "defaults" : fmt::format("case #{}", position + 1);
+  if (!defaults_only && raw.is_object() && raw.contains("name") && raw.at("name").is_string() &&
+      !raw.at("name").get<std::string>().empty() && !has_unprintable(raw.at("name").get<std::string>()))
     label = fmt::format("case '{}'", raw.at("name").get<std::string>());
   Reader rd(file, label, diags);
   if (!raw.is_object()) {
@@ -282,13 +288,19 @@ bool parse_case(const json& defaults, const json& raw, std::size_t position, con
   merged.merge_patch(patch);
 
   CaseSpec c;
-  if (!raw.contains("name")) rd.error("missing key 'name'", "every case needs a unique name");
-  else if (!raw.at("name").is_string() || raw.at("name").get<std::string>().empty())
+  if (defaults_only) {
+    if (raw.contains("name")) rd.error("key 'name' cannot stand in defaults", "each case names itself");
+  } else if (!raw.contains("name")) {
+    rd.error("missing key 'name'", "every case needs a unique name");
+  } else if (!raw.at("name").is_string() || raw.at("name").get<std::string>().empty()) {
     rd.error(fmt::format("key 'name' must be a non-empty string, got {}", raw.at("name").dump()));
-  else if (has_control(raw.at("name").get<std::string>()))  // dump() escapes them in the message
-    rd.error(fmt::format("key 'name' must not contain control characters, got {}", raw.at("name").dump()),
-             "names are printed in tables, logs and reports");
-  else c.name = raw.at("name").get<std::string>();
+  } else if (has_unprintable(raw.at("name").get<std::string>())) {  // printable() escapes them in the message
+    rd.error(fmt::format("key 'name' must not contain control characters (nor bidi or zero-width ones), got {}", raw.at("name").dump()),
+             "names are printed in tables, logs and reports, where such characters act on the terminal "
+             "or hide what the name says");
+  } else {
+    c.name = raw.at("name").get<std::string>();
+  }
 
   // Recipe first: it decides the default tolerance and gates.
   std::string precision = "bf16-mixed";
@@ -313,8 +325,9 @@ bool parse_case(const json& defaults, const json& raw, std::size_t position, con
 
   Shape& s = c.problem.shape;
   auto required = [&](const char* key, std::int64_t* slot) {
-    if (!merged.contains(key)) rd.error(fmt::format("missing key '{}'", key), "set it in the case or in \"defaults\"");
-    else if (auto x = rd.integer(merged, key, 1)) *slot = *x;
+    if (!merged.contains(key)) {
+      if (!defaults_only) rd.error(fmt::format("missing key '{}'", key), "set it in the case or in \"defaults\"");
+    } else if (auto x = rd.integer(merged, key, 1)) *slot = *x;
   };
   if (auto x = rd.integer(merged, "batch", 1)) s.batch = *x;
   required("tokens", &s.tokens);
@@ -324,14 +337,16 @@ bool parse_case(const json& defaults, const json& raw, std::size_t position, con
   if (auto x = rd.integer(merged, "kv_tokens", 1)) s.kv_tokens = *x;
   s.kv_heads = s.heads;
   if (auto x = rd.integer(merged, "kv_heads", 1)) s.kv_heads = *x;
-  if (rd.ok() && s.heads % s.kv_heads != 0)
+  // Checks across keys only for a whole case: a default is combined with what each case sets.
+  const bool whole = !defaults_only;
+  if (whole && rd.ok() && s.heads % s.kv_heads != 0)
     rd.error(fmt::format("key 'kv_heads' ({}) must divide 'heads' ({})", s.kv_heads, s.heads),
              "grouped-query attention maps query head h to kv head h / (heads / kv_heads)");
   s.q_offset = s.kv_tokens - s.tokens;
   // A negative offset is allowed: queries before the first key (e.g. kv_tokens < tokens) are
   // rows with no visible key under causal masking, which SPEC §2 defines as exactly 0.
   if (auto x = rd.integer(merged, "q_offset", -(std::int64_t(1) << 50))) s.q_offset = *x;
-  if (rd.ok() && s.q_offset + s.tokens > s.kv_tokens)
+  if (whole && rd.ok() && s.q_offset + s.tokens > s.kv_tokens)
     rd.error(fmt::format("queries end past the keys: q_offset ({}) + tokens ({}) > kv_tokens ({})", s.q_offset,
                          s.tokens, s.kv_tokens),
              "queries sit at positions q_offset .. q_offset + tokens - 1 of the kv_tokens keys");
@@ -358,7 +373,7 @@ bool parse_case(const json& defaults, const json& raw, std::size_t position, con
         }
         c.sinks.values.push_back(e.get<double>());
       }
-      if (rd.ok() && std::int64_t(c.sinks.values.size()) != s.heads)
+      if (whole && rd.ok() && std::int64_t(c.sinks.values.size()) != s.heads)
         rd.error(fmt::format("key 'sinks' has {} values but the case has {} heads", c.sinks.values.size(), s.heads),
                  "give one sink logit per query head, a single number for all heads, or a distribution");
     } else if (v.is_object()) {
@@ -376,10 +391,12 @@ bool parse_case(const json& defaults, const json& raw, std::size_t position, con
     if (auto x = rd.integer(*t, "q", 1, "tiles.q")) c.tiles.q = *x;
     if (auto x = rd.integer(*t, "kv", 1, "tiles.kv")) c.tiles.kv = *x;
   }
-  if (auto x = rd.integer(merged, "seed", 0)) c.seed = static_cast<std::uint64_t>(*x);
-  if (opt.seed) c.seed = *opt.seed;
+  if (auto x = rd.integer(merged, "seed", 0, "", std::int64_t(kMaxSeed))) c.seed = static_cast<std::uint64_t>(*x);
+  if (opt.seed && *opt.seed > kMaxSeed)  // the command line checks --seed; this is the library's guard
+    rd.error(fmt::format("the seed override {} is past the largest seed {} (2^53 - 1)", *opt.seed, kMaxSeed));
+  else if (opt.seed) c.seed = *opt.seed;
   if (const json* d = rd.object(merged, "inputs")) c.inputs = rd.distribution(*d, "inputs");
-  if (rd.ok())  // src/numeric_limits_check.hpp: ranges the recipe cannot compute are refused
+  if (whole && rd.ok())  // src/numeric_limits_check.hpp: ranges the recipe cannot compute are refused
     for (const NumericIssue& issue : check_numeric_limits(c)) rd.error(issue.message, issue.note);
 
   c.tolerance = default_tolerance(c.recipe);
@@ -422,7 +439,7 @@ bool parse_case(const json& defaults, const json& raw, std::size_t position, con
     else c.tags = t.get<std::vector<std::string>>();
   }
 
-  if (rd.ok()) {
+  if (whole && rd.ok()) {
     const auto q = checked_product({s.batch, s.tokens, s.heads, s.head_dim});
     const auto kv = checked_product({s.batch, s.kv_tokens, s.kv_heads, s.head_dim});
     const auto pairs = checked_product({s.tokens, s.kv_tokens});
@@ -476,16 +493,19 @@ bool parse_suite(const json& doc, const std::string& file, const LoadOptions& op
     if (!doc.at(key).is_string()) top.error(fmt::format("key '{}' must be a string, got {}", key, type_name(doc.at(key))));
     else (std::string(key) == "suite" ? suite.name : suite.description) = doc.at(key).get<std::string>();
   }
+  if (has_unprintable(suite.name))  // printable() escapes them in the message
+    top.error(fmt::format("key 'suite' must not contain control characters (nor bidi or zero-width ones), got {}", doc.at("suite").dump()),
+              "the suite name is printed in the summary line and in every report");
   json defaults = json::object();
   if (doc.contains("defaults")) {
     Reader rd(file, "defaults", diags);
     if (!doc.at("defaults").is_object()) rd.error(fmt::format("key 'defaults' must be an object, got {}", type_name(doc.at("defaults"))));
-    else {
-      defaults = doc.at("defaults");
-      rd.check_keys(defaults, case_keys(), "");
-      if (defaults.contains("name")) rd.error("key 'name' cannot stand in defaults", "each case names itself");
-    }
+    else defaults = doc.at("defaults");
     if (!rd.ok()) return false;
+    // Every value of defaults is checked here, also those every case overrides; a bad one is
+    // reported once, at defaults, rather than in every case that inherits it.
+    CaseSpec ignored;
+    if (!parse_case(json::object(), defaults, 0, file, opt, &ignored, diags, /*defaults_only=*/true)) return false;
   }
   if (!doc.contains("cases") || !doc.at("cases").is_array() || doc.at("cases").empty()) {
     top.error("key 'cases' must be a non-empty list of case objects");
@@ -510,48 +530,20 @@ bool parse_suite(const json& doc, const std::string& file, const LoadOptions& op
     suite.cases.push_back(std::move(c));
   }
   if (!ok) return false;
-  if (suite.name.empty()) suite.name = file;
+  if (suite.name.empty()) suite.name = printable(file);  // a path can hold anything
   *out = std::move(suite);
   return true;
 }
 
 bool parse_suite_text(std::string_view s, const std::string& path, const LoadOptions& opt, Suite* out,
                       Diagnostics* diags) {
-  auto position = [&](std::size_t byte) {  // 1-based byte offset -> "path:line:col"
-    std::size_t line = 1, col = 1;
-    for (std::size_t i = 0; i + 1 < byte && i < s.size(); ++i) {
-      if (s[i] == '\n') ++line, col = 1;
-      else ++col;
-    }
-    return fmt::format("{}:{}:{}", path, line, col);
-  };
-  if (const std::size_t deep = json_too_deep(s); deep != std::string_view::npos) {
-    diags->push_back({position(deep + 1), "", fmt::format("malformed JSON: nested deeper than {} levels", kMaxJsonDepth),
-                      "a suite nests 5 levels at most"});
+  JsonError e;
+  const std::optional<json> doc = parse_json_strict(s, &e);
+  if (!doc) {
+    diags->push_back({fmt::format("{}:{}:{}", path, e.at.line, e.at.column), "", e.what(), e.note});
     return false;
   }
-  json doc;
-  try {
-    doc = json::parse(s);
-  } catch (const json::parse_error& e) {
-    std::string what = e.what();
-    if (auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
-    // The parser quotes the bytes it choked on, which need not be UTF-8.
-    diags->push_back({position(e.byte), "", fmt::format("malformed JSON: {}", printable(what, /*ascii_only=*/true)), ""});
-    return false;
-  } catch (const json::exception& e) {
-    // A number past a double ("1e400") is an out_of_range error without a position (found by
-    // tests/fuzz): point at the first occurrence of the token the message quotes.
-    std::string what = e.what();
-    if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
-    std::size_t at = std::string_view::npos;
-    if (auto q = what.find('\''); q != std::string::npos)
-      if (auto r = what.find('\'', q + 1); r != std::string::npos) at = s.find(what.substr(q + 1, r - q - 1));
-    diags->push_back({at == std::string_view::npos ? path : position(at + 1), "", fmt::format("malformed JSON: {}", what),
-                      "JSON numbers must fit in a double (at most about 1.8e308)"});
-    return false;
-  }
-  return parse_suite(doc, path, opt, out, diags);
+  return parse_suite(*doc, path, opt, out, diags);
 }
 
 bool load_suite(const std::string& path, const LoadOptions& opt, Suite* out, Diagnostics* diags) {

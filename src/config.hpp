@@ -19,6 +19,13 @@
 
 namespace attn {
 
+/// The largest value an integer key of a suite file may have (sizes past it cannot be addressed).
+inline constexpr std::int64_t kMaxInteger = 9'000'000'000'000'000;
+/// The largest seed, in a suite file and on the command line (--seed): 2^53 - 1, the largest
+/// integer every JSON reader holds exactly (JavaScript, Python's json with floats, jq read numbers
+/// as doubles), so a seed written to case.json or a report reads back as the same seed everywhere.
+inline constexpr std::uint64_t kMaxSeed = (std::uint64_t(1) << 53) - 1;
+
 /// A random distribution for inputs or sinks. Which fields matter depends on `dist`:
 /// normal/outliers use mean and std (outliers: a `fraction` of elements set to ±magnitude),
 /// uniform uses [low, high), constant uses value, integers draws whole numbers from [low, high]

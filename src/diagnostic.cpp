@@ -4,12 +4,14 @@
 #include <cstdio>
 #include <numeric>
 
+#include <fmt/format.h>
+
 namespace attn {
 
 std::string Diagnostic::format() const {
   // Messages quote keys from the file, which may hold control characters (a terminal escape).
   std::string s;
-  if (!file.empty()) s += file + ": ";
+  if (!file.empty()) s += printable(file) + ": ";  // a path can hold anything
   if (!where.empty()) s += printable(where) + ": ";
   s += "error: " + printable(message);
   if (!note.empty()) s += "\nnote: " + printable(note);
@@ -22,24 +24,30 @@ void print_diagnostics(const Diagnostics& diags) {
 
 namespace {
 
-// The length of the well-formed UTF-8 sequence at text[i] (RFC 3629: no overlong forms, no
-// surrogates, nothing above U+10FFFF), 0 when the bytes there are not one.
-std::size_t utf8_length(std::string_view text, std::size_t i) {
-  const auto at = [&](std::size_t k) { return i + k < text.size() ? static_cast<unsigned char>(text[i + k]) : 0; };
-  const unsigned char u = at(0);
-  const auto cont = [&](std::size_t k, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
-    return at(k) >= lo && at(k) <= hi;
-  };
-  if (u >= 0xC2 && u <= 0xDF) return cont(1) ? 2 : 0;
-  if (u >= 0xE0 && u <= 0xEF) {
-    const bool second = u == 0xE0 ? cont(1, 0xA0) : u == 0xED ? cont(1, 0x80, 0x9F) : cont(1);
-    return second && cont(2) ? 3 : 0;
+// The length of the UTF-8 sequence starting at text[i] and its code point, or 0 when the bytes
+// there are not UTF-8 (a stray continuation byte, a truncated, overlong or surrogate sequence).
+std::size_t decode_utf8(std::string_view text, std::size_t i, char32_t* cp) {
+  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(text[i + k]); };
+  const unsigned char c = b(0);
+  std::size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+  if (n == 0 || i + n > text.size()) return 0;
+  char32_t v = n == 1 ? c : n == 2 ? c & 0x1F : n == 3 ? c & 0x0F : c & 0x07;
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((b(k) & 0xC0) != 0x80) return 0;
+    v = (v << 6) | (b(k) & 0x3F);
   }
-  if (u >= 0xF0 && u <= 0xF4) {
-    const bool second = u == 0xF0 ? cont(1, 0x90) : u == 0xF4 ? cont(1, 0x80, 0x8F) : cont(1);
-    return second && cont(2) && cont(3) ? 4 : 0;
-  }
-  return 0;
+  static constexpr char32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (v < kMin[n] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+  *cp = v;
+  return n;
+}
+
+// Characters a terminal acts on or that make text read differently from what it is: C1 controls
+// (U+009B is CSI on terminals that take 8-bit controls), bidi embeddings, overrides and isolates
+// (CVE-2021-42574, "Trojan Source"), zero-width characters and the line and paragraph separators.
+bool unsafe_code_point(char32_t cp) {
+  return (cp >= 0x80 && cp <= 0x9F) || cp == 0x061C || (cp >= 0x200B && cp <= 0x200F) ||
+         (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2069) || cp == 0xFEFF;
 }
 
 }  // namespace
@@ -47,20 +55,19 @@ std::size_t utf8_length(std::string_view text, std::size_t i) {
 std::string printable(std::string_view text, bool ascii_only) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
-  const auto escape = [&](unsigned char u) { out += {'\\', 'x', hex[u >> 4], hex[u & 15]}; };
   for (std::size_t i = 0; i < text.size();) {
     const auto u = static_cast<unsigned char>(text[i]);
-    if (u < 0x20 || u == 0x7F) {
-      escape(u), ++i;
-    } else if (u < 0x80) {
-      out += text[i++];
-    } else if (const std::size_t n = ascii_only ? 0 : utf8_length(text, i); n == 0) {
-      escape(u), ++i;  // not UTF-8: the byte itself, visibly
-    } else if (n == 2 && u == 0xC2 && static_cast<unsigned char>(text[i + 1]) < 0xA0) {
-      // A C1 control U+0080..U+009F (U+009B is CSI on terminals that take 8-bit controls).
-      out += {'\\', 'u', '0', '0', hex[static_cast<unsigned char>(text[i + 1]) >> 4], hex[text[i + 1] & 15]}, i += 2;
+    char32_t cp = 0;
+    const std::size_t n = u < 0x80 ? 1 : decode_utf8(text, i, &cp);
+    if (u < 0x20 || u == 0x7F || (u >= 0x80 && (ascii_only || n == 0))) {
+      out += {'\\', 'x', hex[u >> 4], hex[u & 15]};
+      ++i;
+    } else if (n > 1 && unsafe_code_point(cp)) {
+      out += fmt::format("\\u{:04X}", static_cast<std::uint32_t>(cp));
+      i += n;
     } else {
-      out += text.substr(i, n), i += n;
+      out.append(text.substr(i, n));
+      i += n;
     }
   }
   return out;
@@ -74,6 +81,8 @@ std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes) {
   if ((static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) cut = max_bytes;  // not UTF-8 there anyway
   return text.substr(0, cut);
 }
+
+bool has_unprintable(std::string_view text) { return printable(text) != text; }
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);

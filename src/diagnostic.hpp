@@ -23,11 +23,19 @@ using Diagnostics = std::vector<Diagnostic>;
 /// Prints every diagnostic to stderr.
 void print_diagnostics(const Diagnostics& diags);
 
-/// Text from a file or a command's output made safe to print on a terminal and to put in a JSON
-/// report (which must be UTF-8): C0 control characters (tab and newline too), DEL and every byte
-/// that is not part of well-formed UTF-8 become \xNN, C1 control characters (U+0080..U+009F)
-/// \u00NN; other UTF-8 is kept. With ascii_only every byte >= 0x80 becomes \xNN.
+/// Text from outside (a file's content, a path, a case name) made safe to print on a terminal and
+/// to put in a JSON report. The one escaping function: everything that prints such text uses it.
+///   - C0 controls, DEL and bytes that are not UTF-8 become \xNN (with ascii_only, every byte
+///     >= 0x80 does: for text that need not be UTF-8 at all);
+///   - C1 controls (U+0080..U+009F), bidi embeddings, overrides, isolates and marks (U+061C,
+///     U+200E/F, U+202A..U+202E, U+2066..U+2069), zero-width characters (U+200B..U+200D, U+2060..,
+///     U+FEFF) and the line and paragraph separators U+2028/9 become \uXXXX;
+///   - everything else (printable ASCII, other UTF-8) is kept as it is.
+/// The result is always valid UTF-8.
 std::string printable(std::string_view text, bool ascii_only = false);
+
+/// True when printable() would change `text`: what case and suite names must not hold.
+bool has_unprintable(std::string_view text);
 
 /// The longest prefix of `text` of at most `max_bytes` bytes that does not end inside a UTF-8
 /// character (bytes that are not UTF-8 are cut anywhere; printable() escapes them).

@@ -11,6 +11,7 @@
 
 #include "src/diagnostic.hpp"
 #include "src/fileio.hpp"
+#include "src/json_strict.hpp"
 #include "src/npy.hpp"
 #include "src/safetensors.hpp"
 
@@ -244,8 +245,9 @@ bool load_dump(const std::string& path, const LoadOptions& opt, Dump* out, Diagn
   }
   out->suite = suite.name;
   out->spec = suite.cases.front();
-  std::ifstream in(out->case_file);
-  const json doc = json::parse(in, nullptr, false);
+  std::ifstream in(out->case_file, std::ios::binary);
+  JsonError json_err;  // load_suite above accepted the same text through the same strict parser
+  const json doc = parse_json_strict(std::string(std::istreambuf_iterator<char>(in), {}), &json_err).value_or(json());
   out->info = doc.is_object() && doc.contains("dump") ? doc["dump"] : json();
   return check_dump_info(*out, diags);
 }

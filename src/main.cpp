@@ -17,6 +17,7 @@
 #include "src/commands/run.hpp"
 #include "src/commands/shrink.hpp"
 #include "src/commands/validate.hpp"
+#include "src/diagnostic.hpp"
 #include "src/memory.hpp"
 
 namespace {
@@ -55,7 +56,14 @@ int main(int argc, char** argv) {
                "attn-diff"};
   app.set_version_flag("--version", ATTN_DIFF_VERSION);
   app.require_subcommand(1);
-  app.failure_message(CLI::FailureMessage::help);
+  // The error alone, like a compiler's, with a pointer to the help: a full --help printed after it
+  // buried the one line that mattered in CI logs. What the user typed is escaped (printable()).
+  app.failure_message([](const CLI::App* root, const CLI::Error& e) {
+    std::string command = "attn-diff";
+    for (const CLI::App* sub : root->get_subcommands()) command += " " + sub->get_name();
+    return "error: " + attn::printable(e.what()) + "\nnote: `" + command +
+           " --help` lists the options and the values they take\n";
+  });
 
   attn::RunCommandOptions run_opt;
   attn::setup_run(*app.add_subcommand("run", "run every case of a suite and judge the tiled kernel"), run_opt);

@@ -133,7 +133,7 @@ json report_to_json(const RunReport& r) {
   json j = {{"schema", "attn-diff.report.v1"},
           {"tool", {{"name", "attn-diff"}, {"version", ATTN_DIFF_VERSION}}},
           {"suite", r.suite},
-          {"config", r.config_file},
+          {"config", printable(r.config_file)},  // a path can hold anything, even bytes that are not UTF-8
           {"summary", {{"cases", r.cases.size()}, {"passed", r.passed()}, {"failed", r.failed()},
                        {"errors", r.errors()}, {"unsupported", r.unsupported()},
                        {"incomplete", r.incomplete}, {"not_run", r.not_run}}},
@@ -141,7 +141,7 @@ json report_to_json(const RunReport& r) {
   if (!r.shard.empty()) j["shard"] = r.shard;
   if (!r.run.is_null()) j["run"] = r.run;
   if (r.baseline)
-    j["baseline"] = {{"file", r.baseline->file}, {"new", r.baseline->new_cases}, {"vanished", r.baseline->vanished_cases}};
+    j["baseline"] = {{"file", printable(r.baseline->file)}, {"new", r.baseline->new_cases}, {"vanished", r.baseline->vanished_cases}};
   return j;
 }
 

@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "src/diagnostic.hpp"
-#include "src/json_depth.hpp"
+#include "src/json_strict.hpp"
 #include "src/shard.hpp"
 
 namespace attn {
@@ -263,16 +263,14 @@ void check_report(const json& doc) {
 
 bool parse_report(std::string_view text, const std::string& file, json* out, std::string* err) {
   const char* note = "\nnote: merge reads the JSON reports `attn-diff run --json` writes (SPEC §8)";
-  if (const std::size_t at = json_too_deep(text); at != std::string_view::npos) {
-    *err = fmt::format("{}: error: nests deeper than {} levels (at byte {}){}", file, kMaxJsonDepth, at, note);
+  // The one place a report's text becomes JSON: no NUL byte, no key given twice, bounded nesting.
+  JsonError json_err;
+  std::optional<json> parsed = parse_json_strict(text, &json_err);
+  if (!parsed) {
+    *err = json_err.format(file) + (json_err.note.empty() ? note : "");
     return false;
   }
-  // The one place a report's text becomes JSON: a stricter parser plugs in here.
-  json doc = json::parse(text, nullptr, false);
-  if (doc.is_discarded()) {
-    *err = fmt::format("{}: error: not valid JSON{}", file, note);
-    return false;
-  }
+  json& doc = *parsed;
   try {
     check_report(doc);
   } catch (const Refusal& r) {

@@ -19,7 +19,7 @@
 
 #include "src/diagnostic.hpp"
 #include "src/fileio.hpp"
-#include "src/json_depth.hpp"
+#include "src/json_strict.hpp"
 
 namespace attn {
 
@@ -118,16 +118,10 @@ bool parse_header(std::string_view bytes, std::uint64_t file_size, const std::st
   if (n > file_size - 8 || n > bytes.size() - 8)
     return fail(fmt::format("header length {} runs past the end of the file ({} bytes)", n, file_size));
 
-  if (json_too_deep(bytes.substr(8, n)) != std::string_view::npos)  // dump() in the messages below recurses
-    return fail(fmt::format("malformed JSON header: nested deeper than {} levels", kMaxJsonDepth));
-  json header;
-  try {
-    header = json::parse(bytes.substr(8, n));
-  } catch (const json::exception& e) {
-    std::string what = e.what();
-    if (auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
-    return fail("malformed JSON header: " + printable(what, /*ascii_only=*/true));  // quotes bytes that need not be UTF-8
-  }
+  JsonError json_err;  // NUL bytes, duplicate tensor names, too deep (dump() in the messages below recurses)
+  const std::optional<json> parsed = parse_json_strict(bytes.substr(8, n), &json_err);
+  if (!parsed) return fail("malformed JSON header: " + json_err.at_byte(8));
+  const json& header = *parsed;
   if (!header.is_object()) return fail("the JSON header is not an object");
 
   const std::uint64_t data_size = file_size - 8 - n;

@@ -1,12 +1,17 @@
-// Pieces every subcommand shares: exit codes, colour detection, byte-size parsing.
+// Pieces every subcommand shares: exit codes, colour detection, the numbers of the command line
+// (strict parsing with a range for every numeric option), byte-size parsing.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include "src/config.hpp"
+#include "src/external.hpp"
 
 namespace attn {
 
@@ -17,8 +22,51 @@ enum Exit : int { kExitPass = 0, kExitFail = 1, kExitUsage = 2, kExitRuntime = 3
 /// Colour on stdout: only on a terminal, never with --no-color or NO_COLOR set.
 bool use_color(bool no_color_flag);
 
-/// "8G", "512M", "1024", "1.5GiB" -> bytes; nullopt when malformed.
+// --- Numbers on the command line -------------------------------------------------------------
+// CLI11 alone clamps and wraps: "--seed -1" and "--seed 2^64" gave 2^64 - 1, "010" was octal 8,
+// "--timeout nan" passed its "positive" check and meant no timeout. Every numeric option is
+// declared with one of the validators below instead: a value outside its range, a sign where none
+// belongs, NaN or infinity, an overflow or trailing text is refused with exit 2 and a message that
+// names the option and the accepted range.
+
+/// --threads: 0 (one per core) up to this.
+inline constexpr int kMaxThreads = 1024;
+/// The longest duration any option takes, in seconds (--timeout and the budgets): one week.
+inline constexpr double kMaxSeconds = kMaxTimeoutSeconds;  // src/external.hpp
+/// --max-memory: from 1 byte up to 1024T (2^50 bytes).
+inline constexpr std::uint64_t kMaxMemoryBytes = std::uint64_t(1) << 50;
+
+/// A whole decimal number in [min, max]: digits with a '-' only in front, nothing else (no '+',
+/// spaces, hex, octal, exponent or fraction). Otherwise nullopt with `err` = "must be an integer
+/// from MIN to MAX, got 'TEXT'".
+std::optional<std::int64_t> parse_integer_in(std::string_view text, std::int64_t min, std::int64_t max, std::string* err);
+
+/// A finite decimal number (digits, '.', exponent; no NaN, infinity, hex or spaces) in [min, max],
+/// or in (min, max] when min_exclusive. Otherwise nullopt with `err` naming the range.
+std::optional<double> parse_seconds_in(std::string_view text, double min, bool min_exclusive, double max, std::string* err);
+
+/// CLI11 validators for the parsers above. Each also rewrites the accepted text into the plain
+/// decimal form CLI11's own conversion reads back exactly (it would take "010" as octal).
+CLI::Validator integer_in(std::int64_t min, std::int64_t max);
+/// --seed: 0 .. kMaxSeed (2^53 - 1; src/config.hpp says why).
+CLI::Validator seed_value();
+/// --threads: 0 .. kMaxThreads.
+CLI::Validator thread_count();
+/// A duration in seconds: [min, kMaxSeconds] ((min, ...] when min_exclusive).
+CLI::Validator seconds_in(double min, bool min_exclusive);
+/// --timeout: timeout_problem() of src/external.hpp.
+CLI::Validator timeout_seconds();
+/// --max-memory: parse_bytes().
+CLI::Validator byte_size();
+/// bench --tiles QxKV: two integers from 1 to kMaxInteger joined by 'x'.
+CLI::Validator tile_sizes();
+
+/// "8G", "512M", "1024", "1.5GiB" -> bytes: a decimal number (no sign or exponent) and an optional
+/// unit K, M, G or T (powers of 1024, optionally followed by "i" and "B"), from 1 byte to
+/// kMaxMemoryBytes; nullopt otherwise.
 std::optional<std::uint64_t> parse_bytes(const std::string& text);
+/// The message for a --max-memory value parse_bytes() refuses.
+std::string bad_bytes_message(const std::string& text);
 
 struct MutantInfo;
 /// The mutant of that name, or nullptr after printing "unknown mutant" with the nearest name.

@@ -25,14 +25,14 @@ namespace attn {
 void setup_run(CLI::App& app, RunCommandOptions& opt) {
   app.add_option("--config,-c", opt.config, "suite file (JSON, SPEC §4)")->required();
   app.add_option("--case", opt.cases, "run only cases whose name matches this glob (repeatable)");
-  app.add_option("--seed", opt.seed, "override every case's seed");
-  app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->check(CLI::NonNegativeNumber);
+  app.add_option("--seed", opt.seed, "override every case's seed")->check(seed_value());
+  app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->check(thread_count());
   setup_report_files(app, opt.reports);
   app.add_option("--baseline", opt.baseline,
                  "a previous --json report: fail cases whose max_abs or mae grew beyond the baseline_growth gate");
   app.add_option("--shard", opt.shard, "run shard I of N (e.g. 2/4): a stable split of the cases by name for CI jobs");
   app.add_option("--mutant", opt.mutant, "judge this mutant of the tiled kernel instead (see list-mutants)");
-  app.add_option("--max-memory", opt.max_memory, "refuse cases estimated above this size (default 8G)");
+  app.add_option("--max-memory", opt.max_memory, "refuse cases estimated above this size (default 8G)")->check(byte_size());
   app.add_flag("--quiet,-q", opt.quiet, "print only the summary line and failures; no progress line");
   app.add_flag("--no-color", opt.no_color, "no ANSI colours (also: NO_COLOR=1)");
   setup_run_external(app, opt);
@@ -105,8 +105,8 @@ int run_run(const RunCommandOptions& opt) {
     if (match && (!shard || shard_of(c.name, shard->count) == shard->index)) selected.push_back(&c);
   }
   if (matched == 0) {
-    std::fprintf(stderr, "%s: error: no case matches --case %s\n", opt.config.c_str(),
-                 fmt::format("{}", fmt::join(opt.cases, ", ")).c_str());
+    std::fprintf(stderr, "%s: error: no case matches --case %s\n", printable(opt.config).c_str(),
+                 printable(fmt::format("{}", fmt::join(opt.cases, ", "))).c_str());
     return kExitUsage;
   }
 

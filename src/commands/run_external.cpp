@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "src/diagnostic.hpp"
+#include "src/commands/common.hpp"
 #include "src/external.hpp"
 
 namespace attn {
@@ -14,22 +15,12 @@ void setup_run_external(CLI::App& app, RunCommandOptions& opt) {
   app.add_option("--candidate-cmd", opt.candidate_cmd,
                  "judge an external kernel: shell command run per case with {inputs} {out} {case} replaced");
   app.add_option("--timeout", opt.timeout, "seconds --candidate-cmd may run per case (default 300, at most a week)")
-      ->check(timeout_validator());
+      ->check(timeout_seconds());
   app.add_flag("--keep-temp", opt.keep_temp, "keep each case's temporary inputs and output of --candidate-cmd");
   app.add_option("--layout", opt.layout, "layout of --candidate-cmd's output: bshd (default), bhsd, bs(hd), s(hd)");
   app.add_flag("--bf16-bits", opt.bf16_bits, "read --candidate-cmd's '<u2'/'<i2' .npy output as bf16 bits");
   app.add_flag("--diagnose", opt.diagnose, "diagnose every failing case (default with --candidate-cmd)");
   app.add_flag("--no-diagnose", opt.no_diagnose, "do not diagnose failing cases");
-}
-
-CLI::Validator timeout_validator() {
-  return CLI::Validator(
-      [](std::string& text) -> std::string {
-        double seconds = 0;
-        if (!CLI::detail::lexical_cast(text, seconds)) return "must be a number of seconds, got '" + printable(text) + "'";
-        return timeout_problem(seconds);
-      },
-      "SECONDS");
 }
 
 bool check_candidate_cmd(const std::string& command) {
