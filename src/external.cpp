@@ -349,7 +349,8 @@ bool expand_command(const std::string& command, const std::vector<std::pair<std:
   out->clear();
   std::size_t from = 0;
   for (const auto& [pos, key] : p.at) {
-    const std::string& value = std::find_if(values.begin(), values.end(), [&](const auto& kv) { return kv.first == key; })->second;
+    const auto& name = key;  // clang 14 cannot capture a structured binding
+    const std::string& value = std::find_if(values.begin(), values.end(), [&](const auto& kv) { return kv.first == name; })->second;
     *out += command.substr(from, pos - from);
     *out += shell_safe(value) ? value : shell_quote(value);
     from = pos + key.size() + 2;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "src/baseline.hpp"
 #include "src/report_formats.hpp"
@@ -17,7 +18,8 @@ namespace {
 // 64 KiB; the candidate's stderr tail would fill it), cut on a UTF-8 boundary.
 constexpr std::size_t kMaxText = 300;
 
-// Appends `s` cut at kMaxText bytes, with `put` deciding what each byte becomes.
+// Appends `s` cut at kMaxText bytes, with `put` deciding what each byte becomes (it sees the
+// next byte too).
 template <class Put>
 std::string cut(std::string_view s, Put&& put) {
   std::string out;
@@ -25,21 +27,23 @@ std::string cut(std::string_view s, Put&& put) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (i >= kMaxText && (c & 0xC0) != 0x80) return out + "…";
     if (c < 0x20 || c == 0x7F) out += ' ';  // a newline would end the table row
-    else put(out, char(c));
+    else put(out, char(c), i + 1 < s.size() ? s[i + 1] : ' ');
   }
   return out;
 }
 
 // Plain text: every ASCII punctuation mark that can open markup (an image, a link, raw HTML, an
 // entity, emphasis, a code span, a cell border) backslash-escaped, and '@' followed by U+200B so
-// the comment mentions nobody.
+// the comment mentions nobody. A backslash is itself escaped only before punctuation, where
+// Markdown would read it as an escape ("\xFF" stays as it is).
 std::string text(std::string_view s) {
-  return cut(s, [](std::string& out, char c) {
+  return cut(s, [](std::string& out, char c, char next) {
     if (c == '@') {
       out += "@\u200B";
       return;
     }
-    if (std::string_view("\\`*_[]()<>!|~&#").find(c) != std::string_view::npos) out += '\\';
+    const bool punct_next = std::ispunct(static_cast<unsigned char>(next)) != 0;
+    if (std::string_view("`*_[]()<>!|~&#").find(c) != std::string_view::npos || (c == '\\' && punct_next)) out += '\\';
     out += c;
   });
 }
@@ -50,7 +54,7 @@ std::string code(std::string_view s, bool in_table = true) {
   std::size_t run = 0, longest = 0;
   for (char c : s) longest = std::max(longest, run = c == '`' ? run + 1 : 0);
   const std::string fence(longest + 1, '`');
-  std::string body = cut(s, [in_table](std::string& out, char c) {
+  std::string body = cut(s, [in_table](std::string& out, char c, char) {
     if (c == '|' && in_table) out += '\\';
     out += c;
   });

@@ -12,6 +12,7 @@
 #include "src/config.hpp"
 #include "src/commands/run_external.hpp"
 #include "src/diagnosis.hpp"
+#include "src/diagnostic.hpp"
 #include "src/interrupt.hpp"
 #include "src/parallel.hpp"
 #include "src/baseline.hpp"
@@ -64,9 +65,11 @@ nlohmann::json run_record(const RunCommandOptions& opt, const Candidate& cand) {
   nlohmann::json run = {{"config_digest", fmt::format("fnv1a64:{:016x}", fnv1a64(bytes))},
                         {"seed", opt.seed ? nlohmann::json(*opt.seed) : nlohmann::json(nullptr)},
                         {"candidate", cand.kernel},
-                        {"cases", opt.cases}};
+                        {"cases", nlohmann::json::array()}};
+  // Command-line text may be any bytes; printable() keeps the report valid UTF-8 (JSON).
+  for (const std::string& glob : opt.cases) run["cases"].push_back(printable(glob));
   if (opt.candidate_cmd) {
-    run["candidate_cmd"] = *opt.candidate_cmd;
+    run["candidate_cmd"] = printable(*opt.candidate_cmd);
     run["layout"] = opt.layout;
     run["bf16_bits"] = opt.bf16_bits;
     run["timeout"] = opt.timeout;
