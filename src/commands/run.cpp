@@ -65,8 +65,8 @@ nlohmann::json run_record(const RunCommandOptions& opt, const Candidate& cand) {
                         {"seed", opt.seed ? nlohmann::json(*opt.seed) : nlohmann::json(nullptr)},
                         {"candidate", cand.kernel},
                         {"cases", opt.cases}};
-  if (!opt.candidate_cmd.empty()) {
-    run["candidate_cmd"] = opt.candidate_cmd;
+  if (opt.candidate_cmd) {
+    run["candidate_cmd"] = *opt.candidate_cmd;
     run["layout"] = opt.layout;
     run["bf16_bits"] = opt.bf16_bits;
     run["timeout"] = opt.timeout;
