@@ -95,6 +95,9 @@ nlohmann::json edge_grid_suite() {
 
 int run_calibrate(const CalibrateOptions& opt) {
   const int threads = resolve_threads(opt.threads);
+  std::vector<PathOption> inputs;
+  for (const std::string& config : opt.configs) inputs.push_back({"--config", config});
+  if (!check_output_paths(inputs, {{"--json", opt.json}, {"--md", opt.md}})) return kExitUsage;
   struct Job {
     std::string suite;
     const CaseSpec* spec;
@@ -249,11 +252,11 @@ int run_calibrate(const CalibrateOptions& opt) {
                                                  {"worst_utilisation", worst_all}, {"margins", out},
                                                  {"alarms", alarm_json}}.dump(2) + "\n", &err)) {
     std::fprintf(stderr, "%s\n", err.c_str());
-    return kExitUsage;
+    return kExitRuntime;
   }
   if (!opt.md.empty() && !write_file_atomic(opt.md, md + "\n" + alarm_lines + summary, &err)) {
     std::fprintf(stderr, "%s\n", err.c_str());
-    return kExitUsage;
+    return kExitRuntime;
   }
   return false_alarms ? kExitFail : kExitPass;
 }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "src/config.hpp"
 
@@ -34,8 +35,32 @@ const CaseSpec* find_one_case(const Suite& suite, const std::string& config, con
                               const std::string& command);
 
 /// Writes `doc` as indented JSON to `path` atomically (src/fileio.hpp); on failure prints the
-/// error and returns false: the caller exits 2.
+/// error (naming the path and the errno text) and returns false: the work is done by then, so the
+/// caller exits 3 (kExitRuntime), after printing its verdict.
 bool write_json_file(const std::string& path, const nlohmann::json& doc);
+
+/// A file a command reads or writes, with the option that named it ("--config", "--json", ...).
+struct PathOption {
+  std::string option;
+  std::string path;
+  bool probe = true;  // false for a file in a folder the command creates later
+};
+
+/// The files `names` in folder `dir` as outputs of `option` (dump --out, shrink --dump); probed
+/// only when the folder exists already.
+std::vector<PathOption> folder_outputs(const std::string& option, const std::string& dir,
+                                       const std::vector<std::string>& names);
+
+/// Every regular file in `path`'s folder (`path` itself if it is a folder) as inputs of `option`:
+/// what compare and diagnose may read from a dump.
+std::vector<PathOption> folder_inputs(const std::string& option, const std::string& path);
+
+/// The one check every command that writes files makes before doing any work: no output is the
+/// same file as an input or as another output (by st_dev/st_ino when it exists, else by normalised
+/// path after symlinks; character devices such as /dev/null may be shared by outputs), and every
+/// output with `probe` set passes probe_output (src/fileio.hpp). Empty paths are skipped. On a problem prints
+/// "PATH: error: --json and --config name the same file ..." and returns false: the caller exits 2.
+bool check_output_paths(const std::vector<PathOption>& inputs, const std::vector<PathOption>& outputs);
 
 /// Shell-style glob match (*, ?, [...]) of a case name.
 bool glob_match(const std::string& pattern, const std::string& name);

@@ -26,7 +26,9 @@ int run_merge(const MergeOptions& opt) {
       std::fprintf(stderr, "%s\n", err.c_str());
       return kExitUsage;
     }
-  if (!check_report_files(opt.reports)) return kExitUsage;
+  std::vector<PathOption> inputs;
+  for (const std::string& path : opt.inputs) inputs.push_back({"an input report", path});
+  if (!check_report_files(opt.reports, inputs)) return kExitUsage;
   nlohmann::json merged;
   if (!merge_reports(reports, opt.inputs, &merged, &err, &warning)) {
     std::fprintf(stderr, "%s\n", err.c_str());

@@ -79,6 +79,7 @@ nlohmann::json run_record(const RunCommandOptions& opt, const Candidate& cand) {
 int run_run(const RunCommandOptions& opt) {
   const auto start = std::chrono::steady_clock::now();
   const InterruptScope stop_on_signal;  // Ctrl-C: report the cases done so far (src/interrupt.hpp)
+  if (!check_report_files(opt.reports, {{"--config", opt.config}, {"--baseline", opt.baseline}})) return kExitUsage;
   LoadOptions load{.threads = resolve_threads(opt.threads), .seed = opt.seed};
   Suite suite;
   if (!load_for_command(opt.config, opt.max_memory, load, &suite)) return kExitUsage;
@@ -93,7 +94,6 @@ int run_run(const RunCommandOptions& opt) {
     std::fprintf(stderr, "%s\n", err.c_str());
     return kExitUsage;
   }
-  if (!check_report_files(opt.reports)) return kExitUsage;
   std::vector<const CaseSpec*> selected;
   std::vector<std::string> suite_cases;
   std::size_t matched = 0;
@@ -128,7 +128,7 @@ int run_run(const RunCommandOptions& opt) {
   std::fputs(render_summary(report, color, seconds).c_str(), stdout);
   std::fflush(stdout);
 
-  if (!write_report_files(opt.reports, report_to_json(report))) return kExitUsage;
+  if (!write_report_files(opt.reports, report_to_json(report))) return kExitRuntime;
   if (report.incomplete) {
     std::fprintf(stderr, "attn-diff: interrupted: %zu of %zu cases run; the reports cover those only\n",
                  report.cases.size(), selected.size());

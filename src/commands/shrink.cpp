@@ -164,6 +164,13 @@ int shrink_and_report(const ShrinkCommandOptions& opt, const Candidate& cand) {
   if (!load_for_command(opt.config, opt.max_memory, load, &suite)) return kExitUsage;
   const CaseSpec* original = find_one_case(suite, opt.config, opt.case_name, "shrink");
   if (!original) return kExitUsage;
+  std::vector<PathOption> outputs = {{"--out", opt.out}, {"--json", opt.json}};
+  if (!opt.dump.empty()) {
+    std::vector<std::string> names = dump_file_names();
+    names.push_back("candidate.npy");
+    for (PathOption& o : folder_outputs("--dump", opt.dump, names)) outputs.push_back(std::move(o));
+  }
+  if (!check_output_paths({{"--config", opt.config}}, outputs)) return kExitUsage;
 
   const bool log = !opt.quiet;
   const bool progress = log && ::isatty(STDERR_FILENO);
@@ -216,7 +223,7 @@ int shrink_and_report(const ShrinkCommandOptions& opt, const Candidate& cand) {
   if (!opt.json.empty() &&
       !write_file_atomic(opt.json, shrink_report_json(r, *original, minimal, opt.config, cand).dump(2) + "\n", &err)) {
     std::fprintf(stderr, "%s\n", err.c_str());
-    return kExitUsage;
+    return kExitRuntime;
   }
   switch (r.status) {
     case ShrinkResult::Status::unsupported:
@@ -256,12 +263,12 @@ int shrink_and_report(const ShrinkCommandOptions& opt, const Candidate& cand) {
     std::fflush(stdout);
   } else if (!write_file_atomic(opt.out, text, &err)) {
     std::fprintf(stderr, "%s\n", err.c_str());
-    return kExitUsage;
+    return kExitRuntime;
   }
   if (!opt.dump.empty()) {
     if (!dump_minimal(opt.dump, minimal, opt.config, cand, threads, &err)) {
       std::fprintf(stderr, "%s\n", err.c_str());
-      return kExitUsage;
+      return kExitRuntime;
     }
     if (log) std::fprintf(stderr, "wrote the minimal case's inputs, references and candidate.npy to %s\n", opt.dump.c_str());
   }
