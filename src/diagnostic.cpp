@@ -20,15 +20,59 @@ void print_diagnostics(const Diagnostics& diags) {
   for (const Diagnostic& d : diags) std::fprintf(stderr, "%s\n", d.format().c_str());
 }
 
+namespace {
+
+// The length of the well-formed UTF-8 sequence at text[i] (RFC 3629: no overlong forms, no
+// surrogates, nothing above U+10FFFF), 0 when the bytes there are not one.
+std::size_t utf8_length(std::string_view text, std::size_t i) {
+  const auto at = [&](std::size_t k) { return i + k < text.size() ? static_cast<unsigned char>(text[i + k]) : 0; };
+  const unsigned char u = at(0);
+  const auto cont = [&](std::size_t k, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
+    return at(k) >= lo && at(k) <= hi;
+  };
+  if (u >= 0xC2 && u <= 0xDF) return cont(1) ? 2 : 0;
+  if (u >= 0xE0 && u <= 0xEF) {
+    const bool second = u == 0xE0 ? cont(1, 0xA0) : u == 0xED ? cont(1, 0x80, 0x9F) : cont(1);
+    return second && cont(2) ? 3 : 0;
+  }
+  if (u >= 0xF0 && u <= 0xF4) {
+    const bool second = u == 0xF0 ? cont(1, 0x90) : u == 0xF4 ? cont(1, 0x80, 0x8F) : cont(1);
+    return second && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
+}
+
+}  // namespace
+
 std::string printable(std::string_view text, bool ascii_only) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
-  for (char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7F || (ascii_only && u >= 0x80)) out += {'\\', 'x', hex[u >> 4], hex[u & 15]};
-    else out += c;
+  const auto escape = [&](unsigned char u) { out += {'\\', 'x', hex[u >> 4], hex[u & 15]}; };
+  for (std::size_t i = 0; i < text.size();) {
+    const auto u = static_cast<unsigned char>(text[i]);
+    if (u < 0x20 || u == 0x7F) {
+      escape(u), ++i;
+    } else if (u < 0x80) {
+      out += text[i++];
+    } else if (const std::size_t n = ascii_only ? 0 : utf8_length(text, i); n == 0) {
+      escape(u), ++i;  // not UTF-8: the byte itself, visibly
+    } else if (n == 2 && u == 0xC2 && static_cast<unsigned char>(text[i + 1]) < 0xA0) {
+      // A C1 control U+0080..U+009F (U+009B is CSI on terminals that take 8-bit controls).
+      out += {'\\', 'u', '0', '0', hex[static_cast<unsigned char>(text[i + 1]) >> 4], hex[text[i + 1] & 15]}, i += 2;
+    } else {
+      out += text.substr(i, n), i += n;
+    }
   }
   return out;
+}
+
+std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  std::size_t cut = max_bytes;
+  // Back up over the continuation bytes of a character that would be split (at most three).
+  for (int k = 0; k < 3 && cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80; ++k) --cut;
+  if ((static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) cut = max_bytes;  // not UTF-8 there anyway
+  return text.substr(0, cut);
 }
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {

@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
   attn::setup_bench(*app.add_subcommand("bench", "validate, then time golden, naive, tiled and the metrics on a case or shape"),
                     bench_opt);
   attn::MergeOptions merge_opt;
-  attn::setup_merge(*app.add_subcommand("merge", "join the JSON reports of shards (or suites) into one, with the verdict of the whole"),
+  attn::setup_merge(*app.add_subcommand("merge", "join the JSON reports of the shards of one run into one, with the verdict of the whole"),
                     merge_opt);
 
   // `attn-diff --config FILE ...` is `attn-diff run --config FILE ...` (SPEC §6).

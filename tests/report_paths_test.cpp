@@ -179,6 +179,20 @@ TEST_CASE("report paths: a character device behind a symlink is written, never r
   CHECK(fs::is_character_file("/dev/null"));
 }
 
+TEST_CASE("report paths: --json /dev/stdout redirected to a file appends to it instead of replacing it",
+          "[report_paths]") {
+  TempDir dir("rp_stdout");
+  const std::string out = (dir.path / "out.txt").string();
+  const auto r = run_command("NO_COLOR=1 " + kBin + " run -c configs/phase1.json --case basic --json /dev/stdout > " + out);
+  INFO(r.out);
+  CHECK(r.code == 0);
+  const std::string text = read_text(out);
+  const auto summary = text.find("1 cases, 1 passed, 0 failed"), report = text.find("\"schema\": \"attn-diff.report.v1\"");
+  CHECK(summary != std::string::npos);  // what was printed is still there
+  CHECK(report != std::string::npos);
+  CHECK(summary < report);
+}
+
 TEST_CASE("report paths: a FIFO gets the report written into it and stays a FIFO", "[report_paths]") {
   TempDir dir("rp_fifo");
   const std::string fifo = (dir.path / "report.fifo").string(), got = (dir.path / "got.json").string();

@@ -52,11 +52,13 @@ bool check_report_files(const ReportFiles& files, const std::vector<PathOption>&
 }
 
 bool write_report_files(const ReportFiles& files, const nlohmann::json& report) {
-  for (const Format& f : formats()) {
-    const std::string& path = files.*f.path;
-    if (path.empty()) continue;
+  // Every report rendered before the first is written: a writer that fails leaves no file behind.
+  std::vector<std::pair<std::string, std::string>> rendered;  // path, content
+  for (const Format& f : formats())
+    if (!(files.*f.path).empty()) rendered.emplace_back(files.*f.path, f.render(report));
+  for (const auto& [path, content] : rendered) {
     std::string err;
-    if (!write_file_atomic(path, f.render(report), &err)) {
+    if (!write_file_atomic(path, content, &err)) {
       std::fprintf(stderr, "%s\n", err.c_str());
       return false;
     }

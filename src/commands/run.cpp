@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 
 #include "kernels/mutants.hpp"
 #include "src/commands/common.hpp"
@@ -55,6 +57,23 @@ void run_selected(const std::vector<const CaseSpec*>& selected, const Candidate&
   }
 }
 
+// The report's "run" object (src/report.hpp): what must agree between shards for `merge`.
+nlohmann::json run_record(const RunCommandOptions& opt, const Candidate& cand) {
+  std::ifstream in(opt.config, std::ios::binary);
+  const std::string bytes(std::istreambuf_iterator<char>(in), {});
+  nlohmann::json run = {{"config_digest", fmt::format("fnv1a64:{:016x}", fnv1a64(bytes))},
+                        {"seed", opt.seed ? nlohmann::json(*opt.seed) : nlohmann::json(nullptr)},
+                        {"candidate", cand.kernel},
+                        {"cases", opt.cases}};
+  if (opt.candidate_cmd) {
+    run["candidate_cmd"] = *opt.candidate_cmd;
+    run["layout"] = opt.layout;
+    run["bf16_bits"] = opt.bf16_bits;
+    run["timeout"] = opt.timeout;
+  }
+  return run;
+}
+
 }  // namespace
 
 int run_run(const RunCommandOptions& opt) {
@@ -98,6 +117,7 @@ int run_run(const RunCommandOptions& opt) {
   Candidate cand = mutant ? mutant_candidate(*mutant, load.threads) : tiled_candidate(load.threads);
   RunExternal ext;  // --candidate-cmd and --diagnose
   if (!apply_run_external(opt, mutant != nullptr, &cand, &ext)) return kExitUsage;
+  report.run = run_record(opt, cand);
   run_selected(selected, cand, ext, load.threads, progress_wanted(opt.quiet), &report);
   if (!opt.baseline.empty()) apply_baseline(baseline, suite_cases, &report);
 
