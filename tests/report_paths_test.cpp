@@ -99,6 +99,8 @@ TEST_CASE("report paths: compare, diagnose and dump refuse to overwrite the cand
   CHECK_THAT(r.out, Contains("--json and --inputs name the same file"));
   CHECK(read_text(d + "/q.npy") == q);
   CHECK(read_text(tiled) == t);
+  // Only what the dump lists is an input: a report from a previous compare in the folder is not.
+  for (int n = 0; n < 2; ++n) CHECK(run_cli("compare -i " + d + " --candidate " + tiled + " --json " + d + "/report.json").code == 0);
 
   // dump --out into the folder of the config, whose name is case.json: it would be overwritten.
   fs::copy_file(suite, dir.path / "case.json");
