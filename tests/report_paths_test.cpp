@@ -200,9 +200,10 @@ TEST_CASE("report paths: a FIFO gets the report written into it and stays a FIFO
   const std::string fifo = (dir.path / "report.fifo").string(), got = (dir.path / "got.json").string();
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
   // The reader is started first and waits on the FIFO; attn-diff opens it only to write the report.
+  // The whole line runs after run_command's `cd SRC &&` only up to the '&', so paths are absolute.
   // `timeout` only keeps a broken attn-diff (one that replaces the FIFO) from leaving cat waiting.
   const auto r = run_command("timeout 60 cat " + fifo + " > " + got + " & NO_COLOR=1 " + kBin +
-                             " run -c configs/phase1.json --case basic --json " + fifo + "; rc=$?; wait; exit $rc");
+                             " run -c " + kSuite + " --case basic --json " + fifo + "; rc=$?; wait; exit $rc");
   INFO(r.out);
   CHECK(r.code == 0);
   struct stat st {};

@@ -51,7 +51,6 @@ struct PathOption {
 std::vector<PathOption> folder_outputs(const std::string& option, const std::string& dir,
                                        const std::vector<std::string>& names);
 
-
 /// The one check every command that writes files makes before doing any work: no output is the
 /// same file as an input or as another output (by st_dev/st_ino when it exists, else by normalised
 /// path after symlinks; character devices such as /dev/null may be shared by outputs), and every
