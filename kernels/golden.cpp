@@ -102,10 +102,14 @@ double rounding_rows(const Problem& p, const Inputs& in, double u, double abs_fl
     double l = p.has_sinks ? std::exp(sink - m) : 0.0;
     std::fill(worst.begin(), worst.end(), 0.0);
     std::fill(square.begin(), square.end(), 0.0);
+    // The key that sets the row max (when no sink is above it) has probability exp(0) = 1 in the
+    // kernel, which every format holds exactly; abs_floor covers a near tie that float scores order
+    // the other way (then its probability is within float rounding of 1).
+    const std::int64_t top = m > sink ? keys.lo + (std::max_element(sc.begin(), sc.end()) - sc.begin()) : -1;
     for (std::int64_t j = keys.lo; j < keys.hi; ++j) {
       const double pj = std::exp(sc[j - keys.lo] - m);
       l += pj;
-      const double e = std::max(u * pj, abs_floor);
+      const double e = j == top ? abs_floor : std::max(u * pj, abs_floor);
       const float* vj = &in.v[bshd(b, j, g, 0, s.kv_tokens, s.kv_heads, D)];
       for (std::int64_t d = 0; d < D; ++d) {
         const double ev = e * std::abs(double(vj[d]));

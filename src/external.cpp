@@ -122,7 +122,8 @@ Placeholders scan_placeholders(const std::string& cmd, const std::vector<std::st
     const std::string var = std::find_if(kPlaceholderVariables.begin(), kPlaceholderVariables.end(),
                                          [&](const auto& kv) { return kv.first == key; })->second;
     p.problem = fmt::format("--candidate-cmd: the placeholder {{{}}} stands {}, where the quotes attn-diff puts "
-                            "around its value do not hold: a case name such as $(...) would run as a command\n"
+                            "around its value do not hold: a value holding $(...), such as a hostile case name, would run as a "
+                            "command\n"
                             "note: write {{{}}} unquoted (attn-diff quotes the value itself), or use the environment "
                             "variable \"${}\" instead",
                             key, why, key, var);

@@ -18,14 +18,15 @@ void on_stop_signal(int sig) {
     say(msg, sizeof msg - 1);
     return;
   }
-  g_quit_now.store(true);
   if (const int group = g_command_group.load(); group > 0) ::kill(-group, SIGKILL);
-  if (g_cleanup_pending.load() > 0) {
+  // The third signal dies whatever is pending: a case stuck while tidying up must not hold us.
+  if (g_cleanup_pending.load() > 0 && !g_quit_now.exchange(true)) {
     static const char msg[] = "\nattn-diff: interrupted again: killed the candidate command; removing its temporary "
-                              "files\n";
+                              "files (a third interrupt quits without)\n";
     say(msg, sizeof msg - 1);
     return;
   }
+  g_quit_now.store(true);
   ::signal(sig, SIG_DFL);
   ::raise(sig);  // delivered when the handler returns: dies as if never caught
 }

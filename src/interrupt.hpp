@@ -6,7 +6,8 @@
 // the cases already done, marked incomplete, and exits 128 + the signal.
 // A second signal quits at once: while an external command's case is in progress it kills the
 // command's group with SIGKILL (the case then tidies up in milliseconds); otherwise it gets the
-// default action, so a stuck run still dies on the second Ctrl-C.
+// default action, so a stuck run still dies on the second Ctrl-C (on the third, when the second
+// was spent on an external case that did not finish tidying up).
 #pragma once
 
 #include <atomic>

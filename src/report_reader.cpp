@@ -253,7 +253,7 @@ void check_report(const json& doc) {
         refuse(s.at(key), fmt::format("says {} but the cases hold {}", s.j.at(key).get<std::int64_t>(), want));
     }
     s.boolean("incomplete");
-    s.integer("not_run", 0, std::numeric_limits<std::int64_t>::max());
+    s.integer("not_run", 0, std::numeric_limits<std::int32_t>::max());  // the writers show it as an int
     if (s.j.value("not_run", std::int64_t(0)) > 0 && !s.j.value("incomplete", false))
       refuse(s.at("not_run"), "cases were not run, yet 'incomplete' is not true");
   });
