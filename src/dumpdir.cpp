@@ -185,6 +185,25 @@ std::string inside_dump(const std::string& dir, const std::string& name) {
 
 }  // namespace
 
+std::vector<std::string> dump_input_files(const std::string& path) {
+  std::error_code ec;
+  const bool is_dir = fs::is_directory(path, ec);
+  const fs::path dir = is_dir ? fs::path(path) : fs::path(path).parent_path();
+  const std::string case_file = is_dir ? (dir / "case.json").string() : path;
+  std::vector<std::string> files = {case_file};
+  InputFile f;
+  std::string bytes, err;
+  if (!f.open(case_file, &err) || f.size() > (64u << 20) || !f.read(0, f.size(), &bytes, &err)) return files;
+  const json doc = json::parse(bytes, nullptr, false);
+  if (!doc.is_object() || !doc.contains("dump") || !doc["dump"].is_object()) return files;
+  const json& listed = doc["dump"].value("files", json::object());
+  if (!listed.is_object()) return files;
+  for (const auto& [name, entry] : listed.items())
+    if (entry.is_object() && entry.contains("file") && entry["file"].is_string())
+      files.push_back((dir / entry["file"].get<std::string>()).string());
+  return files;
+}
+
 bool check_dump_info(const Dump& d, Diagnostics* diags) {
   auto bad = [&](const std::string& key, const std::string& what) {
     diags->push_back({d.case_file, "", fmt::format("'{}' {}", key, printable(what)),

@@ -51,6 +51,11 @@ bool write_dump(const DumpRequest& req, const CaseSpec& c, const Inputs& in, con
 /// check that none of them is a file the command reads.
 std::vector<std::string> dump_file_names();
 
+/// The files `compare` and `diagnose` read from the dump at `path` (a folder or its case.json):
+/// case.json and every file its "dump.files" names, for the check that no output overwrites one.
+/// Lenient: what cannot be read or parsed is left out (load_dump reports it).
+std::vector<std::string> dump_input_files(const std::string& path);
+
 /// A dump read back.
 struct Dump {
   std::string dir;        // the directory

@@ -61,18 +61,27 @@ std::string refuse(const std::string& path, Kind k) {
              : fmt::format("{}: error: is not a regular file, a character device or a FIFO; refusing to replace it", path);
 }
 
+// /dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N: a descriptor attn-diff already has. It is
+// written in place and appended to, even when it is a regular file (`> out.txt`): replacing that
+// file would leave the shell's descriptor, and everything printed, on an unlinked inode.
+bool is_own_descriptor(const std::string& path) {
+  return path == "/dev/stdout" || path == "/dev/stderr" || path.starts_with("/dev/fd/") ||
+         path.starts_with("/proc/self/fd/");
+}
+
 }  // namespace
 
 bool write_file_atomic(const std::string& path, const std::string& content, std::string* err) {
-  const fs::path target = resolve_target(path);
+  const bool own = is_own_descriptor(path);
+  const fs::path target = own ? fs::path(path) : resolve_target(path);
   struct stat st {};
   const Kind kind = kind_of(target, &st);
   if (kind == Kind::directory || kind == Kind::other) {
     *err = refuse(path, kind);
     return false;
   }
-  if (kind == Kind::stream) {  // /dev/null, /dev/stdout, a FIFO: written in place, never replaced
-    const int fd = ::open(target.c_str(), O_WRONLY | O_CLOEXEC);
+  if (kind == Kind::stream || own) {  // /dev/null, /dev/stdout, a FIFO: written in place, never replaced
+    const int fd = ::open(target.c_str(), O_WRONLY | O_CLOEXEC | (own ? O_APPEND : 0));
     if (fd < 0) {
       *err = fmt::format("{}: error: cannot open for writing ({})", path, errno_text(errno));
       return false;
@@ -123,7 +132,7 @@ bool probe_output(const std::string& path, std::string* err) {
     *err = refuse(path, kind);
     return false;
   }
-  if (kind == Kind::stream) {
+  if (kind == Kind::stream || is_own_descriptor(path)) {
     if (::access(target.c_str(), W_OK) == 0) return true;
     *err = fmt::format("{}: error: cannot write ({})", path, errno_text(errno));
     return false;

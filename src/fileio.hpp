@@ -5,7 +5,8 @@
 // it names. A regular file (or a new one) is replaced atomically: a temporary file in the target's
 // folder, then a rename, so the symlink stays a symlink and a reader never sees half a report. A
 // character device or a FIFO (/dev/null, /dev/stdout, a named pipe a reader waits on) is written
-// directly, never replaced. Anything else (a folder, a block device, a socket) is refused.
+// directly, never replaced; so is /dev/stdout (/dev/stderr, /dev/fd/N), appended to even when the
+// shell redirected it to a regular file. Anything else (a folder, a block device, a socket) is refused.
 //
 // Reading (InputFile): only regular files, opened without blocking, so a FIFO or /dev/zero named
 // as an input is an error instead of a hang or an endless read; callers check sizes from the

@@ -99,6 +99,8 @@ TEST_CASE("report paths: compare, diagnose and dump refuse to overwrite the cand
   CHECK_THAT(r.out, Contains("--json and --inputs name the same file"));
   CHECK(read_text(d + "/q.npy") == q);
   CHECK(read_text(tiled) == t);
+  // Only what the dump lists is an input: a report from a previous compare in the folder is not.
+  for (int n = 0; n < 2; ++n) CHECK(run_cli("compare -i " + d + " --candidate " + tiled + " --json " + d + "/report.json").code == 0);
 
   // dump --out into the folder of the config, whose name is case.json: it would be overwritten.
   fs::copy_file(suite, dir.path / "case.json");
@@ -179,14 +181,29 @@ TEST_CASE("report paths: a character device behind a symlink is written, never r
   CHECK(fs::is_character_file("/dev/null"));
 }
 
+TEST_CASE("report paths: --json /dev/stdout redirected to a file appends to it instead of replacing it",
+          "[report_paths]") {
+  TempDir dir("rp_stdout");
+  const std::string out = (dir.path / "out.txt").string();
+  const auto r = run_command("NO_COLOR=1 " + kBin + " run -c configs/phase1.json --case basic --json /dev/stdout > " + out);
+  INFO(r.out);
+  CHECK(r.code == 0);
+  const std::string text = read_text(out);
+  const auto summary = text.find("1 cases, 1 passed, 0 failed"), report = text.find("\"schema\": \"attn-diff.report.v1\"");
+  CHECK(summary != std::string::npos);  // what was printed is still there
+  CHECK(report != std::string::npos);
+  CHECK(summary < report);
+}
+
 TEST_CASE("report paths: a FIFO gets the report written into it and stays a FIFO", "[report_paths]") {
   TempDir dir("rp_fifo");
   const std::string fifo = (dir.path / "report.fifo").string(), got = (dir.path / "got.json").string();
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
   // The reader is started first and waits on the FIFO; attn-diff opens it only to write the report.
+  // The whole line runs after run_command's `cd SRC &&` only up to the '&', so paths are absolute.
   // `timeout` only keeps a broken attn-diff (one that replaces the FIFO) from leaving cat waiting.
   const auto r = run_command("timeout 60 cat " + fifo + " > " + got + " & NO_COLOR=1 " + kBin +
-                             " run -c configs/phase1.json --case basic --json " + fifo + "; rc=$?; wait; exit $rc");
+                             " run -c " + kSuite + " --case basic --json " + fifo + "; rc=$?; wait; exit $rc");
   INFO(r.out);
   CHECK(r.code == 0);
   struct stat st {};

@@ -217,16 +217,6 @@ std::vector<PathOption> folder_outputs(const std::string& option, const std::str
   return out;
 }
 
-std::vector<PathOption> folder_inputs(const std::string& option, const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::path dir = fs::is_directory(path, ec) ? fs::path(path) : fs::path(path).parent_path();
-  std::vector<PathOption> in = {{option, path}};
-  for (fs::directory_iterator it(dir.empty() ? fs::path(".") : dir, ec), end; !ec && it != end; it.increment(ec))
-    if (it->is_regular_file(ec)) in.push_back({option, it->path().string()});
-  return in;
-}
-
 bool check_output_paths(const std::vector<PathOption>& inputs, const std::vector<PathOption>& outputs) {
   std::vector<std::pair<const PathOption*, FileIdentity>> seen;
   for (const PathOption& in : inputs)

@@ -99,10 +99,6 @@ struct PathOption {
 std::vector<PathOption> folder_outputs(const std::string& option, const std::string& dir,
                                        const std::vector<std::string>& names);
 
-/// Every regular file in `path`'s folder (`path` itself if it is a folder) as inputs of `option`:
-/// what compare and diagnose may read from a dump.
-std::vector<PathOption> folder_inputs(const std::string& option, const std::string& path);
-
 /// The one check every command that writes files makes before doing any work: no output is the
 /// same file as an input or as another output (by st_dev/st_ino when it exists, else by normalised
 /// path after symlinks; character devices such as /dev/null may be shared by outputs), and every

@@ -76,8 +76,8 @@ int load_comparison(const std::string& inputs, const std::string& candidate, con
 
 int run_compare(const CompareOptions& opt) {
   const auto start = std::chrono::steady_clock::now();
-  std::vector<PathOption> inputs = folder_inputs("--inputs", opt.inputs);
-  inputs.push_back({"--candidate", opt.candidate});
+  std::vector<PathOption> inputs = {{"--candidate", opt.candidate}};
+  for (const std::string& file : dump_input_files(opt.inputs)) inputs.push_back({"--inputs", file});
   if (!check_report_files(opt.reports, inputs)) return kExitUsage;
   Comparison cmp;
   if (int code = load_comparison(opt.inputs, opt.candidate, opt.layout, opt.bf16_bits, opt.threads, opt.max_memory, &cmp))

@@ -24,8 +24,8 @@ void setup_diagnose(CLI::App& app, DiagnoseOptions& opt) {
 }
 
 int run_diagnose(const DiagnoseOptions& opt) {
-  std::vector<PathOption> inputs = folder_inputs("--inputs", opt.inputs);
-  inputs.push_back({"--candidate", opt.candidate});
+  std::vector<PathOption> inputs = {{"--candidate", opt.candidate}};
+  for (const std::string& file : dump_input_files(opt.inputs)) inputs.push_back({"--inputs", file});
   if (!check_output_paths(inputs, {{"--json", opt.json}})) return kExitUsage;
   Comparison cmp;
   if (int code = load_comparison(opt.inputs, opt.candidate, opt.layout, opt.bf16_bits, opt.threads, opt.max_memory, &cmp))
