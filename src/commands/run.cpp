@@ -12,6 +12,7 @@
 #include "src/config.hpp"
 #include "src/commands/run_external.hpp"
 #include "src/diagnosis.hpp"
+#include "src/diagnostic.hpp"
 #include "src/interrupt.hpp"
 #include "src/parallel.hpp"
 #include "src/baseline.hpp"
@@ -65,8 +66,8 @@ nlohmann::json run_record(const RunCommandOptions& opt, const Candidate& cand) {
                         {"seed", opt.seed ? nlohmann::json(*opt.seed) : nlohmann::json(nullptr)},
                         {"candidate", cand.kernel},
                         {"cases", opt.cases}};
-  if (!opt.candidate_cmd.empty()) {
-    run["candidate_cmd"] = opt.candidate_cmd;
+  if (opt.candidate_cmd) {
+    run["candidate_cmd"] = printable(*opt.candidate_cmd);  // a JSON report must be UTF-8, a command need not be
     run["layout"] = opt.layout;
     run["bf16_bits"] = opt.bf16_bits;
     run["timeout"] = opt.timeout;
