@@ -26,8 +26,8 @@ double gate_utilisation(double value, double bound, bool lower) {
 void setup_calibrate(CLI::App& app, CalibrateOptions& opt) {
   app.add_option("--config,-c", opt.configs, "suite files (repeatable)")->required();
   app.add_option("--case", opt.cases, "only cases whose name matches this glob (repeatable)");
-  app.add_option("--seeds", opt.seeds, "seeds 0..N-1 per case (default 1000)")->check(integer_in(1, 1000000));
-  app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->check(thread_count());
+  app.add_option("--seeds", opt.seeds, "seeds 0..N-1 per case (default 1000)")->transform(integer_in(1, 1000000));
+  app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->transform(thread_count());
   app.add_option("--json", opt.json, "write the margins as JSON");
   app.add_option("--md", opt.md, "write the margins as a Markdown table");
   app.add_flag("--quiet,-q", opt.quiet, "no progress on stderr");

@@ -48,8 +48,9 @@ std::optional<double> parse_seconds_in(std::string_view text, double min, bool m
 /// False with `err` = "must be a number of seconds > 0 and at most 604800 (7 days), got X".
 bool check_timeout_seconds(double seconds, std::string* err);
 
-/// CLI11 validators for the parsers above. Each also rewrites the accepted text into the plain
-/// decimal form CLI11's own conversion reads back exactly (it would take "010" as octal).
+/// CLI11 validators for the parsers above. Each also rewrites the accepted text into a form
+/// CLI11's own conversion reads back exactly (it would take "010" as octal 8), so declare them
+/// with ->transform(): ->check() hands a validator a copy and the rewrite would be lost.
 CLI::Validator integer_in(std::int64_t min, std::int64_t max);
 /// --seed: 0 .. kMaxSeed (2^53 - 1; src/config.hpp says why).
 CLI::Validator seed_value();
