@@ -7,7 +7,8 @@
 // Accuracy (tests/fast_math_test.cpp): within 2 ulp (float) and 2.5 ulp (double) of the exact value for every x whose result is a
 // normal number. Results below the smallest normal number are flushed to +0 (x < -87.33 in float,
 // x < -708.39 in double): those are terms of a softmax at least 2^-126 times its largest term.
-// Results above the largest finite number are +Inf. NaN arguments are not supported.
+// Results above the largest finite number are +Inf. A NaN argument gives NaN (a score that is not
+// finite, e.g. Inf - Inf), without the undefined cast of NaN to an integer.
 #pragma once
 
 #include <bit>
@@ -35,15 +36,19 @@ namespace attn {
 namespace detail {
 
 // 2^n · p for an integer-valued n in [-126, 128]; n = 128 is done as 2^127 · 2p.
+// A NaN n (a NaN argument: then p is NaN too) is cast as -126, since casting NaN to an integer is
+// undefined behaviour; the result is NaN either way. For every other n the select changes nothing.
 ATTN_INLINE float scale_pow2(float p, float n) {
   const bool top = n > 127.0f;
-  const std::int32_t e = static_cast<std::int32_t>(top ? n - 1.0f : n) + 127;
+  const float m = n >= -126.0f ? (top ? n - 1.0f : n) : -126.0f;
+  const std::int32_t e = static_cast<std::int32_t>(m) + 127;
   return (top ? p + p : p) * std::bit_cast<float>(static_cast<std::uint32_t>(e) << 23);
 }
 
 ATTN_INLINE double scale_pow2(double p, double n) {
   const bool top = n > 1023.0;
-  const std::int64_t e = static_cast<std::int64_t>(top ? n - 1.0 : n) + 1023;
+  const double m = n >= -1022.0 ? (top ? n - 1.0 : n) : -1022.0;
+  const std::int64_t e = static_cast<std::int64_t>(m) + 1023;
   return (top ? p + p : p) * std::bit_cast<double>(static_cast<std::uint64_t>(e) << 52);
 }
 

@@ -55,7 +55,7 @@ ATTN_CLONES void golden_rows(const Problem& p, const Inputs& in, const Packed& k
     qk_block<double, kRows, kKeyBlock, float>(qrows, kv.key_block(bg, 0), D, g.lo, g.hi, scores.data(), n);
     double z[kRows];
     for (int r = 0; r < kRows; ++r) {
-      double* w = &scores[r * n];
+      double* w = scores.data() + r * n;  // not &scores[r * n]: scores is empty when no row sees a key
       if (keys[r].empty()) {  // a row with no visible key (or a padding row) is 0, sinks or not
         std::fill(w, w + n, 0.0);
         z[r] = 1.0;
@@ -77,7 +77,64 @@ ATTN_CLONES void golden_rows(const Problem& p, const Inputs& in, const Packed& k
   }
 }
 
+// probs_rounding_bound over rows [i0, i1) of (batch b, head h): plain loops, as it runs only for
+// the recipes that round P more coarsely than the eager reference (fp8) and only once per case.
+double rounding_rows(const Problem& p, const Inputs& in, double u, double abs_floor, std::int64_t b, std::int64_t h,
+                     std::int64_t i0, std::int64_t i1) {
+  const Shape& s = p.shape;
+  const std::int64_t D = s.head_dim, g = h / s.q_mult();
+  const double sink = p.has_sinks ? double(in.sinks[h]) : -std::numeric_limits<double>::infinity();
+  std::vector<double> sc, worst(D), square(D);
+  double out = 0.0;
+  for (std::int64_t i = i0; i < i1; ++i) {
+    const Problem::KeyRange keys = p.visible_keys(i);
+    if (keys.empty()) continue;
+    const float* qi = &in.q[bshd(b, i, h, 0, s.tokens, s.heads, D)];
+    sc.assign(keys.hi - keys.lo, 0.0);
+    double m = sink;
+    for (std::int64_t j = keys.lo; j < keys.hi; ++j) {
+      const float* kj = &in.k[bshd(b, j, g, 0, s.kv_tokens, s.kv_heads, D)];
+      double dot = 0.0;
+      for (std::int64_t d = 0; d < D; ++d) dot += double(qi[d]) * double(kj[d]);
+      sc[j - keys.lo] = p.scale * dot;
+      m = std::max(m, sc[j - keys.lo]);
+    }
+    double l = p.has_sinks ? std::exp(sink - m) : 0.0;
+    std::fill(worst.begin(), worst.end(), 0.0);
+    std::fill(square.begin(), square.end(), 0.0);
+    // The key that sets the row max (when no sink is above it) has probability exp(0) = 1 in the
+    // kernel, which every format holds exactly; abs_floor covers a near tie that float scores order
+    // the other way (then its probability is within float rounding of 1).
+    const std::int64_t top = m > sink ? keys.lo + (std::max_element(sc.begin(), sc.end()) - sc.begin()) : -1;
+    for (std::int64_t j = keys.lo; j < keys.hi; ++j) {
+      const double pj = std::exp(sc[j - keys.lo] - m);
+      l += pj;
+      const double e = j == top ? abs_floor : std::max(u * pj, abs_floor);
+      const float* vj = &in.v[bshd(b, j, g, 0, s.kv_tokens, s.kv_heads, D)];
+      for (std::int64_t d = 0; d < D; ++d) {
+        const double ev = e * std::abs(double(vj[d]));
+        worst[d] += ev;
+        square[d] += ev * ev;
+      }
+    }
+    for (std::int64_t d = 0; d < D; ++d) out = std::max(out, std::min(worst[d], 3.0 * std::sqrt(square[d])) / l);
+  }
+  return out;
+}
+
 }  // namespace
+
+double probs_rounding_bound(const Problem& p, const Inputs& in, double u, double abs_floor, int threads) {
+  const Shape& s = p.shape;
+  const std::int64_t chunks = (s.tokens + kChunk - 1) / kChunk;
+  std::vector<double> part(s.batch * s.heads * chunks, 0.0);  // one slot per task: any thread count, same max
+  parallel_for(std::int64_t(part.size()), threads, [&](std::int64_t task) {
+    const std::int64_t c = task % chunks, bh = task / chunks;
+    part[task] = rounding_rows(p, in, u, abs_floor, bh / s.heads, bh % s.heads, c * kChunk,
+                               std::min((c + 1) * kChunk, s.tokens));
+  });
+  return part.empty() ? 0.0 : *std::max_element(part.begin(), part.end());
+}
 
 void golden_attention(const Problem& p, const Inputs& in, std::span<double> out, int threads) {
   const Shape& s = p.shape;

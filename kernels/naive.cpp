@@ -61,7 +61,7 @@ ATTN_CLONES void naive_rows(const Problem& p, const Inputs& in, const Recipe& re
     poison(w);  // scratch, written before it is read
     qk_block<float, kRows, kKeyBlock>(qrows, kv.key_block(bg, 0), D, g.lo, g.hi, w.data(), n);
     for (int r = 0; r < kRows; ++r) {
-      float* x = &w[r * n];
+      float* x = w.data() + r * n;  // not &w[r * n]: w is empty when no row sees a key
       if (keys[r].empty()) {  // a row with no visible key (or a padding row) is 0
         std::fill(x, x + n, 0.0f);
         continue;

@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets (clang, ASan + UBSan) in build-fuzz/ and runs each for a bounded time.
 #   bash scripts/fuzz.sh               60 seconds per target, every target
 #   bash scripts/fuzz.sh 600 npy       10 minutes of the npy target only
-# Targets: config, npy, safetensors. Seeds come from tests/fuzz/corpus/<target>/ and
+# Targets: config, npy, safetensors, report (a JSON report as merge reads it), dump_case (a dump's
+# case.json as compare and diagnose read it). Seeds come from tests/fuzz/corpus/<target>/ and
 # tests/fuzz/regressions/<target>/; what the fuzzer learns grows build-fuzz/corpus/<target>/, and a
 # finding is saved as build-fuzz/artifacts/<target>/crash-*. Copy a finding into
 # tests/fuzz/regressions/<target>/ once fixed: tests/fuzz_regression_test.cpp replays it in the
@@ -13,7 +14,7 @@ ATTN_DIFF_EXTRA_PACKAGES="clang libclang-rt-14-dev" source "$(dirname "${BASH_SO
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(config npy safetensors)
+((${#targets[@]})) || targets=(config npy safetensors report dump_case)
 build="${ATTN_DIFF_FUZZ_BUILD:-$ATTN_DIFF_ROOT/build-fuzz}"
 
 cmake -S "$ATTN_DIFF_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \

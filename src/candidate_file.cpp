@@ -3,39 +3,16 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <algorithm>
 
+
+#include "src/fileio.hpp"
 #include "src/npy.hpp"
 #include "src/safetensors.hpp"
 
 namespace attn {
 
 namespace {
-
-bool read_bytes(const std::string& path, std::string* bytes, std::string* err) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
-    *err = fmt::format("{}: error: no such file", path);
-    return false;
-  }
-  if (std::filesystem::is_directory(path, ec)) {
-    *err = fmt::format("{}: error: is a directory, not a file", path);
-    return false;
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *err = fmt::format("{}: error: cannot open the file ({})", path, std::strerror(errno));
-    return false;
-  }
-  std::ostringstream s;
-  s << in.rdbuf();
-  *bytes = s.str();
-  return true;
-}
 
 // The tensor a safetensors file holds the output in: "out", or the only tensor.
 const Array* pick_tensor(const std::vector<NamedArray>& tensors, const std::string& path, std::string* err) {
@@ -55,21 +32,29 @@ const Array* pick_tensor(const std::vector<NamedArray>& tensors, const std::stri
 
 bool read_candidate(const std::string& path, const Index4& dims, const CandidateReadOptions& opt,
                     std::vector<double>* out, std::string* err) {
-  std::string bytes;
-  if (!read_bytes(path, &bytes, err)) return false;
-  if (bytes.empty()) {
+  // Only a regular file, and nothing of it past the header until the header fits the case: {out}
+  // may be a FIFO, /dev/zero or a sparse file claiming gigabytes.
+  InputFile file;
+  if (!file.open(path, err)) return false;
+  if (file.size() == 0) {
     *err = fmt::format("{}: error: the file is empty", path);
     return false;
   }
-  Array npy;
-  std::vector<NamedArray> tensors;
-  const Array* array = nullptr;
-  if (bytes.starts_with("\x93NUMPY")) {
-    if (!parse_npy(bytes, path, &npy, err, {.bf16_bits = opt.bf16_bits})) return false;
-    array = &npy;
+  // A shape that cannot be the output is refused with the layout's message before its data is read.
+  const auto accept_shape = [&](const std::vector<std::int64_t>& shape, std::string* why) {
+    if (element_count(shape) == dims[0] * dims[1] * dims[2] * dims[3]) return true;
+    std::vector<double> unused;
+    return layout_to_bshd(opt.layout, shape, {}, dims, path, &unused, why);  // fails: it has the wrong size
+  };
+  std::string magic;
+  if (!file.read(0, std::min<std::uint64_t>(file.size(), 6), &magic, err)) return false;
+  Array array;
+  if (magic == "\x93NUMPY") {
+    if (!read_npy(file, &array, err, {.bf16_bits = opt.bf16_bits, .accept_shape = accept_shape})) return false;
   } else {
+    SafetensorsIndex index;
     std::string st_err;
-    if (!parse_safetensors(bytes, path, &tensors, &st_err)) {
+    if (!read_safetensors_index(file, &index, &st_err)) {
       const bool named_st = path.ends_with(".safetensors");
       *err = named_st ? st_err
                       : fmt::format("{}: error: neither an .npy file (no \\x93NUMPY magic) nor a valid .safetensors "
@@ -77,9 +62,13 @@ bool read_candidate(const std::string& path, const Index4& dims, const Candidate
                                     path, st_err);
       return false;
     }
-    if (!(array = pick_tensor(tensors, path, err))) return false;
+    const Array* picked = pick_tensor(index.tensors, path, err);
+    if (!picked) return false;
+    std::size_t at = 0;
+    while (&index.tensors[at].array != picked) ++at;
+    if (!accept_shape(picked->shape, err) || !read_safetensors_tensor(file, index, at, &array, err)) return false;
   }
-  return layout_to_bshd(opt.layout, array->shape, array->values, dims, path, out, err);
+  return layout_to_bshd(opt.layout, array.shape, array.values, dims, path, out, err);
 }
 
 }  // namespace attn

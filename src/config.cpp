@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "src/json_strict.hpp"
+#include "src/numeric_limits_check.hpp"
 
 namespace attn {
 
@@ -203,36 +204,6 @@ class Reader {
   Diagnostics* diags_;
   bool ok_ = true;
 };
-
-// The largest |value| a distribution of rng.hpp can draw. Box-Muller's u1 is at least 2^-54, so a
-// normal draw is within sqrt(2·54·ln 2) = 8.652 standard deviations of the mean.
-double max_draw(const Distribution& d) {
-  const double normal = std::abs(d.mean) + 8.66 * d.std;
-  if (d.dist == "constant") return std::abs(d.value);
-  if (d.dist == "uniform" || d.dist == "integers") return std::max(std::abs(d.low), std::abs(d.high));
-  if (d.dist == "outliers") return std::max(normal, d.magnitude);
-  return normal;
-}
-
-// Inputs reach the kernels as floats rounded to the recipe's input dtype (fp8 and int8 are scaled
-// from float32): a value past the dtype's largest finite number becomes Inf there and every output
-// NaN, so such a case is refused before it runs.
-void check_input_range(Reader& rd, const CaseSpec& c) {
-  const DType t = c.recipe.scaled_input() ? DType::f32 : c.recipe.input;
-  const double limit = t == DType::f16 ? 65504.0 : t == DType::bf16 ? 0x1.fep127 : std::numeric_limits<float>::max();
-  const std::string dtype(dtype_name(t));
-  auto check = [&](const std::string& key, double largest, const char* how) {
-    if (largest > limit)
-      rd.error(fmt::format("key '{}' gives values up to {:.4g}, past the largest {} value ({:.6g})", key, largest, dtype, limit),
-               fmt::format("{}; the kernels would see Inf and every output would be NaN", how));
-  };
-  check("inputs", max_draw(c.inputs), "|mean| + 8.66·std for normal draws (the generator's bound), |value|, |low|, |high| or magnitude otherwise");
-  if (c.sinks.kind == SinksSpec::Kind::random)
-    check("sinks", max_draw(c.sinks.dist), "|mean| + 8.66·std for normal draws (the generator's bound), |value|, |low|, |high| or magnitude otherwise");
-  double largest = 0;
-  for (double v : c.sinks.values) largest = std::max(largest, std::abs(v));
-  check("sinks", largest, "sink logits are inputs too");
-}
 
 std::optional<std::int64_t> checked_product(std::initializer_list<std::int64_t> xs) {
   std::int64_t p = 1;
@@ -425,7 +396,8 @@ bool parse_case(const json& defaults, const json& raw, std::size_t position, con
     rd.error(fmt::format("the seed override {} is past the largest seed {} (2^53 - 1)", *opt.seed, kMaxSeed));
   else if (opt.seed) c.seed = *opt.seed;
   if (const json* d = rd.object(merged, "inputs")) c.inputs = rd.distribution(*d, "inputs");
-  if (whole && rd.ok()) check_input_range(rd, c);
+  if (whole && rd.ok())  // src/numeric_limits_check.hpp: ranges the recipe cannot compute are refused
+    for (const NumericIssue& issue : check_numeric_limits(c)) rd.error(issue.message, issue.note);
 
   c.tolerance = default_tolerance(c.recipe);
   if (merged.contains("tolerance") && merged.at("tolerance").is_string()) {

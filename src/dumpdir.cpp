@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
+#include "src/diagnostic.hpp"
 #include "src/fileio.hpp"
 #include "src/json_strict.hpp"
 #include "src/npy.hpp"
@@ -99,6 +101,10 @@ std::optional<DumpFormat> dump_format_from_name(std::string_view name) {
   return std::nullopt;
 }
 
+std::vector<std::string> dump_file_names() {
+  return {"q.npy", "k.npy", "v.npy", "sinks.npy", kInputsSafetensors, "golden.npy", "naive.npy", "tiled.npy", "case.json"};
+}
+
 std::string_view dump_format_name(DumpFormat f) { return f == DumpFormat::npy ? "npy" : "safetensors"; }
 
 bool write_dump(const DumpRequest& req, const CaseSpec& c, const Inputs& in, const DumpOutputs& outputs,
@@ -160,6 +166,61 @@ bool write_dump(const DumpRequest& req, const CaseSpec& c, const Inputs& in, con
   return write_file_atomic((dir / "case.json").string(), doc.dump(2) + "\n", err);
 }
 
+namespace {
+
+// A file name from case.json, relative to the dump folder and staying in it after symlinks:
+// a dump is handed over from elsewhere and must not make us read /etc/shadow or /dev/zero.
+std::string inside_dump(const std::string& dir, const std::string& name) {
+  const fs::path rel(name);
+  if (name.empty() || rel.is_absolute()) return "is absolute or empty";
+  for (const fs::path& part : rel)
+    if (part == "..") return "leaves the dump folder ('..')";
+  std::error_code ec;
+  const fs::path root = fs::weakly_canonical(fs::absolute(dir, ec), ec);
+  const fs::path real = fs::weakly_canonical(fs::absolute(fs::path(dir) / rel, ec), ec);
+  const auto [r, x] = std::mismatch(root.begin(), root.end(), real.begin(), real.end());
+  if (r != root.end()) return "leaves the dump folder through a symlink";
+  return "";
+}
+
+}  // namespace
+
+bool check_dump_info(const Dump& d, Diagnostics* diags) {
+  auto bad = [&](const std::string& key, const std::string& what) {
+    diags->push_back({d.case_file, "", fmt::format("'{}' {}", key, printable(what)),
+                      "case.json is written by `attn-diff dump`; dump the case again"});
+    return false;
+  };
+  auto type = [](const json& v) {
+    const std::string t = v.type_name();
+    return v.is_null() ? t : (std::strchr("aeiou", t[0]) ? "an " : "a ") + t;
+  };
+  const json& info = d.info;
+  if (info.is_null()) return true;  // case.json written by hand: no input files to read
+  if (!info.is_object()) return bad("dump", "is " + type(info) + ", not an object");
+  if (info.contains("input_scales")) {
+    const json& scales = info["input_scales"];
+    if (!scales.is_object()) return bad("dump.input_scales", "is " + type(scales) + ", not an object");
+    for (const auto& [name, v] : scales.items())
+      if (!v.is_number()) return bad("dump.input_scales." + name, "is " + type(v) + ", not a number");
+  }
+  if (!info.contains("files")) return true;
+  const json& files = info["files"];
+  if (!files.is_object()) return bad("dump.files", "is " + type(files) + ", not an object");
+  for (const auto& [name, entry] : files.items()) {
+    const std::string key = "dump.files." + name;
+    if (!entry.is_object()) return bad(key, "is " + type(entry) + ", not an object");
+    if (!entry.contains("file")) return bad(key, "has no \"file\"");
+    if (!entry["file"].is_string()) return bad(key + ".file", "is " + type(entry["file"]) + ", not a string");
+    if (entry.contains("tensor") && !entry["tensor"].is_string())
+      return bad(key + ".tensor", "is " + type(entry["tensor"]) + ", not a string");
+    const std::string file = entry["file"].get<std::string>();
+    if (const std::string why = inside_dump(d.dir, file); !why.empty())
+      return bad(key + ".file", fmt::format("'{}' {}; a dump names its files relative to its folder", file, why));
+  }
+  return true;
+}
+
 bool load_dump(const std::string& path, const LoadOptions& opt, Dump* out, Diagnostics* diags) {
   std::error_code ec;
   const fs::path p(path);
@@ -188,7 +249,7 @@ bool load_dump(const std::string& path, const LoadOptions& opt, Dump* out, Diagn
   JsonError json_err;  // load_suite above accepted the same text through the same strict parser
   const json doc = parse_json_strict(std::string(std::istreambuf_iterator<char>(in), {}), &json_err).value_or(json());
   out->info = doc.is_object() && doc.contains("dump") ? doc["dump"] : json();
-  return true;
+  return check_dump_info(*out, diags);
 }
 
 bool read_dump_inputs(const Dump& d, Inputs* out, std::string* err) {
@@ -199,31 +260,35 @@ bool read_dump_inputs(const Dump& d, Inputs* out, std::string* err) {
   const json& files = d.info["files"];
   const CaseSpec& c = d.spec;
   Inputs in;
-  std::vector<NamedArray> st;
-  bool st_read = false;
   for (const InputSlot& t : input_slots(c)) {
     if (!files.contains(t.name) || !files[t.name].contains("file") || !files[t.name]["file"].is_string()) {
       *err = fmt::format("{}: error: \"dump.files\" has no entry for '{}'", d.case_file, t.name);
       return false;
     }
     const std::string path = (fs::path(d.dir) / files[t.name]["file"].get<std::string>()).string();
+    // Names and types were checked by check_dump_info; the shape is checked against the one the
+    // case needs before any data is read.
+    const auto accept_shape = [&](const std::vector<std::int64_t>& shape, std::string* why) {
+      if (shape == t.shape) return true;
+      *why = fmt::format("{}: error: '{}' has shape [{}], the case needs [{}]", path, t.name, fmt::join(shape, ", "),
+                         fmt::join(t.shape, ", "));
+      return false;
+    };
     Array a;
     if (files[t.name].contains("tensor")) {
-      if (!st_read && !read_safetensors(path, &st, err)) return false;
-      st_read = true;
+      InputFile f;
+      SafetensorsIndex index;
+      if (!f.open(path, err) || !read_safetensors_index(f, &index, err)) return false;
       const std::string want = files[t.name]["tensor"].get<std::string>();
-      auto it = std::find_if(st.begin(), st.end(), [&](const NamedArray& x) { return x.name == want; });
-      if (it == st.end()) {
-        *err = fmt::format("{}: error: no tensor named '{}'", path, want);
+      auto it = std::find_if(index.tensors.begin(), index.tensors.end(), [&](const NamedArray& x) { return x.name == want; });
+      if (it == index.tensors.end()) {
+        *err = fmt::format("{}: error: no tensor named '{}'", path, printable(want));
         return false;
       }
-      a = it->array;
-    } else if (!read_npy(path, &a, err)) {
-      return false;
-    }
-    if (a.shape != t.shape) {
-      *err = fmt::format("{}: error: '{}' has shape [{}], the case needs [{}]", path, t.name, fmt::join(a.shape, ", "),
-                         fmt::join(t.shape, ", "));
+      if (!accept_shape(it->array.shape, err) ||
+          !read_safetensors_tensor(f, index, std::size_t(it - index.tensors.begin()), &a, err))
+        return false;
+    } else if (!read_npy(path, &a, err, {.accept_shape = accept_shape})) {
       return false;
     }
     (in.*t.values).assign(a.values.begin(), a.values.end());

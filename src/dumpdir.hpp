@@ -47,6 +47,10 @@ struct DumpOutputs {
 bool write_dump(const DumpRequest& req, const CaseSpec& c, const Inputs& in, const DumpOutputs& outputs,
                 std::string* err);
 
+/// Every file name a dump folder may get (inputs of both formats, references, case.json), for the
+/// check that none of them is a file the command reads.
+std::vector<std::string> dump_file_names();
+
 /// A dump read back.
 struct Dump {
   std::string dir;        // the directory
@@ -56,8 +60,15 @@ struct Dump {
   nlohmann::json info;  // the "dump" object of case.json; null when case.json was written by hand
 };
 
-/// Loads DIR/case.json (`path` may also name the .json file itself), which must hold exactly one case.
+/// Loads DIR/case.json (`path` may also name the .json file itself), which must hold exactly one case,
+/// and checks its "dump" object with check_dump_info. This is the one entry that reads case.json.
 bool load_dump(const std::string& path, const LoadOptions& opt, Dump* out, Diagnostics* diags);
+
+/// The "dump" object's types and file names: "files" an object of {"file": string, "tensor":
+/// string (optional)}, "input_scales" an object of numbers, and every file name relative to the
+/// dump folder without "..", staying inside it after symlinks. A diagnostic names case.json and the
+/// key (e.g. 'dump.files.q.tensor'); nothing is read from the files.
+bool check_dump_info(const Dump& d, Diagnostics* diags);
 
 /// Reads the inputs a dump lists (npy or safetensors) with their scales, checking every shape.
 /// False with a message naming the file when one is missing or malformed, or when the dump lists no

@@ -8,14 +8,18 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <thread>
 
+#include "src/diagnostic.hpp"
 #include "src/dumpdir.hpp"
+#include "src/interrupt.hpp"
 
 extern char** environ;
 
@@ -62,7 +66,10 @@ std::vector<std::string> last_lines(const std::string& text, std::size_t n) {
     const std::size_t from = start == std::string::npos ? 0 : start + 1;
     std::string line = text.substr(from, end - from);
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    if (line.size() > kMaxLine) line = line.substr(0, kMaxLine) + "...";
+    // The output is the command's, not ours: it may not be UTF-8 and may hold terminal escapes.
+    // Both would reach the terminal and the reports (a JSON report must be UTF-8).
+    if (line.size() > kMaxLine) line = printable(utf8_prefix(line, kMaxLine)) + "...";
+    else line = printable(line);
     if (!line.empty()) lines.push_back(std::move(line));
     if (start == std::string::npos) break;
     end = start;
@@ -83,6 +90,113 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
+const std::vector<std::string> kPlaceholderKeys = {"inputs", "out", "case"};
+const std::vector<std::pair<std::string, std::string>> kPlaceholderVariables = {
+    {"inputs", "ATTN_DIFF_INPUTS"}, {"out", "ATTN_DIFF_OUT"}, {"case", "ATTN_DIFF_CASE"}};
+
+// Where the placeholders of `keys` stand in a shell command, and whether the shell reads each one
+// unquoted, the only place where inserting a single-quoted value keeps it one plain word. The
+// scan follows the shell's quoting (sh(1) "Quoting"); what it does not follow exactly (the
+// inside of $(...), `...` and ${...}, here-documents) only makes it refuse more, never less: a
+// placeholder inside such a construct is refused, and after a substitution opened inside quotes
+// every later placeholder is, since where those quotes end is then not certain.
+struct Placeholders {
+  std::vector<std::pair<std::size_t, std::string>> at;  // position in the command, key
+  std::string problem;                                  // why the command is refused, "" if it is not
+};
+
+Placeholders scan_placeholders(const std::string& cmd, const std::vector<std::string>& keys) {
+  enum class In { code, single, ansi, dquote, subst, backquote, brace, comment, heredoc };
+  static const char* const where[] = {"", "inside single quotes", "inside $'...'", "inside double quotes",
+                                      "inside a $(...) substitution", "inside a `...` substitution",
+                                      "inside a ${...} expansion", "in a comment", "in a here-document"};
+  Placeholders p;
+  std::vector<In> stack = {In::code};
+  bool uncertain = false, heredoc_next_line = false;
+  const auto key_at = [&](std::size_t i) -> const std::string* {
+    for (const std::string& k : keys)
+      if (cmd.compare(i, k.size() + 2, "{" + k + "}") == 0) return &k;
+    return nullptr;
+  };
+  const auto refuse = [&](const std::string& key, const std::string& why) {
+    const std::string var = std::find_if(kPlaceholderVariables.begin(), kPlaceholderVariables.end(),
+                                         [&](const auto& kv) { return kv.first == key; })->second;
+    p.problem = fmt::format("--candidate-cmd: the placeholder {{{}}} stands {}, where the quotes attn-diff puts "
+                            "around its value do not hold: a value holding $(...), such as a hostile case name, would run as a "
+                            "command\n"
+                            "note: write {{{}}} unquoted (attn-diff quotes the value itself), or use the environment "
+                            "variable \"${}\" instead",
+                            key, why, key, var);
+  };
+  const auto open = [&](In in) {
+    if (stack.back() != In::code) uncertain = true;  // a substitution inside quotes or another substitution
+    stack.push_back(in);
+  };
+  for (std::size_t i = 0; i < cmd.size() && p.problem.empty();) {
+    const In in = stack.back();
+    const bool top = stack.size() == 1;
+    if (const std::string* key = key_at(i)) {
+      if (!top) refuse(*key, where[int(in)]);
+      else if (uncertain) refuse(*key, "after a substitution opened inside quotes");
+      else p.at.emplace_back(i, *key);
+      i += key->size() + 2;
+      continue;
+    }
+    const char c = cmd[i];
+    const char next = i + 1 < cmd.size() ? cmd[i + 1] : '\0';
+    switch (in) {
+      case In::code:
+      case In::subst:
+      case In::brace:
+        if (c == '\\') {
+          if (const std::string* key = key_at(i + 1)) refuse(*key, "right after a backslash");
+          i += 2;
+          continue;
+        }
+        if (c == '$') {
+          if (const std::string* key = key_at(i + 1)) refuse(*key, "right after a '$'");
+          else if (next == '(') open(In::subst);
+          else if (next == '{') open(In::brace);
+          else if (next == '\'') open(In::ansi);
+          else if (next == '"') open(In::dquote);
+          i += next == '(' || next == '{' || next == '\'' || next == '"' ? 2 : 1;
+          continue;
+        }
+        if (c == '\'') stack.push_back(In::single);
+        else if (c == '"') stack.push_back(In::dquote);
+        else if (c == '`') open(In::backquote);
+        else if (c == '#' && (i == 0 || std::strchr(" \t\n;&|()<>", cmd[i - 1]))) stack.push_back(In::comment);
+        else if (c == '<' && next == '<') heredoc_next_line = true, ++i;
+        else if (c == '\n' && heredoc_next_line) stack.push_back(In::heredoc);  // to the end: its end is not parsed
+        else if (c == '(' && in == In::subst) stack.push_back(In::subst);
+        else if ((c == ')' && in == In::subst) || (c == '}' && in == In::brace)) stack.pop_back();
+        break;
+      case In::single:
+        if (c == '\'') stack.pop_back();
+        break;
+      case In::ansi:
+      case In::backquote:
+      case In::dquote:
+        if (c == '\\') {
+          if (const std::string* key = key_at(i + 1)) refuse(*key, where[int(in)]);
+          i += 2;
+          continue;
+        }
+        if ((c == '\'' && in == In::ansi) || (c == '`' && in == In::backquote) || (c == '"' && in == In::dquote))
+          stack.pop_back();
+        else if (in == In::dquote && c == '`') open(In::backquote);
+        else if (in == In::dquote && c == '$' && (next == '(' || next == '{')) open(next == '(' ? In::subst : In::brace), ++i;
+        break;
+      case In::comment:
+        if (c == '\n') stack.pop_back();
+        break;
+      case In::heredoc: break;
+    }
+    ++i;
+  }
+  return p;
+}
+
 std::string with_tail(std::string message, const CommandResult& r, bool say_if_silent = true) {
   if (r.tail.empty()) return say_if_silent ? message + " (no output)" : message;
   message += "; its last output:";
@@ -96,6 +210,9 @@ std::string CommandResult::describe(double timeout_s) const {
   if (!started) return "could not be started: " + start_error;
   if (timed_out)
     return fmt::format("did not finish within {} s and was killed with its process group", timeout_s);
+  if (interrupted)
+    return fmt::format("was stopped by attn-diff's signal {} ({}) and killed with its process group", interrupted,
+                       ::strsignal(interrupted));
   if (signal) return fmt::format("was killed by signal {} ({})", signal, ::strsignal(signal));
   // The shell reports a command killed by signal N as status 128 + N.
   if (exit_code > 128 && exit_code < 128 + 65)
@@ -165,21 +282,27 @@ CommandResult run_shell_command(const std::string& command, const CommandOptions
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, ms) > 0) read_available(fd, &output, &eof);
   };
+  g_command_group.store(pid);  // a second Ctrl-C kills the group from the signal handler
+  const double limit = opt.timeout_s > 0 ? std::min(opt.timeout_s, kMaxTimeoutSeconds) : 0;
   for (;;) {
     if (child_ended(pid)) break;
-    if (opt.timeout_s > 0 && since(start) >= opt.timeout_s) {
-      r.timed_out = true;
+    // A stop signal ends the command as the timeout does: it may not hold attn-diff for --timeout.
+    const bool stop = interrupted();
+    if (stop || (limit > 0 && since(start) >= limit)) {
+      if (stop) r.interrupted = interrupt_signal();
+      else r.timed_out = true;
       ::kill(-pid, SIGTERM);
       const auto term = Clock::now();
-      while (!child_ended(pid) && since(term) < opt.kill_grace_s) wait_a_little(20);
+      while (!child_ended(pid) && since(term) < opt.kill_grace_s && !g_quit_now.load()) wait_a_little(20);
       break;
     }
-    int ms = 50;
-    if (opt.timeout_s > 0) ms = std::max(1, std::min(ms, int((opt.timeout_s - since(start)) * 1000) + 1));
+    int ms = 50;  // also how soon a signal is noticed
+    if (limit > 0) ms = int(std::clamp((limit - since(start)) * 1000 + 1, 1.0, 50.0));
     wait_a_little(ms);
   }
   // The shell has ended (or is being killed): nothing of its group may outlive the case.
   ::kill(-pid, SIGKILL);
+  g_command_group.store(0);  // before the reap, after which the pid may be reused
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -187,7 +310,7 @@ CommandResult run_shell_command(const std::string& command, const CommandOptions
   // What the command wrote before it ended is in the pipe (or held open by a process we just killed).
   for (int spins = 0; !eof && spins < 50; ++spins) wait_a_little(10);
   ::close(fd);
-  if (!r.timed_out) {
+  if (!r.timed_out && !r.interrupted) {
     if (WIFEXITED(status)) {
       r.exited = true;
       r.exit_code = WEXITSTATUS(status);
@@ -199,22 +322,40 @@ CommandResult run_shell_command(const std::string& command, const CommandOptions
   return r;
 }
 
-std::string expand_command(const std::string& command, const std::vector<std::pair<std::string, std::string>>& values) {
-  std::string out;
-  for (std::size_t i = 0; i < command.size();) {
-    bool replaced = false;
-    for (const auto& [key, value] : values) {
-      const std::string token = "{" + key + "}";
-      if (command.compare(i, token.size(), token) == 0) {
-        out += shell_safe(value) ? value : shell_quote(value);
-        i += token.size();
-        replaced = true;
-        break;
-      }
-    }
-    if (!replaced) out += command[i++];
+std::string timeout_problem(double seconds) {
+  if (!(seconds > 0) || !(seconds <= kMaxTimeoutSeconds))  // NaN fails both
+    return fmt::format("must be a number of seconds > 0 and at most {:g} (a week), got {}", kMaxTimeoutSeconds,
+                       seconds);
+  return "";
+}
+
+std::string candidate_command_problem(const std::string& command) {
+  if (command.find_first_not_of(" \t\n\r\f\v") == std::string::npos)
+    return "--candidate-cmd is empty: there is no command to judge\n"
+           "note: is the variable it was given from unset? pass the command attn-diff runs per case, e.g. "
+           "--candidate-cmd 'python3 kernel.py {inputs} {out}'";
+  return scan_placeholders(command, kPlaceholderKeys).problem;
+}
+
+bool expand_command(const std::string& command, const std::vector<std::pair<std::string, std::string>>& values,
+                    std::string* out, std::string* err) {
+  std::vector<std::string> keys;
+  for (const auto& [key, _] : values) keys.push_back(key);
+  const Placeholders p = scan_placeholders(command, keys);
+  if (!p.problem.empty()) {
+    *err = p.problem;
+    return false;
   }
-  return out;
+  out->clear();
+  std::size_t from = 0;
+  for (const auto& [pos, key] : p.at) {
+    const std::string& value = std::find_if(values.begin(), values.end(), [&](const auto& kv) { return kv.first == key; })->second;
+    *out += command.substr(from, pos - from);
+    *out += shell_safe(value) ? value : shell_quote(value);
+    from = pos + key.size() + 2;
+  }
+  *out += command.substr(from);
+  return true;
 }
 
 Candidate external_candidate(const ExternalOptions& opt) {
@@ -222,6 +363,13 @@ Candidate external_candidate(const ExternalOptions& opt) {
   c.kernel = "external";
   c.is_expected = false;
   c.produce = [opt](const CaseSpec& spec, const Inputs& in, std::vector<double>* out, std::string* err) {
+    // The commands check it at the start (exit 2); a library caller gets the same refusal per case.
+    if (std::string problem = candidate_command_problem(opt.command); !problem.empty()) {
+      *err = std::move(problem);
+      return false;
+    }
+    throw_if_interrupted();  // no new case, and no temporary directory, once asked to stop
+    const CleanupPending tidy_first;  // a second Ctrl-C must not kill us while the directory exists
     std::string pattern = (fs::temp_directory_path() / "attn-diff-XXXXXX").string();
     if (!::mkdtemp(pattern.data())) {
       *err = fmt::format("cannot create a temporary directory ({})", std::strerror(errno));
@@ -232,15 +380,16 @@ Candidate external_candidate(const ExternalOptions& opt) {
     auto finish = [&](bool ok) {
       std::error_code ec;
       if (!opt.keep_temp) fs::remove_all(tmp, ec);
-      else if (ok) std::fprintf(stderr, "attn-diff: case '%s': kept %s\n", spec.name.c_str(), tmp.c_str());
+      else if (ok || interrupted()) std::fprintf(stderr, "attn-diff: case '%s': kept %s\n", spec.name.c_str(), tmp.c_str());
       else *err += fmt::format("\n    note: kept {}", tmp.string());
+      if (interrupted()) throw Interrupted();  // the run reports the cases before this one
       return ok;
     };
     if (!write_dump({.dir = inputs, .format = DumpFormat::npy}, spec, in, {}, err)) return finish(false);
+    if (interrupted()) return finish(false);
 
-    const std::vector<std::pair<std::string, std::string>> values = {
-        {"inputs", inputs}, {"out", out_path}, {"case", spec.name}};
-    const std::string command = expand_command(opt.command, values);
+    std::string command;
+    expand_command(opt.command, {{"inputs", inputs}, {"out", out_path}, {"case", spec.name}}, &command, err);
     const CommandResult r = run_shell_command(
         command, {.timeout_s = opt.timeout_s,
                   .env = {{"ATTN_DIFF_INPUTS", inputs}, {"ATTN_DIFF_OUT", out_path}, {"ATTN_DIFF_CASE", spec.name}}});

@@ -1,45 +1,213 @@
 #include "src/fileio.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 
 namespace attn {
 
-bool write_file_atomic(const std::string& path, const std::string& content, std::string* err) {
-  namespace fs = std::filesystem;
+namespace fs = std::filesystem;
+
+namespace {
+
+// What `path` names after following symlinks: a path to that file (the path itself when it is no
+// symlink) so a temporary file goes beside the real target and a rename replaces it, not the link.
+// A dangling link names the file it would create.
+fs::path resolve_target(const fs::path& path) {
+  fs::path p = path;
   std::error_code ec;
-  if (fs::is_directory(path, ec)) {
-    *err = fmt::format("{}: error: is a directory, not a file", path);
+  for (int hops = 0; hops < 40 && fs::is_symlink(fs::symlink_status(p, ec)); ++hops) {
+    const fs::path to = fs::read_symlink(p, ec);
+    if (ec) break;
+    p = to.is_absolute() ? to : (p.has_parent_path() ? p.parent_path() : fs::path(".")) / to;
+  }
+  return p;
+}
+
+std::string errno_text(int e) { return std::strerror(e); }
+
+// Writes all of `content` to an open descriptor; false with errno set on failure.
+bool write_all(int fd, std::string_view content) {
+  while (!content.empty()) {
+    const ssize_t n = ::write(fd, content.data(), content.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = EIO;
+      return false;
+    }
+    content.remove_prefix(std::size_t(n));
+  }
+  return true;
+}
+
+enum class Kind { missing, regular, stream, directory, other };
+
+Kind kind_of(const fs::path& target, struct stat* st) {
+  if (::stat(target.c_str(), st) != 0) return Kind::missing;
+  if (S_ISREG(st->st_mode)) return Kind::regular;
+  if (S_ISCHR(st->st_mode) || S_ISFIFO(st->st_mode)) return Kind::stream;
+  if (S_ISDIR(st->st_mode)) return Kind::directory;
+  return Kind::other;
+}
+
+std::string refuse(const std::string& path, Kind k) {
+  return k == Kind::directory
+             ? fmt::format("{}: error: is a directory, not a file", path)
+             : fmt::format("{}: error: is not a regular file, a character device or a FIFO; refusing to replace it", path);
+}
+
+}  // namespace
+
+bool write_file_atomic(const std::string& path, const std::string& content, std::string* err) {
+  const fs::path target = resolve_target(path);
+  struct stat st {};
+  const Kind kind = kind_of(target, &st);
+  if (kind == Kind::directory || kind == Kind::other) {
+    *err = refuse(path, kind);
     return false;
   }
-  const fs::path target(path);
+  if (kind == Kind::stream) {  // /dev/null, /dev/stdout, a FIFO: written in place, never replaced
+    const int fd = ::open(target.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+      *err = fmt::format("{}: error: cannot open for writing ({})", path, errno_text(errno));
+      return false;
+    }
+    const bool ok = write_all(fd, content);
+    const int e = errno;
+    if (::close(fd) != 0 && ok) {
+      *err = fmt::format("{}: error: write failed ({})", path, errno_text(errno));
+      return false;
+    }
+    if (!ok) *err = fmt::format("{}: error: write failed ({})", path, errno_text(e));
+    return ok;
+  }
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  const std::string tmp = (dir / fmt::format(".{}.tmp.{}", target.filename().string(), ::getpid())).string();
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) {
-      *err = fmt::format("{}: error: cannot write ({})", path, std::strerror(errno));
-      return false;
-    }
-    out << content;
-    out.flush();
-    if (!out) {
-      *err = fmt::format("{}: error: write failed ({})", path, std::strerror(errno));
-      out.close();
-      fs::remove(tmp, ec);
-      return false;
-    }
+  const std::string base = fmt::format(".{}.tmp.{}", target.filename().string(), ::getpid());
+  std::string tmp;
+  int fd = -1;
+  for (int n = 0; n < 100 && fd < 0; ++n) {  // O_EXCL: never write through a file (or link) already there
+    tmp = (dir / (n ? fmt::format("{}.{}", base, n) : base)).string();
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno != EEXIST) break;
   }
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    *err = fmt::format("{}: error: cannot rename the temporary file into place ({})", path, ec.message());
-    fs::remove(tmp, ec);
+  if (fd < 0) {
+    *err = fmt::format("{}: error: cannot write ({})", path, errno_text(errno));
     return false;
+  }
+  bool ok = write_all(fd, content);
+  int e = errno;
+  if (::close(fd) != 0 && ok) ok = false, e = errno;
+  if (!ok) {
+    *err = fmt::format("{}: error: write failed ({})", path, errno_text(e));
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  if (::rename(tmp.c_str(), target.c_str()) != 0) {
+    *err = fmt::format("{}: error: cannot rename the temporary file into place ({})", path, errno_text(errno));
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
+bool probe_output(const std::string& path, std::string* err) {
+  const fs::path target = resolve_target(path);
+  struct stat st {};
+  const Kind kind = kind_of(target, &st);
+  if (kind == Kind::directory || kind == Kind::other) {
+    *err = refuse(path, kind);
+    return false;
+  }
+  if (kind == Kind::stream) {
+    if (::access(target.c_str(), W_OK) == 0) return true;
+    *err = fmt::format("{}: error: cannot write ({})", path, errno_text(errno));
+    return false;
+  }
+  // A probe where write_file_atomic puts its temporary file: the same errors, before the run.
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  const std::string probe = (dir / fmt::format(".{}.probe.{}", target.filename().string(), ::getpid())).string();
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0 && errno != EEXIST) {
+    *err = fmt::format("{}: error: cannot write ({})", path, errno_text(errno));
+    return false;
+  }
+  if (fd >= 0) {
+    ::close(fd);
+    ::unlink(probe.c_str());
+  }
+  return true;
+}
+
+FileIdentity file_identity(const std::string& path) {
+  FileIdentity id;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    id.exists = true;
+    id.dev = std::uint64_t(st.st_dev);
+    id.ino = std::uint64_t(st.st_ino);
+    id.is_device = S_ISCHR(st.st_mode);
+    return id;
+  }
+  std::error_code ec;
+  const fs::path abs = fs::absolute(resolve_target(path), ec);
+  const fs::path normal = fs::weakly_canonical(abs, ec);
+  id.normal = (ec ? abs.lexically_normal() : normal).string();
+  return id;
+}
+
+InputFile::~InputFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool InputFile::open(const std::string& path, std::string* err) {
+  path_ = path;
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
+  fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd_ < 0) {
+    *err = errno == ENOENT ? fmt::format("{}: error: cannot open the file: no such file", path)
+                           : fmt::format("{}: error: cannot open the file ({})", path, errno_text(errno));
+    return false;
+  }
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) {
+    *err = fmt::format("{}: error: cannot open the file ({})", path, errno_text(errno));
+    return false;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    const char* what = S_ISDIR(st.st_mode)    ? "a directory"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : S_ISCHR(st.st_mode)  ? "a character device"
+                       : S_ISBLK(st.st_mode)  ? "a block device"
+                                              : "a socket";
+    *err = S_ISDIR(st.st_mode) ? fmt::format("{}: error: is a directory, not a file", path)
+                               : fmt::format("{}: error: is {}, not a regular file", path, what);
+    return false;
+  }
+  size_ = std::uint64_t(st.st_size);
+  return true;
+}
+
+bool InputFile::read(std::uint64_t offset, std::uint64_t n, std::string* out, std::string* err) const {
+  if (offset > size_ || n > size_ - offset) {
+    *err = fmt::format("{}: error: bytes [{}, {}) lie past the end of the file ({} bytes)", path_, offset, offset + n, size_);
+    return false;
+  }
+  out->resize(std::size_t(n));
+  std::uint64_t done = 0;
+  while (done < n) {
+    const ssize_t got = ::pread(fd_, out->data() + done, std::size_t(n - done), off_t(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      *err = got == 0 ? fmt::format("{}: error: the file shrank while being read", path_)
+                      : fmt::format("{}: error: read failed ({})", path_, errno_text(errno));
+      return false;
+    }
+    done += std::uint64_t(got);
   }
   return true;
 }

@@ -12,7 +12,8 @@ namespace attn {
 
 /// One configured gate. Plain gates use `bound`; the relative gates (`max_abs_vs_naive`,
 /// `max_abs_vs_expected`) use `k` and `eps` (bound = k·yardstick + eps; eps < 0 means "derive the
-/// floor from the output dtype": one ulp, 2·unit_roundoff(output)·max|golden|).
+/// floor": one ulp of the output dtype, 2·unit_roundoff(output)·max|golden|, plus for
+/// max_abs_vs_naive what the recipe's coarser rounding of P can add, GateContext::probs_rounding).
 struct GateSpec {
   std::string name;
   double bound = 0.0;
@@ -54,7 +55,16 @@ struct GateContext {
   const Metrics* expected_vs_golden;     // the correct tiled kernel's error; null when the candidate is it
   double golden_max_abs_value;           // max |golden|, for the derived floor
   DType output;
+  // What rounding P more coarsely than the eager reference can add to the output error (0 when the
+  // recipe does not: see probs_rounding_unit); part of max_abs_vs_naive's derived floor.
+  double probs_rounding = 0.0;
 };
+
+/// The unit roundoff of the recipe's P where it is coarser than the eager reference's (fp8-e4m3:
+/// e4m3's 2^-4 against bf16's 2^-8), else 0: the naive reference does not make that error, so
+/// k × its error cannot bound it (on one key it is all of the kernel's error). *abs_floor gets the
+/// largest absolute error of rounding to that format's subnormals (half its smallest step).
+double probs_rounding_unit(const Recipe& recipe, double* abs_floor);
 
 /// Every gate but `baseline_growth`, which src/baseline.hpp evaluates once the run is over.
 std::vector<GateResult> evaluate_gates(const std::vector<GateSpec>& gates, const GateContext& ctx);

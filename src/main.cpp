@@ -1,6 +1,7 @@
 // attn-diff: differential testing of attention kernels. This file only wires subcommands.
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -19,7 +20,27 @@
 #include "src/diagnostic.hpp"
 #include "src/memory.hpp"
 
+namespace {
+
+// `attn-diff run ... | head`: a reader that stops early must not kill the run before it writes its
+// reports. SIGPIPE gets a handler that does nothing, so a write to the closed pipe fails with EPIPE
+// instead: stdio keeps the error, the rest of the printing is lost, the reports are still written
+// and the exit code is the verdict's. A handler rather than SIG_IGN because a caught signal is reset
+// to its default in the commands attn-diff starts (--candidate-cmd), an ignored one would stay ignored.
+void on_sigpipe(int) {}
+
+void survive_closed_stdout() {
+  struct sigaction sa {};
+  sa.sa_handler = on_sigpipe;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGPIPE, &sa, nullptr);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  survive_closed_stdout();
   attn::use_huge_pages(argv);
   CLI::App app{"attn-diff " ATTN_DIFF_VERSION
                ": differential testing of attention kernels (golden float64 SDPA vs naive vs tiled).\n\n"
@@ -74,7 +95,7 @@ int main(int argc, char** argv) {
   attn::setup_bench(*app.add_subcommand("bench", "validate, then time golden, naive, tiled and the metrics on a case or shape"),
                     bench_opt);
   attn::MergeOptions merge_opt;
-  attn::setup_merge(*app.add_subcommand("merge", "join the JSON reports of shards (or suites) into one, with the verdict of the whole"),
+  attn::setup_merge(*app.add_subcommand("merge", "join the JSON reports of the shards of one run into one, with the verdict of the whole"),
                     merge_opt);
 
   // `attn-diff --config FILE ...` is `attn-diff run --config FILE ...` (SPEC §6).

@@ -37,7 +37,10 @@ std::string escape_markup(std::string_view text) {
       cp = (cp << 6) | (cc & 0x3F);
     }
     ok = ok && !(len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) && !(len == 4 && (cp < 0x10000 || cp > 0x10FFFF));
-    if (ok) {
+    if (ok && (cp == 0xFFFE || cp == 0xFFFF)) {  // valid UTF-8, but not characters XML 1.0 allows
+      out += kReplacement;
+      i += std::size_t(len);
+    } else if (ok) {
       out.append(text.substr(i, std::size_t(len)));
       i += std::size_t(len);
     } else {

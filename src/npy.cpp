@@ -9,10 +9,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <limits>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -303,8 +300,23 @@ bool parse_descr(const std::string& descr, const NpyReadOptions& opt, ArrayDType
 
 // --- Reading -------------------------------------------------------------------------------------
 
-bool parse_npy(std::string_view bytes, const std::string& name, Array* out, std::string* err,
-               const NpyReadOptions& opt) {
+namespace {
+
+// Longer headers are not ones NumPy writes (it refuses to read past 10000 bytes by default).
+constexpr std::uint64_t kMaxNpyHeader = 1 << 20;
+
+// What a header says, checked against the size of the whole file: the data is [data_offset,
+// file_size) and holds exactly the shape's elements.
+struct NpyHeader {
+  std::vector<std::int64_t> shape;
+  ArrayDType dtype = ArrayDType::f64;
+  std::uint64_t data_offset = 0, count = 0;
+};
+
+// `bytes` is the start of a file of `file_size` bytes: all of it, or at least its first
+// kMaxNpyHeader + 12 bytes.
+bool parse_npy_header(std::string_view bytes, std::uint64_t file_size, const std::string& name, NpyHeader* out,
+                      std::string* err, const NpyReadOptions& opt) {
   auto fail = [&](const std::string& msg) {
     // Messages quote header bytes, which may be anything: escaped so that the message prints
     // safely and fits in a JSON report (whose writer throws on invalid UTF-8).
@@ -322,9 +334,12 @@ bool parse_npy(std::string_view bytes, const std::string& name, Array* out, std:
   if (bytes.size() < 8 + len_size) return fail("truncated header: the file ends inside the header length");
   const std::uint64_t header_len = load_le(bytes.data() + 8, len_size);
   const std::size_t header_begin = 8 + len_size;
-  if (header_len > bytes.size() - header_begin)
+  if (header_len > file_size - header_begin)
     return fail(fmt::format("header length {} (from byte {}) runs past the end of the file ({} bytes)", header_len,
-                            header_begin, bytes.size()));
+                            header_begin, file_size));
+  if (header_len > kMaxNpyHeader || header_len > bytes.size() - header_begin)
+    return fail(fmt::format("header length {} is absurd (at most {} bytes); not an array NumPy writes", header_len,
+                            kMaxNpyHeader));
   const std::string_view header = bytes.substr(header_begin, header_len);
 
   std::vector<std::pair<std::string, Literal>> dict;
@@ -360,37 +375,49 @@ bool parse_npy(std::string_view bytes, const std::string& name, Array* out, std:
   if (!count) return fail(fmt::format("shape {} has more elements than fit in a 64-bit integer", shape_text(shape)));
   // Compare by division: count * itemsize itself may overflow for a lying header.
   const std::size_t itemsize = array_itemsize(dtype);
-  const std::string_view data = bytes.substr(header_begin + header_len);
+  const std::uint64_t data_begin = header_begin + header_len, data_size = file_size - data_begin;
   const std::uint64_t need_items = static_cast<std::uint64_t>(*count);
-  if (need_items > data.size() / itemsize) {
+  if (need_items > data_size / itemsize) {
     return fail(fmt::format("truncated data: shape {} of '{}' needs {} elements of {} bytes but the file holds {} bytes",
-                            shape_text(shape), descr->text, *count, itemsize, data.size()));
+                            shape_text(shape), descr->text, *count, itemsize, data_size));
   }
-  if (need_items * itemsize != data.size()) {
+  if (need_items * itemsize != data_size) {
     return fail(fmt::format("{} trailing bytes after the data: shape {} of '{}' needs {} bytes, the file holds {}",
-                            data.size() - need_items * itemsize, shape_text(shape), descr->text,
-                            need_items * itemsize, data.size()));
+                            data_size - need_items * itemsize, shape_text(shape), descr->text,
+                            need_items * itemsize, data_size));
   }
-  out->shape = std::move(shape);
-  out->dtype = dtype;
-  decode_le(dtype, data, &out->values);
+  if (opt.accept_shape && !opt.accept_shape(shape, err)) return false;
+  *out = {std::move(shape), dtype, data_begin, need_items};
+  return true;
+}
+
+}  // namespace
+
+bool parse_npy(std::string_view bytes, const std::string& name, Array* out, std::string* err,
+               const NpyReadOptions& opt) {
+  NpyHeader h;
+  if (!parse_npy_header(bytes, bytes.size(), name, &h, err, opt)) return false;
+  out->shape = std::move(h.shape);
+  out->dtype = h.dtype;
+  decode_le(h.dtype, bytes.substr(h.data_offset), &out->values);
+  return true;
+}
+
+bool read_npy(const InputFile& file, Array* out, std::string* err, const NpyReadOptions& opt) {
+  std::string bytes;
+  if (!file.read(0, std::min<std::uint64_t>(file.size(), kMaxNpyHeader + 12), &bytes, err)) return false;
+  NpyHeader h;
+  if (!parse_npy_header(bytes, file.size(), file.path(), &h, err, opt)) return false;
+  if (!file.read(h.data_offset, file.size() - h.data_offset, &bytes, err)) return false;
+  out->shape = std::move(h.shape);
+  out->dtype = h.dtype;
+  decode_le(h.dtype, bytes, &out->values);
   return true;
 }
 
 bool read_npy(const std::string& path, Array* out, std::string* err, const NpyReadOptions& opt) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    *err = fmt::format("{}: error: is a directory, not a file", path);
-    return false;
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *err = fmt::format("{}: error: cannot open the file ({})", path, std::strerror(errno));
-    return false;
-  }
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return parse_npy(bytes.str(), path, out, err, opt);
+  InputFile file;
+  return file.open(path, err) && read_npy(file, out, err, opt);
 }
 
 // --- Writing -------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -27,11 +28,20 @@ struct NpyReadOptions {
   /// Read '<u2'/'<i2' as raw bf16 bit patterns (NumPy has no bf16, so bf16 tensors are saved as
   /// their 16-bit integer views). Off by default: an integer file is more likely a mistake.
   bool bf16_bits = false;
+  /// Called with the header's shape before any data is read (the caller knows the shape it
+  /// expects), so a header declaring 6 GB is an error, not an allocation: false stops the read with
+  /// the callback's *err.
+  std::function<bool(const std::vector<std::int64_t>& shape, std::string* err)> accept_shape;
 };
 
+class InputFile;  // src/fileio.hpp
+
 /// Reads an .npy file (format 1.0, 2.0 or 3.0; '<f2', '<f4', '<f8', or bf16 bits). On failure
-/// returns false and sets *err to "path: error: ...".
+/// returns false and sets *err to "path: error: ...". Only a regular file is read (src/fileio.hpp),
+/// and only after its header is checked against the file's size and opt.max_elements.
 bool read_npy(const std::string& path, Array* out, std::string* err, const NpyReadOptions& opt = {});
+/// The same on a file already open (e.g. after looking at its first bytes).
+bool read_npy(const InputFile& file, Array* out, std::string* err, const NpyReadOptions& opt = {});
 
 /// read_npy on bytes already in memory; `name_for_errors` starts every message.
 bool parse_npy(std::string_view bytes, const std::string& name_for_errors, Array* out, std::string* err,

@@ -128,7 +128,7 @@ json report_to_json(const RunReport& r) {
   json cases = json::array();
   for (const CaseResult& c : r.cases) {
     cases.push_back(case_to_json(c));
-    cases.back()["suite"] = r.suite;  // merged reports may join several suites
+    cases.back()["suite"] = r.suite;  // JUnit groups the cases by it
   }
   json j = {{"schema", "attn-diff.report.v1"},
           {"tool", {{"name", "attn-diff"}, {"version", ATTN_DIFF_VERSION}}},
@@ -139,6 +139,7 @@ json report_to_json(const RunReport& r) {
                        {"incomplete", r.incomplete}, {"not_run", r.not_run}}},
           {"cases", cases}};
   if (!r.shard.empty()) j["shard"] = r.shard;
+  if (!r.run.is_null()) j["run"] = r.run;
   if (r.baseline)
     j["baseline"] = {{"file", printable(r.baseline->file)}, {"new", r.baseline->new_cases}, {"vanished", r.baseline->vanished_cases}};
   return j;

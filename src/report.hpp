@@ -19,6 +19,11 @@ struct RunReport {
   bool incomplete = false;  // interrupted: `cases` holds only the cases finished before the signal
   std::int64_t not_run = 0;  // selected cases an interruption left out
   std::string shard;          // "I/N" when the run was one shard of the suite (src/shard.hpp)
+  // What the run was, so `merge` can tell the shards of one run from reports of another (the
+  // report's "run" object; null: not written): config_digest (fnv1a64 of the config file's bytes),
+  // seed (--seed, or null), candidate (the kernel: "tiled", "mutant:NAME", "external"),
+  // candidate_cmd, layout, bf16_bits and timeout for an external one, and cases (the --case globs).
+  nlohmann::json run;
   // With --baseline (src/baseline.hpp): the baseline report, the cases it lacks and the cases of
   // the suite it has that are gone.
   struct Baseline {

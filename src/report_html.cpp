@@ -349,16 +349,18 @@ std::string render_html(const json& report) {
   for (const json& c : report.at("cases")) cases.push_back({&c, cases.size()});
   std::stable_sort(cases.begin(), cases.end(), [](const auto& a, const auto& b) { return verdict_rank(*a.first) < verdict_rank(*b.first); });
   const json& sum = report.at("summary");
-  const bool ok = sum.value("failed", 0) == 0 && sum.value("errors", 0) == 0;
+  const bool incomplete = sum.value("incomplete", false);
+  const bool ok = sum.value("failed", 0) == 0 && sum.value("errors", 0) == 0 && !incomplete;
+  const char* verdict = incomplete ? "INCOMPLETE" : ok ? "pass" : "FAIL";
   const std::string suite = report.value("suite", "");
   std::string s = fmt::format(
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
       "script-src 'unsafe-inline'; img-src data:\">"
       "<meta name=\"viewport\" content=\"width=device-width\"><title>attn-diff {}: {}</title><style>{}</style></head>\n<body>\n",
-      esc(suite), ok ? "pass" : "FAIL", kStyle);
+      esc(suite), verdict, kStyle);
   s += fmt::format("<h1>attn-diff — {}</h1><p class=\"meta\"><span class=\"badge {}\">{}</span> {} cases, {} passed, {} failed",
-                   esc(suite), ok ? "pass" : "fail", ok ? "pass" : "fail", sum.value("cases", 0), sum.value("passed", 0),
+                   esc(suite), ok ? "pass" : "fail", incomplete ? "incomplete" : ok ? "pass" : "fail", sum.value("cases", 0), sum.value("passed", 0),
                    sum.value("failed", 0));
   if (sum.value("errors", 0)) s += fmt::format(", {} errors", sum.value("errors", 0));
   if (sum.value("unsupported", 0)) s += fmt::format(", {} unsupported", sum.value("unsupported", 0));

@@ -13,15 +13,49 @@ using nlohmann::json;
 
 namespace {
 
-// A table cell: '|' would end the cell and a newline the row.
-std::string cell(std::string s) {
+// Report text is data, never markup: the longest a cell or name gets (a PR comment is limited to
+// 64 KiB; the candidate's stderr tail would fill it), cut on a UTF-8 boundary.
+constexpr std::size_t kMaxText = 300;
+
+// Appends `s` cut at kMaxText bytes, with `put` deciding what each byte becomes.
+template <class Put>
+std::string cut(std::string_view s, Put&& put) {
   std::string out;
-  for (char c : s) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n' || c == '\r') out += ' ';
-    else out += c;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (i >= kMaxText && (c & 0xC0) != 0x80) return out + "…";
+    if (c < 0x20 || c == 0x7F) out += ' ';  // a newline would end the table row
+    else put(out, char(c));
   }
   return out;
+}
+
+// Plain text: every ASCII punctuation mark that can open markup (an image, a link, raw HTML, an
+// entity, emphasis, a code span, a cell border) backslash-escaped, and '@' followed by U+200B so
+// the comment mentions nobody.
+std::string text(std::string_view s) {
+  return cut(s, [](std::string& out, char c) {
+    if (c == '@') {
+      out += "@\u200B";
+      return;
+    }
+    if (std::string_view("\\`*_[]()<>!|~&#").find(c) != std::string_view::npos) out += '\\';
+    out += c;
+  });
+}
+
+// A code span that holds `s` literally: fenced by one backtick more than its longest run of
+// backticks, padded when it starts or ends with one. In a table '|' is escaped even inside it.
+std::string code(std::string_view s, bool in_table = true) {
+  std::size_t run = 0, longest = 0;
+  for (char c : s) longest = std::max(longest, run = c == '`' ? run + 1 : 0);
+  const std::string fence(longest + 1, '`');
+  std::string body = cut(s, [in_table](std::string& out, char c) {
+    if (c == '|' && in_table) out += '\\';
+    out += c;
+  });
+  if (body.empty() || body.front() == '`' || body.back() == '`' || body.front() == ' ') body = " " + body + " ";
+  return fence + body + fence;
 }
 
 std::string num(const json& x) { return x.is_number() ? fmt::format("{:.2e}", x.get<double>()) : std::string("-"); }
@@ -36,18 +70,18 @@ std::string row(const json& c, bool baseline) {
   const json e = c.value("explained", json::object());
   std::string reason;
   if (c.value("verdict", "") == "fail" && !c.value("failures", json::array()).empty())
-    reason = c.at("failures")[0].get<std::string>();
+    reason = text(c.at("failures")[0].get<std::string>());
   else if (c.contains("error"))
-    reason = c.at("error").get<std::string>();
+    reason = text(c.at("error").get<std::string>());
   if (c.contains("diagnosis") && !c.at("diagnosis").at("hypotheses").empty())
-    reason += fmt::format(" — most likely `{}`", c.at("diagnosis").at("hypotheses")[0].value("name", ""));
+    reason += fmt::format(" — most likely {}", code(c.at("diagnosis").at("hypotheses")[0].value("name", "")));
   const std::string verdict = c.value("verdict", "");
   const char* mark = verdict == "pass" ? "✅" : verdict == "fail" ? "❌" : verdict == "error" ? "💥" : "➖";
-  std::string r = fmt::format("| {} {} | `{}` | {} | {} | {} |", mark, verdict, cell(c.value("name", "")),
+  std::string r = fmt::format("| {} {} | {} | {} | {} | {} |", mark, verdict, code(c.value("name", "")),
                               num(m.value("max_abs", json())), num(e.value("naive_max_abs", json())),
                               num(m.value("mae", json())));
   if (baseline) r += fmt::format(" {} | {} |", change(c, "max_abs_change"), change(c, "mae_change"));
-  return r + fmt::format(" {} |\n", cell(reason));
+  return r + fmt::format(" {} |\n", reason);
 }
 
 std::string table(const std::vector<const json*>& cases, bool baseline) {
@@ -64,10 +98,11 @@ std::string table(const std::vector<const json*>& cases, bool baseline) {
 
 std::string render_markdown(const json& report) {
   const json& s = report.at("summary");
-  const bool ok = s.value("failed", 0) == 0 && s.value("errors", 0) == 0 && !s.value("incomplete", false);
-  std::string out = fmt::format("### {} attn-diff `{}`: {} cases, {} passed, {} failed", ok ? "✅" : "❌",
-                                cell(report.value("suite", "")), s.value("cases", 0), s.value("passed", 0),
-                                s.value("failed", 0));
+  const bool incomplete = s.value("incomplete", false);
+  const bool ok = s.value("failed", 0) == 0 && s.value("errors", 0) == 0 && !incomplete;
+  std::string out = fmt::format("### {} attn-diff {}: {}{} cases, {} passed, {} failed", ok ? "✅" : "❌",
+                                code(report.value("suite", ""), false), incomplete ? "INCOMPLETE, " : "",
+                                s.value("cases", 0), s.value("passed", 0), s.value("failed", 0));
   if (s.value("errors", 0)) out += fmt::format(", {} errors", s.value("errors", 0));
   if (s.value("unsupported", 0)) out += fmt::format(", {} unsupported", s.value("unsupported", 0));
   out += "\n\n";
@@ -87,7 +122,7 @@ std::string render_markdown(const json& report) {
       const json& names = b.value(key, json::array());
       if (names.empty()) continue;
       std::vector<std::string> quoted;
-      for (const json& n : names) quoted.push_back(fmt::format("`{}`", cell(n.get<std::string>())));
+      for (const json& n : names) quoted.push_back(code(n.get<std::string>(), false));
       out += fmt::format("{} since the baseline: {}\n\n", std::string(key) == "new" ? "New cases" : "Vanished cases",
                          fmt::join(quoted, ", "));
     }

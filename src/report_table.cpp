@@ -119,11 +119,12 @@ std::string render_table(const RunReport& r, bool color) {
 }
 
 std::string render_summary(const RunReport& r, bool color, double seconds) {
-  const bool ok = r.failed() == 0 && r.errors() == 0;
+  const bool ok = r.failed() == 0 && r.errors() == 0 && !r.incomplete;
   std::string s = fmt::format("{}{}: {} cases, {} passed, {} failed", r.suite, r.shard.empty() ? "" : " shard " + r.shard,
                               r.cases.size(), r.passed(), r.failed());
   if (r.errors()) s += fmt::format(", {} errors", r.errors());
   if (r.unsupported()) s += fmt::format(", {} unsupported", r.unsupported());
+  if (r.incomplete) s += fmt::format(", INCOMPLETE: interrupted, {} cases not run", r.not_run);
   s += fmt::format(" ({:.2f} s)", seconds);
   return paint(color, ok ? "32" : "1;31", s) + "\n";
 }

@@ -76,6 +76,9 @@ PreparedCase prepare_case(const CaseSpec& c, int threads) {
   p.naive_vs_golden = compute_metrics(p.naive, p.golden, p.dims(), c.tolerance, threads);
   p.empty_rows = c.problem.empty_rows();
   for (double g : p.golden) p.golden_max_abs_value = std::max(p.golden_max_abs_value, std::abs(g));
+  double abs_floor = 0.0;
+  if (const double u = probs_rounding_unit(c.recipe, &abs_floor); u > 0.0)
+    p.probs_rounding = probs_rounding_bound(c.problem, p.inputs, u, abs_floor, threads);
   p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return p;
 }
@@ -119,7 +122,8 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
                                      .naive_vs_golden = r.naive_vs_golden,
                                      .expected_vs_golden = r.expected_vs_golden ? &*r.expected_vs_golden : nullptr,
                                      .golden_max_abs_value = r.golden_max_abs_value,
-                                     .output = c.recipe.output});
+                                     .output = c.recipe.output,
+                                     .probs_rounding = p.probs_rounding});
   // NaN or Inf in the candidate where golden is finite fails the case whatever the gates say.
   std::int64_t bad = 0;
   for (std::size_t e = 0; e < candidate.size(); ++e) bad += !std::isfinite(candidate[e]) && std::isfinite(p.golden[e]);

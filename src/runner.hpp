@@ -84,6 +84,7 @@ struct PreparedCase {
   std::vector<std::string> coverage;
   std::int64_t empty_rows = 0;
   double golden_max_abs_value = 0.0;
+  double probs_rounding = 0.0;  // GateContext::probs_rounding (src/gates.hpp)
   double seconds = 0.0;  // time spent preparing
 
   Index4 dims() const {

@@ -98,8 +98,13 @@ bool parse_entry(const std::string& name, const json& v, std::uint64_t data_size
 
 }  // namespace
 
-bool parse_safetensors(std::string_view bytes, const std::string& file, std::vector<NamedArray>* out,
-                       std::string* err) {
+namespace {
+
+// The header at the start of `bytes` (all of a file of `file_size` bytes, or at least its first
+// 8 + header length bytes), checked against the file's size: every tensor's dtype, shape and byte
+// range, in the order of their data, with no value read.
+bool parse_header(std::string_view bytes, std::uint64_t file_size, const std::string& file,
+                  SafetensorsIndex* out, std::string* err) {
   auto fail = [&](const std::string& msg) {  // tensor names may hold control characters
     *err = fmt::format("{}: error: {}", file, printable(msg));
     return false;
@@ -110,8 +115,8 @@ bool parse_safetensors(std::string_view bytes, const std::string& file, std::vec
   for (int i = 0; i < 8; ++i) n |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
   if (n > kMaxHeader)
     return fail(fmt::format("header length {} is absurd (at most {} bytes); not a safetensors file?", n, kMaxHeader));
-  if (n > bytes.size() - 8)
-    return fail(fmt::format("header length {} runs past the end of the file ({} bytes)", n, bytes.size()));
+  if (n > file_size - 8 || n > bytes.size() - 8)
+    return fail(fmt::format("header length {} runs past the end of the file ({} bytes)", n, file_size));
 
   JsonError json_err;  // NUL bytes, duplicate tensor names, too deep (dump() in the messages below recurses)
   const std::optional<json> parsed = parse_json_strict(bytes.substr(8, n), &json_err);
@@ -119,7 +124,7 @@ bool parse_safetensors(std::string_view bytes, const std::string& file, std::vec
   const json& header = *parsed;
   if (!header.is_object()) return fail("the JSON header is not an object");
 
-  const std::string_view data = bytes.substr(8 + n);
+  const std::uint64_t data_size = file_size - 8 - n;
   std::vector<Entry> entries;
   for (const auto& [name, value] : header.items()) {
     if (name == "__metadata__") {
@@ -129,7 +134,7 @@ bool parse_safetensors(std::string_view bytes, const std::string& file, std::vec
     }
     Entry e;
     std::string why;
-    if (!parse_entry(name, value, data.size(), &e, &why)) return fail(fmt::format("tensor '{}': {}", name, why));
+    if (!parse_entry(name, value, data_size, &e, &why)) return fail(fmt::format("tensor '{}': {}", name, why));
     entries.push_back(std::move(e));
   }
 
@@ -145,32 +150,61 @@ bool parse_safetensors(std::string_view bytes, const std::string& file, std::vec
       return fail(fmt::format("bytes [{}, {}) of the data buffer belong to no tensor (gap before '{}')", expected, e.begin, e.name));
     expected = e.end;
   }
-  if (expected != data.size())
-    return fail(fmt::format("{} trailing bytes after the last tensor's data", data.size() - expected));
+  if (expected != data_size)
+    return fail(fmt::format("{} trailing bytes after the last tensor's data", data_size - expected));
 
-  out->clear();
+  *out = {};
   for (Entry& e : entries) {
-    NamedArray a{std::move(e.name), {std::move(e.shape), e.dtype, {}}};
-    decode_le(e.dtype, data.substr(e.begin, e.end - e.begin), &a.array.values);
-    out->push_back(std::move(a));
+    out->tensors.push_back({std::move(e.name), {std::move(e.shape), e.dtype, {}}});
+    out->ranges.emplace_back(8 + n + e.begin, 8 + n + e.end);
   }
   return true;
 }
 
+}  // namespace
+
+bool parse_safetensors(std::string_view bytes, const std::string& file, std::vector<NamedArray>* out,
+                       std::string* err) {
+  SafetensorsIndex index;
+  if (!parse_header(bytes, bytes.size(), file, &index, err)) return false;
+  for (std::size_t i = 0; i < index.tensors.size(); ++i) {
+    const auto [begin, end] = index.ranges[i];
+    Array& a = index.tensors[i].array;
+    decode_le(a.dtype, bytes.substr(begin, end - begin), &a.values);
+  }
+  *out = std::move(index.tensors);
+  return true;
+}
+
+bool read_safetensors_index(const InputFile& f, SafetensorsIndex* out, std::string* err) {
+  std::string head;
+  if (!f.read(0, std::min<std::uint64_t>(f.size(), 8), &head, err)) return false;
+  std::uint64_t n = 0;
+  for (std::size_t i = 0; i < head.size(); ++i) n |= std::uint64_t(static_cast<unsigned char>(head[i])) << (8 * i);
+  // Read the header only when its length is believable; parse_header names whatever is wrong.
+  if (head.size() == 8 && n <= kMaxHeader && n <= f.size() - 8 && !f.read(0, 8 + n, &head, err)) return false;
+  return parse_header(head, f.size(), f.path(), out, err);
+}
+
+bool read_safetensors_tensor(const InputFile& f, const SafetensorsIndex& index, std::size_t i, Array* out,
+                             std::string* err) {
+  const Array& a = index.tensors[i].array;
+  const auto [begin, end] = index.ranges[i];
+  std::string bytes;
+  if (!f.read(begin, end - begin, &bytes, err)) return false;
+  *out = {a.shape, a.dtype, {}};
+  decode_le(a.dtype, bytes, &out->values);
+  return true;
+}
+
 bool read_safetensors(const std::string& path, std::vector<NamedArray>* out, std::string* err) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    *err = fmt::format("{}: error: is a directory, not a file", path);
-    return false;
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *err = fmt::format("{}: error: cannot open the file ({})", path, std::strerror(errno));
-    return false;
-  }
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return parse_safetensors(bytes.str(), path, out, err);
+  InputFile f;
+  SafetensorsIndex index;
+  if (!f.open(path, err) || !read_safetensors_index(f, &index, err)) return false;
+  for (std::size_t i = 0; i < index.tensors.size(); ++i)
+    if (!read_safetensors_tensor(f, index, i, &index.tensors[i].array, err)) return false;
+  *out = std::move(index.tensors);
+  return true;
 }
 
 bool write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors, std::string* err,

@@ -29,6 +29,19 @@ bool read_safetensors(const std::string& path, std::vector<NamedArray>* out, std
 bool parse_safetensors(std::string_view bytes, const std::string& name_for_errors, std::vector<NamedArray>* out,
                        std::string* err);
 
+/// The tensors of a file (dtype and shape, no values yet) and each one's byte range in the file,
+/// checked as parse_safetensors checks them: the header against the file's size, before any data
+/// is read.
+struct SafetensorsIndex {
+  std::vector<NamedArray> tensors;  // values empty
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
+};
+/// Reads and checks the header of an open file (src/fileio.hpp); at most 8 + 100 MB are read.
+bool read_safetensors_index(const InputFile& f, SafetensorsIndex* out, std::string* err);
+/// Reads tensor i's values (check its shape in the index first: this reads all its bytes).
+bool read_safetensors_tensor(const InputFile& f, const SafetensorsIndex& index, std::size_t i, Array* out,
+                             std::string* err);
+
 /// One tensor to write: values are converted to `dtype` (rounded to nearest even for BF16/F16).
 struct TensorToWrite {
   std::string name;

@@ -7,6 +7,8 @@
 #include <map>
 #include <set>
 
+#include "src/diagnostic.hpp"
+
 namespace attn {
 
 using nlohmann::json;
@@ -39,97 +41,127 @@ int shard_of(std::string_view case_name, int count) { return int(fnv1a64(case_na
 
 namespace {
 
-std::string string_or(const json& j, const char* key, const std::string& fallback) {
-  return j.contains(key) && j.at(key).is_string() ? j.at(key).get<std::string>() : fallback;
-}
-
 void add_unique(json& list, const json& items) {
   for (const json& x : items)
     if (std::find(list.begin(), list.end(), x) == list.end()) list.push_back(x);
 }
 
+const char* kOneRun = "note: merge joins the shards of one run: the same suite, config, attn-diff version, seed and candidate";
+
+// A value of a report as a message shows it: one line, no control characters.
+std::string shown(const json& v) { return printable(v.dump(-1, ' ', false, json::error_handler_t::replace)); }
+
+// "" when report `r` (from `file`) is of the same run as `first` (from `first_file`), else why not.
+std::string other_run(const json& r, const std::string& file, const json& first, const std::string& first_file) {
+  auto differ = [&](const std::string& what, const json& here, const json& there) {
+    return fmt::format("{}: error: {} is {} here but {} in {}\n{}", file, what, shown(here), shown(there), first_file, kOneRun);
+  };
+  if (r.at("suite") != first.at("suite")) return differ("the suite", r.at("suite"), first.at("suite"));
+  for (const char* key : {"name", "version"})
+    if (r.at("tool").at(key) != first.at("tool").at(key))
+      return differ(fmt::format("tool.{}", key), r.at("tool").at(key), first.at("tool").at(key));
+  if (r.contains("run") != first.contains("run"))
+    return fmt::format("{}: error: {} a 'run' record but {} {}\nnote: one of them was written by an older attn-diff, which "
+                       "did not record the config digest, seed and candidate; rerun every shard with one attn-diff",
+                       file, r.contains("run") ? "has" : "lacks", first_file, r.contains("run") ? "lacks one" : "has one");
+  if (!r.contains("run"))  // old reports: the config path is all there is to compare
+    return r.at("config") == first.at("config") ? "" : differ("the config", r.at("config"), first.at("config"));
+  const json &a = r.at("run"), &b = first.at("run");
+  for (const json* side : {&a, &b})
+    for (const auto& [key, _] : side->items())
+      if (a.value(key, json()) != b.value(key, json())) return differ("run." + key, a.value(key, json()), b.value(key, json()));
+  return "";
+}
+
 }  // namespace
 
-bool merge_reports(const std::vector<json>& reports, const std::vector<std::string>& files, json* out, std::string* err) {
-  json cases = json::array(), suites = json::array(), configs = json::array();
-  std::map<std::string, std::string> seen;  // "suite/name" -> file
-  std::map<int, std::set<int>> shards;      // N -> the indices given
+bool merge_reports(const std::vector<json>& reports, const std::vector<std::string>& files, json* out, std::string* err,
+                   std::string* warning) {
+  if (reports.empty()) {
+    *err = "error: no report to merge";
+    return false;
+  }
+  json cases = json::array();
+  std::map<std::string, std::string> seen;  // case name -> file
+  std::set<int> indices;                    // of the shards given
   bool incomplete = false, any_baseline = false;
   std::int64_t not_run = 0;
   json baseline = {{"file", json::array()}, {"new", json::array()}, {"vanished", json::array()}};
+  // A report that is not a shard (no "shard") is the one shard of a split in one.
+  auto shard_of_report = [](const json& r) {
+    std::string unused;  // parse_report has checked the shard
+    return parse_shard(r.value("shard", std::string("1/1")), &unused).value_or(Shard{});
+  };
+  const Shard split = shard_of_report(reports[0]);
   for (std::size_t n = 0; n < reports.size(); ++n) {
     const json& r = reports[n];
     const std::string& file = files[n];
-    if (!r.is_object() || string_or(r, "schema", "") != "attn-diff.report.v1") {
-      *err = fmt::format("{}: error: not an attn-diff JSON report v1 (schema '{}')", file,
-                         r.is_object() ? string_or(r, "schema", "none") : "none");
+    if (std::string why = other_run(r, file, reports[0], files[0]); !why.empty()) {
+      *err = why;
       return false;
     }
-    if (!r.contains("cases") || !r.at("cases").is_array()) {
-      *err = fmt::format("{}: error: the report has no 'cases' array", file);
+    const Shard s = shard_of_report(r);
+    if (s.count != split.count) {
+      *err = fmt::format("{}: error: shard {}/{} is not of the split into {} that {} belongs to\n{}", file, s.index, s.count,
+                         split.count, files[0], kOneRun);
       return false;
     }
-    const std::string suite = string_or(r, "suite", "");
-    add_unique(suites, json::array({suite}));
-    add_unique(configs, json::array({string_or(r, "config", "")}));
-    if (r.contains("shard")) {
-      std::string why;
-      const auto s = parse_shard(string_or(r, "shard", ""), &why);
-      if (!s || !shards[s->count].insert(s->index).second) {
-        *err = fmt::format("{}: error: shard '{}' {}", file, string_or(r, "shard", "?"), s ? "is given twice" : "is malformed");
-        return false;
-      }
+    if (!indices.insert(s.index).second) {
+      *err = fmt::format("{}: error: shard '{}/{}' is given twice\nnote: pass each shard's report once", file, s.index, s.count);
+      return false;
     }
     for (const json& c : r.at("cases")) {
-      if (!c.is_object() || !c.contains("name") || !c.at("name").is_string() || !c.contains("verdict")) {
-        *err = fmt::format("{}: error: a case without 'name' or 'verdict'", file);
+      const std::string name = c.at("name").get<std::string>();
+      if (const int home = shard_of(name, s.count); home != s.index) {
+        *err = fmt::format("{}: error: case '{}' belongs to shard {}/{}, not to this report's {}/{}\nnote: the report was "
+                           "edited or written by another split",
+                           file, printable(name), home, s.count, s.index, s.count);
+        return false;
+      }
+      if (auto [it, fresh] = seen.emplace(name, file); !fresh) {
+        *err = fmt::format("{}: error: case '{}' is also in {}\nnote: merge joins reports of disjoint cases (the shards of one run)",
+                           file, printable(name), it->second);
         return false;
       }
       json copy = c;
-      if (!copy.contains("suite")) copy["suite"] = suite;
-      const std::string key = string_or(copy, "suite", "") + "/" + c.at("name").get<std::string>();
-      if (auto [it, fresh] = seen.emplace(key, file); !fresh) {
-        *err = fmt::format("{}: error: case '{}' of suite '{}' is also in {}\nnote: merge joins reports of disjoint cases "
-                           "(the shards of one run, or different suites)",
-                           file, c.at("name").get<std::string>(), string_or(copy, "suite", ""), it->second);
-        return false;
-      }
+      copy["suite"] = r.at("suite");
       cases.push_back(std::move(copy));
     }
-    if (r.contains("summary") && r.at("summary").is_object()) {
-      const json& s = r.at("summary");
-      incomplete = incomplete || s.value("incomplete", false);
-      not_run += s.value("not_run", std::int64_t(0));
-    }
-    if (r.contains("baseline") && r.at("baseline").is_object()) {
+    const json& sum = r.at("summary");
+    incomplete = incomplete || sum.value("incomplete", false);
+    not_run += sum.value("not_run", std::int64_t(0));
+    if (r.contains("baseline")) {
       any_baseline = true;
       const json& b = r.at("baseline");
-      add_unique(baseline["file"], json::array({b.value("file", "")}));
+      const json f = b.value("file", json(""));
+      add_unique(baseline["file"], f.is_array() ? f : json::array({f}));
       add_unique(baseline["new"], b.value("new", json::array()));
       add_unique(baseline["vanished"], b.value("vanished", json::array()));
     }
   }
-  for (const auto& [count, given] : shards)
-    for (int i = 1; i <= count; ++i)
-      if (!given.count(i)) {
-        *err = fmt::format("error: shard {}/{} is missing: the merged verdict would not cover every case\n"
-                           "note: merge the reports of all {} shards",
-                           i, count, count);
-        return false;
-      }
+  for (int i = 1; i <= split.count; ++i)
+    if (!indices.count(i)) {
+      *err = fmt::format("error: shard {}/{} is missing: the merged verdict would not cover every case\n"
+                         "note: merge the reports of all {} shards",
+                         i, split.count, split.count);
+      return false;
+    }
+  if (!reports[0].contains("run") && warning)
+    *warning = "warning: the reports have no 'run' record (written by an older attn-diff): their seeds and candidates "
+               "cannot be compared, only their suite, config path and version";
   auto count = [&](const char* verdict) {
     return std::count_if(cases.begin(), cases.end(), [&](const json& c) { return c.at("verdict") == verdict; });
   };
-  std::vector<std::string> suite_names = suites.get<std::vector<std::string>>();
   json j = {{"schema", "attn-diff.report.v1"},
-            {"tool", reports.empty() ? json{{"name", "attn-diff"}} : reports[0].value("tool", json::object())},
-            {"suite", fmt::format("{}", fmt::join(suite_names, "+"))},
-            {"config", configs.size() == 1 ? configs[0] : json(fmt::format("{}", fmt::join(configs.get<std::vector<std::string>>(), " ")))},
+            {"tool", reports[0].at("tool")},
+            {"suite", reports[0].at("suite")},
+            {"config", reports[0].at("config")},
             {"summary", {{"cases", cases.size()}, {"passed", count("pass")}, {"failed", count("fail")},
                          {"errors", count("error")}, {"unsupported", count("unsupported")},
                          {"incomplete", incomplete}, {"not_run", not_run}}},
             {"merged_from", files},
             {"cases", cases}};
+  if (reports[0].contains("run")) j["run"] = reports[0].at("run");
   if (any_baseline) {
     baseline["file"] = baseline["file"].size() == 1 ? baseline["file"][0] : baseline["file"];
     j["baseline"] = baseline;
@@ -140,7 +172,7 @@ bool merge_reports(const std::vector<json>& reports, const std::vector<std::stri
 
 int report_exit_code(const json& report) {
   const json& s = report.at("summary");
-  if (s.value("errors", 0) > 0) return 3;
+  if (s.value("incomplete", false) || s.value("errors", 0) > 0) return 3;
   return s.value("failed", 0) > 0 ? 1 : 0;
 }
 

@@ -27,14 +27,18 @@ std::uint64_t fnv1a64(std::string_view s);
 /// The shard (1-based) that runs the case: fnv1a64(name) % N + 1.
 int shard_of(std::string_view case_name, int count);
 
-/// Joins JSON reports v1 (`files` name them in messages): cases in input order, the summary
-/// recounted from the verdicts. Refuses another schema, a case name twice in one suite, and
-/// shards of one split that are missing or given twice.
+/// Joins the JSON reports v1 of the shards of one run (each checked by parse_report,
+/// src/report_reader.hpp; `files` name them in messages): cases in input order, the summary
+/// recounted, incomplete when any shard was. Refuses reports of different suites, versions or
+/// runs (their `run` records: config digest, seed, candidate, case selection), of different
+/// splits, a shard given twice or missing, and a case in a shard its name does not belong to.
+/// Reports without a `run` record (older attn-diff) merge on their config path alone, with a
+/// `warning` saying so.
 bool merge_reports(const std::vector<nlohmann::json>& reports, const std::vector<std::string>& files,
-                   nlohmann::json* out, std::string* err);
+                   nlohmann::json* out, std::string* err, std::string* warning = nullptr);
 
-/// The exit code of a report's verdict, as `run` gives it: 3 with an error case, else 1 with a
-/// failed case, else 0.
+/// The exit code of a report's verdict, as `run` gives it on the whole: 3 when incomplete or with
+/// an error case, else 1 with a failed case, else 0.
 int report_exit_code(const nlohmann::json& report);
 
 }  // namespace attn

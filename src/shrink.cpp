@@ -10,6 +10,7 @@
 
 #include "kernels/mutants.hpp"
 #include "src/diagnosis.hpp"
+#include "src/interrupt.hpp"
 
 namespace attn {
 
@@ -299,7 +300,8 @@ bool reference_passes(PreparedCase& p, int threads) {
                                     .naive_vs_golden = p.naive_vs_golden,
                                     .expected_vs_golden = nullptr,
                                     .golden_max_abs_value = p.golden_max_abs_value,
-                                    .output = p.spec.recipe.output});
+                                    .output = p.spec.recipe.output,
+                                    .probs_rounding = p.probs_rounding});
   return std::all_of(gates.begin(), gates.end(), [](const GateResult& g) { return g.pass; });
 }
 
@@ -327,6 +329,8 @@ Repro Predicate::operator()(const CaseSpec& c, std::string* note, std::string* t
       if (!reason_.hypothesis.empty() && h != reason_.hypothesis) return Repro::other_diagnosis;
     }
     return Repro::same_failure;
+  } catch (const Interrupted&) {  // Ctrl-C: the whole reduction stops (src/interrupt.hpp)
+    throw;
   } catch (const std::exception& e) {  // a crashing candidate is a run that did not reproduce
     if (note) *note = e.what();
     return Repro::candidate_error;
@@ -502,6 +506,8 @@ ShrinkResult shrink_case(const CaseSpec& c, const Candidate& cand, const ShrinkO
         else res.hypothesis_from = "original";
       }
     }
+  } catch (const Interrupted&) {
+    throw;
   } catch (const std::exception& e) {
     res.original = {.spec = c, .kernel = cand.kernel, .verdict = Verdict::error, .error = e.what()};
   }

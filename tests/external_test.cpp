@@ -60,10 +60,18 @@ TEST_CASE("external: the environment carries the placeholders' values", "[extern
 TEST_CASE("external: placeholders, quoted only when a shell would split them", "[external]") {
   const std::vector<std::pair<std::string, std::string>> v = {{"inputs", "/tmp/attn-diff-x/inputs"}, {"out", "/tmp/a b/out.npy"},
                                                               {"case", "it's"}};
-  CHECK(expand_command("k {inputs} {out} --case {case} {other}", v) ==
-        "k /tmp/attn-diff-x/inputs '/tmp/a b/out.npy' --case 'it'\\''s' {other}");
-  const CommandResult r = run_shell_command(expand_command("printf '%s\\n' {out} {case}", v), {});
+  std::string cmd, err;
+  REQUIRE(expand_command("k {inputs} {out} --case {case} {other}", v, &cmd, &err));
+  CHECK(cmd == "k /tmp/attn-diff-x/inputs '/tmp/a b/out.npy' --case 'it'\\''s' {other}");
+  REQUIRE(expand_command("printf '%s\\n' {out} {case}", v, &cmd, &err));
+  const CommandResult r = run_shell_command(cmd, {});
   CHECK(r.tail == std::vector<std::string>{"/tmp/a b/out.npy", "it's"});
+  // Quoted, the value's own quotes would not protect it: refused, and *out is left alone.
+  CHECK_FALSE(expand_command("echo \"{case}\"", v, &cmd, &err));
+  CHECK_THAT(err, Contains("{case} stands inside double quotes"));
+  // Placeholders in quotes that end before them, in a subshell or an assignment are unquoted.
+  REQUIRE(expand_command("echo 'a' \"b\" {case} (echo {out}) X={case} $(nproc) {inputs}", v, &cmd, &err));
+  CHECK(cmd == "echo 'a' \"b\" 'it'\\''s' (echo '/tmp/a b/out.npy') X='it'\\''s' $(nproc) /tmp/attn-diff-x/inputs");
 }
 
 TEST_CASE("external: a timeout kills the whole process group, grandchildren included", "[external]") {

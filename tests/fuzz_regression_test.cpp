@@ -47,3 +47,11 @@ TEST_CASE("fuzz regressions: npy seeds and findings read or are refused cleanly"
 TEST_CASE("fuzz regressions: safetensors seeds and findings read or are refused cleanly", "[fuzz]") {
   CHECK(replay("safetensors", attn::fuzz::safetensors_entry) >= 5);
 }
+
+TEST_CASE("fuzz regressions: report seeds and findings merge, render or are refused cleanly", "[fuzz]") {
+  CHECK(replay("report", attn::fuzz::report_entry) >= 5);
+}
+
+TEST_CASE("fuzz regressions: dump case.json seeds and findings load or are refused cleanly", "[fuzz]") {
+  CHECK(replay("dump_case", attn::fuzz::dump_case_entry) >= 3);
+}

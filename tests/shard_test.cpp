@@ -76,7 +76,7 @@ TEST_CASE("shard: three shards cover the suite once and merge into the unsharded
   CHECK(!read_text(xml).empty());
 }
 
-TEST_CASE("merge: refuses duplicates, missing shards and other schemas, passes a clean whole", "[shard]") {
+TEST_CASE("merge: refuses duplicates, missing shards, other selections and other schemas, passes a clean whole", "[shard]") {
   TempDir dir("merge_bad");
   const auto a = dir.file("a.json"), b = dir.file("b.json");
   REQUIRE(run_cli("run -c configs/phase1.json --shard 1/2 --json " + a).code == 0);
@@ -93,10 +93,10 @@ TEST_CASE("merge: refuses duplicates, missing shards and other schemas, passes a
   REQUIRE(run_cli("run -c configs/phase1.json --case 'basic*' --json " + u2).code == 0);
   r = run_cli("merge " + u1 + " " + u2);
   CHECK(r.code == 2);
-  CHECK(r.out.find("case 'basic' of suite 'phase1' is also in") != std::string::npos);
+  CHECK(r.out.find(u2 + ": error: run.cases is [\"basic*\"] here but [\"basic\"] in " + u1) != std::string::npos);
   r = run_cli("merge " + dir.file("x.json", R"({"schema": "attn-diff.report.v2", "cases": []})"));
   CHECK(r.code == 2);
-  CHECK(r.out.find("not an attn-diff JSON report v1") != std::string::npos);
+  CHECK(r.out.find("schema: \"attn-diff.report.v2\" is not \"attn-diff.report.v1\"") != std::string::npos);
   CHECK(run_cli("merge " + dir.file("nope.json")).code == 2);
   CHECK(run_cli("run -c configs/phase1.json --shard 3/2").code == 2);
   CHECK(run_cli("run -c configs/phase1.json --shard two").out.find("expected I/N") != std::string::npos);

@@ -108,6 +108,7 @@ int run_bench(const BenchCommandOptions& opt) {
   } else if (!(c = find_one_case(suite, opt.config, opt.case_name, "bench")))
     return kExitUsage;
 
+  if (!check_output_paths({{"--config", opt.config}}, {{"--json", opt.json}})) return kExitUsage;
   BenchOptions bo{.threads = threads, .warmup = opt.warmup, .repeats = opt.repeats, .stages = opt.only,
                   .probe_seconds = opt.probe_seconds};
   const BenchResult r = run_benchmark(*c, bo, [](const std::string& phase) { std::fprintf(stderr, "bench: %s\n", phase.c_str()); });
@@ -121,7 +122,7 @@ int run_bench(const BenchCommandOptions& opt) {
               r.naive_max_abs, r.validate_seconds);
   std::fputs(render_bench(r).c_str(), stdout);
   std::fflush(stdout);
-  if (!opt.json.empty() && !write_json_file(opt.json, bench_to_json(r))) return kExitUsage;
+  if (!opt.json.empty() && !write_json_file(opt.json, bench_to_json(r))) return kExitRuntime;
   return kExitPass;
 }
 

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -46,7 +47,7 @@ std::optional<double> parse_finite(std::string_view text) {
 }
 
 std::string seconds_range(double min, bool min_exclusive) {
-  return fmt::format("a number of seconds {} {} and at most {} (7 days)", min_exclusive ? ">" : ">=", min, kMaxSeconds);
+  return fmt::format("a number of seconds {} {} and at most {} (a week)", min_exclusive ? ">" : ">=", min, kMaxSeconds);
 }
 
 // Hex floating point: what CLI11's strtold reads back to exactly the same double.
@@ -63,12 +64,6 @@ std::optional<double> parse_seconds_in(std::string_view text, double min, bool m
   if (v && (min_exclusive ? *v > min : *v >= min) && *v <= max) return v;
   *err = fmt::format("must be {}, got '{}'", seconds_range(min, min_exclusive), printable(text));
   return std::nullopt;
-}
-
-bool check_timeout_seconds(double seconds, std::string* err) {
-  if (std::isfinite(seconds) && seconds > 0 && seconds <= kMaxSeconds) return true;
-  *err = fmt::format("must be {}, got {}", seconds_range(0, true), seconds);
-  return false;
 }
 
 CLI::Validator integer_in(std::int64_t min, std::int64_t max) {
@@ -101,8 +96,8 @@ CLI::Validator timeout_seconds() {
   return CLI::Validator(
       [](std::string& text) {
         std::string err;
-        const std::optional<double> v = parse_finite(text);
-        if (!v || !check_timeout_seconds(*v, &err))
+        const std::optional<double> v = parse_finite(text);  // no hex, spaces or "inf" as CLI11 takes
+        if (!v || !timeout_problem(*v).empty())
           return fmt::format("must be {}, got '{}'", seconds_range(0, true), printable(text));
         text = exact_text(*v);
         return std::string();
@@ -211,6 +206,53 @@ bool write_json_file(const std::string& path, const nlohmann::json& doc) {
   if (write_file_atomic(path, doc.dump(2) + "\n", &err)) return true;
   std::fprintf(stderr, "%s\n", err.c_str());
   return false;
+}
+
+std::vector<PathOption> folder_outputs(const std::string& option, const std::string& dir,
+                                       const std::vector<std::string>& names) {
+  std::error_code ec;
+  const bool exists = std::filesystem::is_directory(dir, ec);
+  std::vector<PathOption> out;
+  for (const std::string& name : names) out.push_back({option, (std::filesystem::path(dir) / name).string(), exists});
+  return out;
+}
+
+std::vector<PathOption> folder_inputs(const std::string& option, const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path dir = fs::is_directory(path, ec) ? fs::path(path) : fs::path(path).parent_path();
+  std::vector<PathOption> in = {{option, path}};
+  for (fs::directory_iterator it(dir.empty() ? fs::path(".") : dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->is_regular_file(ec)) in.push_back({option, it->path().string()});
+  return in;
+}
+
+bool check_output_paths(const std::vector<PathOption>& inputs, const std::vector<PathOption>& outputs) {
+  std::vector<std::pair<const PathOption*, FileIdentity>> seen;
+  for (const PathOption& in : inputs)
+    if (!in.path.empty()) seen.emplace_back(&in, file_identity(in.path));
+  const std::size_t n_inputs = seen.size();
+  for (const PathOption& out : outputs) {
+    if (out.path.empty()) continue;
+    const FileIdentity id = file_identity(out.path);
+    for (std::size_t i = 0; i < seen.size(); ++i) {
+      if (!(seen[i].second == id) || (i >= n_inputs && id.is_device)) continue;
+      const PathOption& other = *seen[i].first;
+      const bool input = i < n_inputs;
+      std::fprintf(stderr, "%s: error: %s and %s name the same file%s\nnote: %s\n", out.path.c_str(), out.option.c_str(),
+                   other.option.c_str(), input ? fmt::format(" ('{}')", other.path).c_str() : "",
+                   input ? "writing it would overwrite an input of the run; choose another path"
+                         : "each output needs a file of its own");
+      return false;
+    }
+    std::string err;
+    if (out.probe && !probe_output(out.path, &err)) {
+      std::fprintf(stderr, "%s (%s)\n", err.c_str(), out.option.c_str());
+      return false;
+    }
+    seen.emplace_back(&out, id);
+  }
+  return true;
 }
 
 bool glob_match(const std::string& pattern, const std::string& name) {

@@ -8,8 +8,10 @@
 #include <string_view>
 
 #include <CLI/CLI.hpp>
+#include <vector>
 
 #include "src/config.hpp"
+#include "src/external.hpp"
 
 namespace attn {
 
@@ -29,8 +31,8 @@ bool use_color(bool no_color_flag);
 
 /// --threads: 0 (one per core) up to this.
 inline constexpr int kMaxThreads = 1024;
-/// The longest duration any option takes, in seconds (--timeout and the budgets): one week.
-inline constexpr double kMaxSeconds = 7 * 24 * 3600.0;
+/// The longest duration any option takes, in seconds: a week, as --timeout (kMaxTimeoutSeconds).
+inline constexpr double kMaxSeconds = kMaxTimeoutSeconds;
 /// --max-memory: from 1 byte up to 1024T (2^50 bytes).
 inline constexpr std::uint64_t kMaxMemoryBytes = std::uint64_t(1) << 50;
 
@@ -43,11 +45,6 @@ std::optional<std::int64_t> parse_integer_in(std::string_view text, std::int64_t
 /// or in (min, max] when min_exclusive. Otherwise nullopt with `err` naming the range.
 std::optional<double> parse_seconds_in(std::string_view text, double min, bool min_exclusive, double max, std::string* err);
 
-/// The rule for a candidate's timeout, for every place that takes one (--timeout here, and
-/// src/external.cpp before it turns the seconds into a deadline): finite, > 0, at most kMaxSeconds.
-/// False with `err` = "must be a number of seconds > 0 and at most 604800 (7 days), got X".
-bool check_timeout_seconds(double seconds, std::string* err);
-
 /// CLI11 validators for the parsers above. Each also rewrites the accepted text into a form
 /// CLI11's own conversion reads back exactly (it would take "010" as octal 8), so declare them
 /// with ->transform(): ->check() hands a validator a copy and the rewrite would be lost.
@@ -58,7 +55,7 @@ CLI::Validator seed_value();
 CLI::Validator thread_count();
 /// A duration in seconds: [min, kMaxSeconds] ((min, ...] when min_exclusive).
 CLI::Validator seconds_in(double min, bool min_exclusive);
-/// --timeout: check_timeout_seconds().
+/// --timeout: a finite number whose timeout_problem() (src/external.hpp, the one rule) is "".
 CLI::Validator timeout_seconds();
 /// --max-memory: parse_bytes().
 CLI::Validator byte_size();
@@ -87,8 +84,32 @@ const CaseSpec* find_one_case(const Suite& suite, const std::string& config, con
                               const std::string& command);
 
 /// Writes `doc` as indented JSON to `path` atomically (src/fileio.hpp); on failure prints the
-/// error and returns false: the caller exits 2.
+/// error (naming the path and the errno text) and returns false: the work is done by then, so the
+/// caller exits 3 (kExitRuntime), after printing its verdict.
 bool write_json_file(const std::string& path, const nlohmann::json& doc);
+
+/// A file a command reads or writes, with the option that named it ("--config", "--json", ...).
+struct PathOption {
+  std::string option;
+  std::string path;
+  bool probe = true;  // false for a file in a folder the command creates later
+};
+
+/// The files `names` in folder `dir` as outputs of `option` (dump --out, shrink --dump); probed
+/// only when the folder exists already.
+std::vector<PathOption> folder_outputs(const std::string& option, const std::string& dir,
+                                       const std::vector<std::string>& names);
+
+/// Every regular file in `path`'s folder (`path` itself if it is a folder) as inputs of `option`:
+/// what compare and diagnose may read from a dump.
+std::vector<PathOption> folder_inputs(const std::string& option, const std::string& path);
+
+/// The one check every command that writes files makes before doing any work: no output is the
+/// same file as an input or as another output (by st_dev/st_ino when it exists, else by normalised
+/// path after symlinks; character devices such as /dev/null may be shared by outputs), and every
+/// output with `probe` set passes probe_output (src/fileio.hpp). Empty paths are skipped. On a problem prints
+/// "PATH: error: --json and --config name the same file ..." and returns false: the caller exits 2.
+bool check_output_paths(const std::vector<PathOption>& inputs, const std::vector<PathOption>& outputs);
 
 /// Shell-style glob match (*, ?, [...]) of a case name.
 bool glob_match(const std::string& pattern, const std::string& name);

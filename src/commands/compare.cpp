@@ -76,7 +76,9 @@ int load_comparison(const std::string& inputs, const std::string& candidate, con
 
 int run_compare(const CompareOptions& opt) {
   const auto start = std::chrono::steady_clock::now();
-  if (!check_report_files(opt.reports)) return kExitUsage;
+  std::vector<PathOption> inputs = folder_inputs("--inputs", opt.inputs);
+  inputs.push_back({"--candidate", opt.candidate});
+  if (!check_report_files(opt.reports, inputs)) return kExitUsage;
   Comparison cmp;
   if (int code = load_comparison(opt.inputs, opt.candidate, opt.layout, opt.bf16_bits, opt.threads, opt.max_memory, &cmp))
     return code;
@@ -91,7 +93,7 @@ int run_compare(const CompareOptions& opt) {
   std::fputs(render_report_diagnoses(report.cases).c_str(), stdout);
   std::fputs(render_summary(report, color, seconds).c_str(), stdout);
   std::fflush(stdout);
-  if (!write_report_files(opt.reports, report_to_json(report))) return kExitUsage;
+  if (!write_report_files(opt.reports, report_to_json(report))) return kExitRuntime;
   if (report.errors()) return kExitRuntime;
   return report.failed() ? kExitFail : kExitPass;
 }

@@ -24,6 +24,9 @@ void setup_diagnose(CLI::App& app, DiagnoseOptions& opt) {
 }
 
 int run_diagnose(const DiagnoseOptions& opt) {
+  std::vector<PathOption> inputs = folder_inputs("--inputs", opt.inputs);
+  inputs.push_back({"--candidate", opt.candidate});
+  if (!check_output_paths(inputs, {{"--json", opt.json}})) return kExitUsage;
   Comparison cmp;
   if (int code = load_comparison(opt.inputs, opt.candidate, opt.layout, opt.bf16_bits, opt.threads, opt.max_memory, &cmp))
     return code;
@@ -58,7 +61,7 @@ int run_diagnose(const DiagnoseOptions& opt) {
   if (!opt.json.empty()) {
     nlohmann::json j = {{"schema", "attn-diff.diagnosis.v1"}, {"case", c.name}, {"verdict", verdict_name(r.verdict)}};
     j["hypotheses"] = diagnosis_to_json(h)["hypotheses"];
-    if (!write_json_file(opt.json, j)) return kExitUsage;
+    if (!write_json_file(opt.json, j)) return kExitRuntime;
   }
   return kExitPass;
 }

@@ -49,6 +49,8 @@ int run_dump(const DumpOptions& opt) {
     return kExitUsage;
   }
 
+  if (!check_output_paths({{"--config", opt.config}}, folder_outputs("--out", opt.out, dump_file_names())))
+    return kExitUsage;
   PreparedCase p = prepare_case(*c, load.threads);
   std::vector<double> tiled;
   std::string err;
@@ -56,7 +58,7 @@ int run_dump(const DumpOptions& opt) {
   const DumpRequest req{.dir = opt.out, .format = *format, .suite = suite.name, .config = opt.config};
   if (!write_dump(req, *c, p.inputs, {.golden = p.golden, .naive = p.naive, .tiled = tiled}, &err)) {
     std::fprintf(stderr, "%s\n", err.c_str());
-    return kExitUsage;
+    return kExitRuntime;
   }
   const Shape& s = c->problem.shape;
   const std::string inputs = *format == DumpFormat::npy

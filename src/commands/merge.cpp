@@ -3,11 +3,10 @@
 #include <fmt/format.h>
 
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "src/commands/common.hpp"
-#include "src/json_strict.hpp"
+#include "src/diagnostic.hpp"
+#include "src/report_reader.hpp"
 #include "src/shard.hpp"
 
 namespace attn {
@@ -19,46 +18,42 @@ void setup_merge(CLI::App& app, MergeOptions& opt) {
 }
 
 int run_merge(const MergeOptions& opt) {
-  std::vector<nlohmann::json> reports;
-  for (const std::string& path : opt.inputs) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      std::fprintf(stderr, "%s: error: cannot read the report\n", path.c_str());
+  // Every input read and checked before anything is written (src/report_reader.hpp).
+  std::vector<nlohmann::json> reports(opt.inputs.size());
+  std::string err, warning;
+  for (std::size_t n = 0; n < opt.inputs.size(); ++n)
+    if (!read_report_file(opt.inputs[n], &reports[n], &err)) {
+      std::fprintf(stderr, "%s\n", err.c_str());
       return kExitUsage;
     }
-    std::stringstream text;
-    text << in.rdbuf();
-    JsonError json_err;  // NUL bytes, duplicate keys (a second "cases" list), malformed
-    if (auto doc = parse_json_strict(text.str(), &json_err)) reports.push_back(std::move(*doc));
-    else {
-      std::fprintf(stderr, "%s%s\n", json_err.format(path).c_str(),
-                   json_err.note.empty() ? "\nnote: pass reports written by run --json" : "");
-      return kExitUsage;
-    }
-  }
-  if (!check_report_files(opt.reports)) return kExitUsage;
+  std::vector<PathOption> inputs;
+  for (const std::string& path : opt.inputs) inputs.push_back({"an input report", path});
+  if (!check_report_files(opt.reports, inputs)) return kExitUsage;
   nlohmann::json merged;
-  std::string err;
-  if (!merge_reports(reports, opt.inputs, &merged, &err)) {
+  if (!merge_reports(reports, opt.inputs, &merged, &err, &warning)) {
     std::fprintf(stderr, "%s\n", err.c_str());
     return kExitUsage;
   }
+  if (!warning.empty()) std::fprintf(stderr, "%s\n", warning.c_str());
   if (!opt.quiet)
     for (const nlohmann::json& c : merged.at("cases")) {
-      const std::string verdict = c.value("verdict", "");
+      const std::string verdict = c.at("verdict").get<std::string>();
       if (verdict == "pass") continue;
       const nlohmann::json& f = c.value("failures", nlohmann::json::array());
-      std::printf("  %s: %s: %s\n", c.value("name", "").c_str(), verdict.c_str(),
-                  (f.empty() ? c.value("error", std::string()) : f[0].get<std::string>()).c_str());
+      const std::string reason = f.empty() ? c.value("error", std::string()) : f[0].get<std::string>();
+      std::printf("  %s: %s: %s\n", printable(c.at("name").get<std::string>()).c_str(), verdict.c_str(),
+                  printable(reason).c_str());
     }
   const nlohmann::json& s = merged.at("summary");
-  std::string line = fmt::format("{}: {} cases, {} passed, {} failed", merged.value("suite", ""), s.value("cases", 0),
-                                 s.value("passed", 0), s.value("failed", 0));
+  std::string line = fmt::format("{}: {} cases, {} passed, {} failed", printable(merged.at("suite").get<std::string>()),
+                                 s.value("cases", 0), s.value("passed", 0), s.value("failed", 0));
   if (s.value("errors", 0)) line += fmt::format(", {} errors", s.value("errors", 0));
   if (s.value("unsupported", 0)) line += fmt::format(", {} unsupported", s.value("unsupported", 0));
+  if (s.value("incomplete", false))
+    line += fmt::format(", INCOMPLETE: a shard was interrupted, {} cases not run", s.value("not_run", 0));
   std::printf("%s (merged from %zu reports)\n", line.c_str(), opt.inputs.size());
   std::fflush(stdout);
-  if (!write_report_files(opt.reports, merged)) return kExitUsage;
+  if (!write_report_files(opt.reports, merged)) return kExitRuntime;
   return report_exit_code(merged);
 }
 

@@ -1,5 +1,6 @@
-// `attn-diff merge`: joins the JSON reports of a sharded run (or of several suites) into one
-// report, writes it in any report format, and exits with the verdict of the whole.
+// `attn-diff merge`: joins the JSON reports of the shards of one run into one report, writes it in
+// any report format, and exits with the verdict of the whole (3 when a shard was interrupted).
+// Every input is read and checked before anything is written (src/report_reader.hpp).
 #pragma once
 
 #include <string>

@@ -60,6 +60,9 @@ int run_mutate(const MutateOptions& opt) {
     std::fprintf(stderr, "error: --max-memory '%s' is not a size (e.g. 8G, 512M, 1000000)\n", opt.max_memory.c_str());
     return kExitUsage;
   }
+  std::vector<PathOption> inputs;
+  for (const std::string& config : opt.configs) inputs.push_back({"--config", config});
+  if (!check_output_paths(inputs, {{"--json", opt.json}})) return kExitUsage;
   std::vector<const MutantInfo*> selected;
   for (const std::string& name : opt.mutants) {
     const MutantInfo* m = lookup_mutant(name);
@@ -184,7 +187,7 @@ int run_mutate(const MutateOptions& opt) {
   if (!opt.json.empty()) {
     std::vector<std::pair<std::string, int>> totals;
     for (const CoveragePath& p : coverage_paths()) totals.emplace_back(p.name, coverage_count[p.name]);
-    if (!write_json_file(opt.json, mutate_to_json(outcomes, score, totals, int(cases.size())))) return kExitUsage;
+    if (!write_json_file(opt.json, mutate_to_json(outcomes, score, totals, int(cases.size())))) return kExitRuntime;
   }
   return killed == supported ? kExitPass : kExitFail;
 }

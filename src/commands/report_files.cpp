@@ -2,13 +2,7 @@
 
 #include <fmt/format.h>
 
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
-#include <filesystem>
 #include <functional>
 
 #include "src/fileio.hpp"
@@ -43,37 +37,28 @@ void setup_report_files(CLI::App& app, ReportFiles& files) {
   app.add_option("--html", files.html, "write a self-contained HTML report with heatmaps to this file");
 }
 
-bool check_report_files(const ReportFiles& files) {
-  namespace fs = std::filesystem;
-  for (const Format& f : formats()) {
-    const std::string& path = files.*f.path;
-    if (path.empty()) continue;
-    std::error_code ec;
-    const fs::path target(path);
-    std::string err;
-    if (fs::is_directory(target, ec)) {
-      err = fmt::format("{}: error: is a directory, not a file", path);
-    } else {
-      // A probe where write_file_atomic puts its temporary file: the same errors, before the run.
-      const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-      const fs::path probe = dir / fmt::format(".{}.probe.{}", target.filename().string(), ::getpid());
-      if (!std::ofstream(probe, std::ios::binary)) err = fmt::format("{}: error: cannot write ({})", path, std::strerror(errno));
-      fs::remove(probe, ec);
-    }
-    if (!err.empty()) {
-      std::fprintf(stderr, "%s (%s)\n", err.c_str(), f.option);
-      return false;
-    }
-  }
-  return true;
+std::vector<PathOption> report_outputs(const ReportFiles& files) {
+  std::vector<PathOption> out;
+  for (const Format& f : formats())
+    if (!(files.*f.path).empty()) out.push_back({f.option, files.*f.path});
+  return out;
+}
+
+bool check_report_files(const ReportFiles& files, const std::vector<PathOption>& inputs,
+                        const std::vector<PathOption>& more_outputs) {
+  std::vector<PathOption> outputs = report_outputs(files);
+  outputs.insert(outputs.end(), more_outputs.begin(), more_outputs.end());
+  return check_output_paths(inputs, outputs);
 }
 
 bool write_report_files(const ReportFiles& files, const nlohmann::json& report) {
-  for (const Format& f : formats()) {
-    const std::string& path = files.*f.path;
-    if (path.empty()) continue;
+  // Every report rendered before the first is written: a writer that fails leaves no file behind.
+  std::vector<std::pair<std::string, std::string>> rendered;  // path, content
+  for (const Format& f : formats())
+    if (!(files.*f.path).empty()) rendered.emplace_back(files.*f.path, f.render(report));
+  for (const auto& [path, content] : rendered) {
     std::string err;
-    if (!write_file_atomic(path, f.render(report), &err)) {
+    if (!write_file_atomic(path, content, &err)) {
       std::fprintf(stderr, "%s\n", err.c_str());
       return false;
     }

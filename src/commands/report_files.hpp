@@ -3,9 +3,12 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+
+#include "src/commands/common.hpp"
 
 namespace attn {
 
@@ -15,12 +18,17 @@ struct ReportFiles {
 
 void setup_report_files(CLI::App& app, ReportFiles& files);
 
-/// Before a long run: every path given is not a folder and a file can be created beside it.
-/// False after printing the problem (the command exits 2 without running anything).
-bool check_report_files(const ReportFiles& files);
+/// The report paths given, each with its option, for check_output_paths (src/commands/common.hpp).
+std::vector<PathOption> report_outputs(const ReportFiles& files);
 
-/// Writes every requested report from the JSON report v1, each through a temporary file and a
-/// rename. False after printing the first failure.
+/// Before a long run: check_output_paths of the reports (plus `more_outputs`) against `inputs`:
+/// no report overwrites an input or another output, and each can be written. False after printing
+/// the problem (the command exits 2 without running anything).
+bool check_report_files(const ReportFiles& files, const std::vector<PathOption>& inputs,
+                        const std::vector<PathOption>& more_outputs = {});
+
+/// Writes every requested report from the JSON report v1 (write_file_atomic). False after printing
+/// the first failure: the command exits 3, its verdict already printed.
 bool write_report_files(const ReportFiles& files, const nlohmann::json& report);
 
 }  // namespace attn

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 
 #include "kernels/mutants.hpp"
 #include "src/commands/common.hpp"
@@ -55,11 +57,29 @@ void run_selected(const std::vector<const CaseSpec*>& selected, const Candidate&
   }
 }
 
+// The report's "run" object (src/report.hpp): what must agree between shards for `merge`.
+nlohmann::json run_record(const RunCommandOptions& opt, const Candidate& cand) {
+  std::ifstream in(opt.config, std::ios::binary);
+  const std::string bytes(std::istreambuf_iterator<char>(in), {});
+  nlohmann::json run = {{"config_digest", fmt::format("fnv1a64:{:016x}", fnv1a64(bytes))},
+                        {"seed", opt.seed ? nlohmann::json(*opt.seed) : nlohmann::json(nullptr)},
+                        {"candidate", cand.kernel},
+                        {"cases", opt.cases}};
+  if (opt.candidate_cmd) {
+    run["candidate_cmd"] = *opt.candidate_cmd;
+    run["layout"] = opt.layout;
+    run["bf16_bits"] = opt.bf16_bits;
+    run["timeout"] = opt.timeout;
+  }
+  return run;
+}
+
 }  // namespace
 
 int run_run(const RunCommandOptions& opt) {
   const auto start = std::chrono::steady_clock::now();
   const InterruptScope stop_on_signal;  // Ctrl-C: report the cases done so far (src/interrupt.hpp)
+  if (!check_report_files(opt.reports, {{"--config", opt.config}, {"--baseline", opt.baseline}})) return kExitUsage;
   LoadOptions load{.threads = resolve_threads(opt.threads), .seed = opt.seed};
   Suite suite;
   if (!load_for_command(opt.config, opt.max_memory, load, &suite)) return kExitUsage;
@@ -74,7 +94,6 @@ int run_run(const RunCommandOptions& opt) {
     std::fprintf(stderr, "%s\n", err.c_str());
     return kExitUsage;
   }
-  if (!check_report_files(opt.reports)) return kExitUsage;
   std::vector<const CaseSpec*> selected;
   std::vector<std::string> suite_cases;
   std::size_t matched = 0;
@@ -98,6 +117,7 @@ int run_run(const RunCommandOptions& opt) {
   Candidate cand = mutant ? mutant_candidate(*mutant, load.threads) : tiled_candidate(load.threads);
   RunExternal ext;  // --candidate-cmd and --diagnose
   if (!apply_run_external(opt, mutant != nullptr, &cand, &ext)) return kExitUsage;
+  report.run = run_record(opt, cand);
   run_selected(selected, cand, ext, load.threads, progress_wanted(opt.quiet), &report);
   if (!opt.baseline.empty()) apply_baseline(baseline, suite_cases, &report);
 
@@ -108,7 +128,7 @@ int run_run(const RunCommandOptions& opt) {
   std::fputs(render_summary(report, color, seconds).c_str(), stdout);
   std::fflush(stdout);
 
-  if (!write_report_files(opt.reports, report_to_json(report))) return kExitUsage;
+  if (!write_report_files(opt.reports, report_to_json(report))) return kExitRuntime;
   if (report.incomplete) {
     std::fprintf(stderr, "attn-diff: interrupted: %zu of %zu cases run; the reports cover those only\n",
                  report.cases.size(), selected.size());

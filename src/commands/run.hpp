@@ -24,7 +24,8 @@ struct RunCommandOptions {
   bool quiet = false;
   bool no_color = false;
   // An external kernel as the candidate (src/external.hpp); command line only, never a config key.
-  std::string candidate_cmd;
+  // Given but empty (an unset CI variable) is refused, not taken as "not given".
+  std::optional<std::string> candidate_cmd;
   double timeout = 300;        // seconds per case for --candidate-cmd
   bool keep_temp = false;
   std::string layout = "bshd";  // of the command's {out}

@@ -8,10 +8,12 @@
 
 #include "kernels/mutants.hpp"
 #include "src/commands/common.hpp"
+#include "src/commands/run_external.hpp"
 #include "src/config.hpp"
 #include "src/dumpdir.hpp"
 #include "src/external.hpp"
 #include "src/fileio.hpp"
+#include "src/interrupt.hpp"
 #include "src/npy.hpp"
 #include "src/parallel.hpp"
 #include "src/report_table.hpp"
@@ -25,8 +27,8 @@ void setup_shrink(CLI::App& app, ShrinkCommandOptions& opt) {
   app.add_option("--mutant", opt.mutant, "the candidate: this mutant of the tiled kernel (see list-mutants)");
   app.add_option("--candidate-cmd", opt.candidate_cmd,
                  "or an external kernel: a shell command with {inputs} {out} {case}, as in run");
-  app.add_option("--timeout", opt.timeout, "seconds per external command run (default 300); a timeout counts as "
-                                           "not reproducing")->transform(timeout_seconds());
+  app.add_option("--timeout", opt.timeout, "seconds per external command run (default 300, at most a week); a "
+                                           "timeout counts as not reproducing")->transform(timeout_seconds());
   app.add_option("--out,-o", opt.out, "write the minimal case's config here (default: stdout)");
   app.add_option("--dump", opt.dump,
                  "write the minimal case as `dump` does (inputs, golden, naive, tiled, case.json) plus the candidate's "
@@ -48,13 +50,14 @@ void setup_shrink(CLI::App& app, ShrinkCommandOptions& opt) {
 }
 
 int run_shrink(const ShrinkCommandOptions& opt) {
-  if (opt.mutant.empty() == opt.candidate_cmd.empty()) {
+  if (opt.candidate_cmd && !check_candidate_cmd(*opt.candidate_cmd)) return kExitUsage;
+  if (opt.mutant.empty() == !opt.candidate_cmd) {
     std::fprintf(stderr, "error: shrink needs exactly one candidate to shrink the failure of: --mutant NAME or "
                          "--candidate-cmd CMD\nnote: attn-diff list-mutants prints the mutants\n");
     return kExitUsage;
   }
-  if (!opt.candidate_cmd.empty())
-    return run_shrink_with(opt, external_candidate({.command = opt.candidate_cmd, .timeout_s = opt.timeout}));
+  if (opt.candidate_cmd)
+    return run_shrink_with(opt, external_candidate({.command = *opt.candidate_cmd, .timeout_s = opt.timeout}));
   const MutantInfo* m = lookup_mutant(opt.mutant);
   if (!m) return kExitUsage;
   return run_shrink_with(opt, mutant_candidate(*m, resolve_threads(opt.threads)));
@@ -154,15 +157,20 @@ bool dump_minimal(const std::string& dir, const CaseSpec& c, const std::string& 
                        candidate, err);
 }
 
-}  // namespace
-
-int run_shrink_with(const ShrinkCommandOptions& opt, const Candidate& cand) {
+int shrink_and_report(const ShrinkCommandOptions& opt, const Candidate& cand) {
   const int threads = resolve_threads(opt.threads);
   LoadOptions load{.threads = threads};
   Suite suite;
   if (!load_for_command(opt.config, opt.max_memory, load, &suite)) return kExitUsage;
   const CaseSpec* original = find_one_case(suite, opt.config, opt.case_name, "shrink");
   if (!original) return kExitUsage;
+  std::vector<PathOption> outputs = {{"--out", opt.out}, {"--json", opt.json}};
+  if (!opt.dump.empty()) {
+    std::vector<std::string> names = dump_file_names();
+    names.push_back("candidate.npy");
+    for (PathOption& o : folder_outputs("--dump", opt.dump, names)) outputs.push_back(std::move(o));
+  }
+  if (!check_output_paths({{"--config", opt.config}}, outputs)) return kExitUsage;
 
   const bool log = !opt.quiet;
   const bool progress = log && ::isatty(STDERR_FILENO);
@@ -215,7 +223,7 @@ int run_shrink_with(const ShrinkCommandOptions& opt, const Candidate& cand) {
   if (!opt.json.empty() &&
       !write_file_atomic(opt.json, shrink_report_json(r, *original, minimal, opt.config, cand).dump(2) + "\n", &err)) {
     std::fprintf(stderr, "%s\n", err.c_str());
-    return kExitUsage;
+    return kExitRuntime;
   }
   switch (r.status) {
     case ShrinkResult::Status::unsupported:
@@ -255,16 +263,31 @@ int run_shrink_with(const ShrinkCommandOptions& opt, const Candidate& cand) {
     std::fflush(stdout);
   } else if (!write_file_atomic(opt.out, text, &err)) {
     std::fprintf(stderr, "%s\n", err.c_str());
-    return kExitUsage;
+    return kExitRuntime;
   }
   if (!opt.dump.empty()) {
     if (!dump_minimal(opt.dump, minimal, opt.config, cand, threads, &err)) {
       std::fprintf(stderr, "%s\n", err.c_str());
-      return kExitUsage;
+      return kExitRuntime;
     }
     if (log) std::fprintf(stderr, "wrote the minimal case's inputs, references and candidate.npy to %s\n", opt.dump.c_str());
   }
   return kExitFail;
+}
+
+}  // namespace
+
+int run_shrink_with(const ShrinkCommandOptions& opt, const Candidate& cand) {
+  // Ctrl-C or SIGTERM: the candidate's run is stopped (an external command's process group killed
+  // and its temporary directory removed, src/external.hpp) and nothing is written: a reduction cut
+  // short is not the minimal case.
+  const InterruptScope stop_on_signal;
+  try {
+    return shrink_and_report(opt, cand);
+  } catch (const Interrupted&) {
+    std::fprintf(stderr, "attn-diff: interrupted: shrink stopped; nothing written\n");
+    return kExitInterrupted + interrupt_signal();
+  }
 }
 
 }  // namespace attn

@@ -2,6 +2,7 @@
 // that `attn-diff run` accepts as is, with the sequence of reductions that led to it.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -14,7 +15,7 @@ struct ShrinkCommandOptions {
   std::string config;
   std::string case_name;  // the exact name, or a glob that matches exactly one case
   std::string mutant;     // the candidate: this mutant of the tiled kernel
-  std::string candidate_cmd;  // or this external command (SPEC §6 placeholders), run per candidate case
+  std::optional<std::string> candidate_cmd;  // or this external command (SPEC §6 placeholders), run per candidate case
   double timeout = 300;       // seconds per external command run
   std::string out;        // write the minimal case's config here ("" = stdout)
   std::string dump;       // write the minimal case's inputs, references and candidate output here

@@ -1,5 +1,6 @@
-// The fuzz entry points: arbitrary bytes into the three readers of outside files (a suite, an .npy,
-// a .safetensors), with the properties every answer must have. The libFuzzer targets beside this
+// The fuzz entry points: arbitrary bytes into the readers of outside files (a suite, an .npy, a
+// .safetensors, a JSON report as `merge` reads it, a dump's case.json), with the properties every
+// answer must have. The libFuzzer targets beside this
 // file and tests/fuzz_regression_test.cpp (a plain Catch2 test, no libFuzzer) call the same
 // functions, so a finding replays in the normal suite as soon as its file is saved under
 // tests/fuzz/regressions/<target>/.
@@ -9,7 +10,11 @@
 // or an exception escaping is a finding too.
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
 #include <string_view>
@@ -18,9 +23,13 @@
 #include <nlohmann/json.hpp>
 
 #include "src/config.hpp"
+#include "src/dumpdir.hpp"
 #include "src/npy.hpp"
+#include "src/report_formats.hpp"
+#include "src/report_reader.hpp"
 #include "src/runner.hpp"
 #include "src/safetensors.hpp"
+#include "src/shard.hpp"
 
 namespace attn::fuzz {
 
@@ -129,6 +138,94 @@ inline std::string safetensors_entry(std::string_view bytes) {
   }
   // The tensors tile the data buffer exactly, which follows the 8-byte length and the header.
   if (bytes_read > bytes.size()) return "read more tensor bytes than the file holds";
+  return "";
+}
+
+/// A refusal of a file: "FILE: error: ..." with at most a newline before its note. "" if so.
+inline std::string check_refusal(std::string err, const std::string& file) {
+  if (!err.starts_with(file + ": error: ") && !err.starts_with("error: ")) return "refused without a proper message: " + err;
+  if (const auto nl = err.find('\n'); nl != std::string::npos && err.compare(nl, 7, "\nnote: ") == 0) err.erase(nl, 1);
+  return check_message(err);
+}
+
+/// Markup a writer produced: well-formed XML 1.0 character data as far as bytes go, so no control
+/// character but tab, LF and CR, and no U+FFFE or U+FFFF. "" if so.
+inline std::string check_markup(const std::string& text, const char* what) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F)
+      return fmt::format("{}: a control character 0x{:02x} at byte {}", what, c, i);
+    if (c == 0xEF && text.compare(i, 2, "\xEF\xBF") == 0 && i + 2 < text.size() &&
+        (static_cast<unsigned char>(text[i + 2]) == 0xBE || static_cast<unsigned char>(text[i + 2]) == 0xBF))
+      return fmt::format("{}: U+FFFE or U+FFFF at byte {}", what, i);
+  }
+  return "";
+}
+
+/// One report as `merge` reads it (parse_report, src/report_reader.hpp). Refused: with a message
+/// naming the file. Accepted: every writer renders it without throwing, JUnit and HTML as valid
+/// XML characters; `merge` of it alone either refuses with a message or gives a report that
+/// parse_report accepts again and every writer renders.
+inline std::string report_entry(std::string_view bytes) {
+  nlohmann::json report;
+  std::string err;
+  if (!parse_report(bytes, "fuzz.json", &report, &err)) return check_refusal(err, "fuzz.json");
+  auto render = [](const nlohmann::json& r, const char* what) -> std::string {
+    try {
+      if (std::string why = check_markup(render_junit(r), "junit"); !why.empty()) return fmt::format("{}: {}", what, why);
+      if (std::string why = check_markup(render_html(r), "html"); !why.empty()) return fmt::format("{}: {}", what, why);
+      (void)render_markdown(r);
+      (void)r.dump(2);
+    } catch (const std::exception& e) {
+      return fmt::format("{}: a writer threw: {}", what, e.what());
+    }
+    return "";
+  };
+  if (std::string why = render(report, "the report"); !why.empty()) return why;
+  nlohmann::json merged;
+  try {
+    if (!merge_reports({report}, {"fuzz.json"}, &merged, &err)) return check_refusal(err, "fuzz.json");
+  } catch (const std::exception& e) {
+    return std::string("merge threw: ") + e.what();
+  }
+  nlohmann::json again;
+  if (!parse_report(merged.dump(), "merged.json", &again, &err)) return "merge wrote a report it refuses: " + err;
+  if (report_exit_code(merged) == 0 && merged["summary"].value("incomplete", false)) return "an incomplete merge exits 0";
+  return render(merged, "the merged report");
+}
+
+/// A dump's case.json as `compare` and `diagnose` read it (load_dump, then read_dump_inputs, in a
+/// folder holding nothing else). Refused: with a diagnostic naming case.json. Accepted: exactly one
+/// case; reading its inputs then fails with a message naming a file (none is there), or succeeds
+/// with inputs of the case's sizes.
+inline std::string dump_case_entry(std::string_view bytes) {
+  namespace fs = std::filesystem;
+  static const fs::path dir = fs::temp_directory_path() / fmt::format("attn_diff_fuzz_dump_{}", ::getpid());
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  const std::string file = (dir / "case.json").string();
+  std::ofstream(file, std::ios::binary | std::ios::trunc).write(bytes.data(), std::streamsize(bytes.size()));
+  const LoadOptions opt{.max_memory = 64ull << 20, .threads = 1};
+  Dump d;
+  Diagnostics diags;
+  if (!load_dump(dir.string(), opt, &d, &diags)) {
+    if (diags.empty()) return "refused without a diagnostic";
+    for (const Diagnostic& x : diags) {
+      if (x.message.empty() || !x.file.starts_with(dir.string())) return "a diagnostic without a message or file: " + x.format();
+      std::string text = x.format();
+      std::erase(text, '\n');
+      if (std::string why = check_message(text); !why.empty()) return why;
+    }
+    return "";
+  }
+  if (d.case_file != file) return "load_dump read another file: " + d.case_file;
+  Inputs in;
+  std::string err;
+  if (!read_dump_inputs(d, &in, &err)) {
+    if (!err.starts_with(dir.string()) && !err.starts_with(file)) return "read_dump_inputs refused without naming a file: " + err;
+    if (const auto nl = err.find('\n'); nl != std::string::npos) err.erase(nl, 1);
+    return check_message(err);
+  }
   return "";
 }
 
