@@ -220,13 +220,14 @@ TEST_CASE("merge: a malformed report is refused with its file and field, and not
     CHECK(r.out.find(b.message) != std::string::npos);
     CHECK(!s.wrote_any());
   }
-  for (const auto& [what, content, message] : {std::tuple{"not JSON", std::string("{\"schema\":"), std::string("not valid JSON")},
-                                               {"nested 100000 deep", std::string(100000, '['), "nests deeper than 64 levels"}}) {
+  // The strict JSON parser (src/json_strict.hpp) gives the line and column.
+  for (const auto& [what, content, message] : {std::tuple{"not JSON", std::string("{\"schema\":"), std::string(":1:11: error: malformed JSON")},
+                                               {"nested 100000 deep", std::string(100000, '['), ":1:65: error: malformed JSON: nested deeper than 64 levels"}}) {
     INFO(what);
     const std::string file = s.dir.file("text.json", content);
     const auto r = run_cli("merge " + s.s1 + " " + file + s.outputs());
     CHECK(r.code == 2);
-    CHECK(r.out.find(file + ": error: " + message) != std::string::npos);
+    CHECK(r.out.find(file + message) != std::string::npos);
     CHECK(!s.wrote_any());
   }
   const auto r = run_cli("merge " + s.s1 + " " + s.dir.path.string() + s.outputs());

@@ -18,7 +18,11 @@ void setup_merge(CLI::App& app, MergeOptions& opt) {
 }
 
 int run_merge(const MergeOptions& opt) {
-  // Every input read and checked before anything is written (src/report_reader.hpp).
+  // No output may overwrite an input; every input is read and checked before anything is written
+  // (src/report_reader.hpp).
+  std::vector<PathOption> inputs;
+  for (const std::string& path : opt.inputs) inputs.push_back({"an input report", path});
+  if (!check_report_files(opt.reports, inputs)) return kExitUsage;
   std::vector<nlohmann::json> reports(opt.inputs.size());
   std::string err, warning;
   for (std::size_t n = 0; n < opt.inputs.size(); ++n)
@@ -26,9 +30,6 @@ int run_merge(const MergeOptions& opt) {
       std::fprintf(stderr, "%s\n", err.c_str());
       return kExitUsage;
     }
-  std::vector<PathOption> inputs;
-  for (const std::string& path : opt.inputs) inputs.push_back({"an input report", path});
-  if (!check_report_files(opt.reports, inputs)) return kExitUsage;
   nlohmann::json merged;
   if (!merge_reports(reports, opt.inputs, &merged, &err, &warning)) {
     std::fprintf(stderr, "%s\n", err.c_str());
