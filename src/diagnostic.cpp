@@ -73,6 +73,8 @@ std::string printable(std::string_view text, bool ascii_only) {
   return out;
 }
 
+bool has_unprintable(std::string_view text) { return printable(text) != text; }
+
 std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes) {
   if (text.size() <= max_bytes) return text;
   std::size_t cut = max_bytes;
@@ -81,8 +83,6 @@ std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes) {
   if ((static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) cut = max_bytes;  // not UTF-8 there anyway
   return text.substr(0, cut);
 }
-
-bool has_unprintable(std::string_view text) { return printable(text) != text; }
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);

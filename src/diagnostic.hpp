@@ -23,10 +23,11 @@ using Diagnostics = std::vector<Diagnostic>;
 /// Prints every diagnostic to stderr.
 void print_diagnostics(const Diagnostics& diags);
 
-/// Text from outside (a file's content, a path, a case name) made safe to print on a terminal and
-/// to put in a JSON report. The one escaping function: everything that prints such text uses it.
-///   - C0 controls, DEL and bytes that are not UTF-8 become \xNN (with ascii_only, every byte
-///     >= 0x80 does: for text that need not be UTF-8 at all);
+/// Text from outside (a file's content, a command's output, a path, a case name) made safe to
+/// print on a terminal and to put in a JSON report (which must be UTF-8). The one escaping
+/// function: everything that prints such text uses it.
+///   - C0 controls (tab and newline too), DEL and bytes that are not well-formed UTF-8 become
+///     \xNN (with ascii_only, every byte >= 0x80 does: for text that need not be UTF-8 at all);
 ///   - C1 controls (U+0080..U+009F), bidi embeddings, overrides, isolates and marks (U+061C,
 ///     U+200E/F, U+202A..U+202E, U+2066..U+2069), zero-width characters (U+200B..U+200D, U+2060..,
 ///     U+FEFF) and the line and paragraph separators U+2028/9 become \uXXXX;

@@ -263,14 +263,15 @@ void check_report(const json& doc) {
 
 bool parse_report(std::string_view text, const std::string& file, json* out, std::string* err) {
   const char* note = "\nnote: merge reads the JSON reports `attn-diff run --json` writes (SPEC §8)";
-  // The one place a report's text becomes JSON: no NUL byte, no key given twice, bounded nesting.
+  // The one place a report's text becomes JSON: the strict parser (NUL bytes, duplicate keys such
+  // as a second "cases" list, too deep nesting, malformed text, each with its line:col).
   JsonError json_err;
   std::optional<json> parsed = parse_json_strict(text, &json_err);
   if (!parsed) {
     *err = json_err.format(file) + (json_err.note.empty() ? note : "");
     return false;
   }
-  json& doc = *parsed;
+  json doc = std::move(*parsed);
   try {
     check_report(doc);
   } catch (const Refusal& r) {

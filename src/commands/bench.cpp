@@ -27,29 +27,29 @@ void setup_bench(CLI::App& app, BenchCommandOptions& opt) {
   app.add_option("--case", opt.case_name, "the case to time (its name, or a glob matching one case)")->needs(config);
   const CLI::Validator size = integer_in(1, kMaxInteger);  // the range of the suite keys they stand for
   const std::vector<CLI::Option*> shape = {
-      app.add_option("--batch", opt.batch, "batch size (default 1)")->check(size),
-      app.add_option("--tokens", opt.tokens, "query tokens Sq (default 2048)")->check(size),
-      app.add_option("--kv-tokens", opt.kv_tokens, "key tokens Sk (default = tokens)")->check(size),
+      app.add_option("--batch", opt.batch, "batch size (default 1)")->transform(size),
+      app.add_option("--tokens", opt.tokens, "query tokens Sq (default 2048)")->transform(size),
+      app.add_option("--kv-tokens", opt.kv_tokens, "key tokens Sk (default = tokens)")->transform(size),
       app.add_option("--q-offset", opt.q_offset, "position of query row 0 (default kv_tokens - tokens)")
-          ->check(integer_in(-(std::int64_t(1) << 50), kMaxInteger)),
-      app.add_option("--heads", opt.heads, "query heads H (default 64)")->check(size),
-      app.add_option("--kv-heads", opt.kv_heads, "kv heads Hkv (default 8)")->check(size),
-      app.add_option("--head-dim", opt.head_dim, "head dimension D (default 64)")->check(size),
-      app.add_option("--window", opt.window, "sliding window, 0 = none (default 0)")->check(integer_in(0, kMaxInteger)),
+          ->transform(integer_in(-(std::int64_t(1) << 50), kMaxInteger)),
+      app.add_option("--heads", opt.heads, "query heads H (default 64)")->transform(size),
+      app.add_option("--kv-heads", opt.kv_heads, "kv heads Hkv (default 8)")->transform(size),
+      app.add_option("--head-dim", opt.head_dim, "head dimension D (default 64)")->transform(size),
+      app.add_option("--window", opt.window, "sliding window, 0 = none (default 0)")->transform(integer_in(0, kMaxInteger)),
       app.add_flag("--causal,!--no-causal", opt.causal, "causal masking (default on)"),
       app.add_flag("--sinks,!--no-sinks", opt.sinks, "learned sinks, normal(0, 1) per head (default on)"),
       app.add_option("--precision", opt.precision, "precision recipe (default bf16-mixed)"),
       app.add_option("--tiles", opt.tiles, "tile sizes QxKV of the tiled kernel (default 128x2048)")->check(tile_sizes()),
-      app.add_option("--seed", opt.seed, "input seed (default 0)")->check(seed_value())};
+      app.add_option("--seed", opt.seed, "input seed (default 0)")->transform(seed_value())};
   for (CLI::Option* o : shape) o->excludes(config)->group("Shape (instead of --config)");
-  app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->check(thread_count());
-  app.add_option("--repeats,-r", opt.repeats, "timed runs per stage (default 5)")->check(integer_in(1, 1000000));
-  app.add_option("--warmup", opt.warmup, "untimed runs before them (default 1)")->check(integer_in(0, 1000000));
+  app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->transform(thread_count());
+  app.add_option("--repeats,-r", opt.repeats, "timed runs per stage (default 5)")->transform(integer_in(1, 1000000));
+  app.add_option("--warmup", opt.warmup, "untimed runs before them (default 1)")->transform(integer_in(0, 1000000));
   app.add_option("--only", opt.only, "time only these stages: golden,naive,tiled,metrics,run (run = a whole `attn-diff run` of the case)")
       ->delimiter(',')
       ->check(CLI::IsMember(bench_stage_names()));
   app.add_option("--probe-seconds", opt.probe_seconds, "time spent measuring the FMA peak, 0 = skip (default 0.2)")
-      ->check(seconds_in(0, /*min_exclusive=*/false));
+      ->transform(seconds_in(0, /*min_exclusive=*/false));
   app.add_option("--json", opt.json, "write the results as JSON (schema attn-diff.bench.v1) to this file");
   app.add_option("--max-memory", opt.max_memory, "refuse a case estimated above this size (default 8G)")->check(byte_size());
 }

@@ -33,8 +33,8 @@ void setup_calibrate(CLI::App& app, CalibrateOptions& opt) {
                  "(7500 cases; margins per recipe and gate, every false alarm listed)")
       ->check(CLI::IsMember({"edges"}));
   app.add_option("--case", opt.cases, "only cases whose name matches this glob (repeatable)");
-  app.add_option("--seeds", opt.seeds, "seeds 0..N-1 per case (default 1000)")->check(integer_in(1, 1000000));
-  app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->check(thread_count());
+  app.add_option("--seeds", opt.seeds, "seeds 0..N-1 per case (default 1000)")->transform(integer_in(1, 1000000));
+  app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->transform(thread_count());
   app.add_option("--json", opt.json, "write the margins as JSON");
   app.add_option("--md", opt.md, "write the margins as a Markdown table");
   app.add_flag("--quiet,-q", opt.quiet, "no progress on stderr");

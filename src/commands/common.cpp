@@ -47,7 +47,7 @@ std::optional<double> parse_finite(std::string_view text) {
 }
 
 std::string seconds_range(double min, bool min_exclusive) {
-  return fmt::format("a number of seconds {} {} and at most {} (7 days)", min_exclusive ? ">" : ">=", min, kMaxSeconds);
+  return fmt::format("a number of seconds {} {} and at most {} (a week)", min_exclusive ? ">" : ">=", min, kMaxSeconds);
 }
 
 // Hex floating point: what CLI11's strtold reads back to exactly the same double.
@@ -95,8 +95,8 @@ CLI::Validator seconds_in(double min, bool min_exclusive) {
 CLI::Validator timeout_seconds() {
   return CLI::Validator(
       [](std::string& text) {
-        // timeout_problem(): the one rule, which src/external.cpp applies before it sets a deadline.
-        const std::optional<double> v = parse_finite(text);
+        std::string err;
+        const std::optional<double> v = parse_finite(text);  // no hex, spaces or "inf" as CLI11 takes
         if (!v || !timeout_problem(*v).empty())
           return fmt::format("must be {}, got '{}'", seconds_range(0, true), printable(text));
         text = exact_text(*v);

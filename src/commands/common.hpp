@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <vector>
 
 #include "src/config.hpp"
 #include "src/external.hpp"
@@ -31,8 +32,8 @@ bool use_color(bool no_color_flag);
 
 /// --threads: 0 (one per core) up to this.
 inline constexpr int kMaxThreads = 1024;
-/// The longest duration any option takes, in seconds (--timeout and the budgets): one week.
-inline constexpr double kMaxSeconds = kMaxTimeoutSeconds;  // src/external.hpp
+/// The longest duration any option takes, in seconds: a week, as --timeout (kMaxTimeoutSeconds).
+inline constexpr double kMaxSeconds = kMaxTimeoutSeconds;
 /// --max-memory: from 1 byte up to 1024T (2^50 bytes).
 inline constexpr std::uint64_t kMaxMemoryBytes = std::uint64_t(1) << 50;
 
@@ -45,8 +46,9 @@ std::optional<std::int64_t> parse_integer_in(std::string_view text, std::int64_t
 /// or in (min, max] when min_exclusive. Otherwise nullopt with `err` naming the range.
 std::optional<double> parse_seconds_in(std::string_view text, double min, bool min_exclusive, double max, std::string* err);
 
-/// CLI11 validators for the parsers above. Each also rewrites the accepted text into the plain
-/// decimal form CLI11's own conversion reads back exactly (it would take "010" as octal).
+/// CLI11 validators for the parsers above. Each also rewrites the accepted text into a form
+/// CLI11's own conversion reads back exactly (it would take "010" as octal 8), so declare them
+/// with ->transform(): ->check() hands a validator a copy and the rewrite would be lost.
 CLI::Validator integer_in(std::int64_t min, std::int64_t max);
 /// --seed: 0 .. kMaxSeed (2^53 - 1; src/config.hpp says why).
 CLI::Validator seed_value();
@@ -54,7 +56,7 @@ CLI::Validator seed_value();
 CLI::Validator thread_count();
 /// A duration in seconds: [min, kMaxSeconds] ((min, ...] when min_exclusive).
 CLI::Validator seconds_in(double min, bool min_exclusive);
-/// --timeout: timeout_problem() of src/external.hpp.
+/// --timeout: a finite number whose timeout_problem() (src/external.hpp, the one rule) is "".
 CLI::Validator timeout_seconds();
 /// --max-memory: parse_bytes().
 CLI::Validator byte_size();

@@ -23,7 +23,7 @@ void setup_compare(CLI::App& app, CompareOptions& opt) {
   app.add_flag("--bf16-bits", opt.bf16_bits, "read '<u2'/'<i2' .npy files as bf16 bit patterns");
   setup_report_files(app, opt.reports);  // the JSON report carries the diagnosis of a failure
   app.add_flag("--no-diagnose", opt.no_diagnose, "do not diagnose a failure");
-  app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->check(thread_count());
+  app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->transform(thread_count());
   app.add_option("--max-memory", opt.max_memory, "refuse a case estimated above this size (default 8G)")->check(byte_size());
   app.add_flag("--quiet,-q", opt.quiet, "print only the summary line and failures");
   app.add_flag("--no-color", opt.no_color, "no ANSI colours (also: NO_COLOR=1)");

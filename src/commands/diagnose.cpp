@@ -18,8 +18,8 @@ void setup_diagnose(CLI::App& app, DiagnoseOptions& opt) {
   app.add_option("--layout", opt.layout, "layout of the output: bshd (default), bhsd, bs(hd), s(hd)");
   app.add_flag("--bf16-bits", opt.bf16_bits, "read '<u2'/'<i2' .npy files as bf16 bit patterns");
   app.add_option("--json", opt.json, "write {\"hypotheses\": [{name, score, evidence}]} best first to this file");
-  app.add_option("--top", opt.top, "hypotheses to print (default 5; --json has them all)")->check(integer_in(1, 10000));
-  app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->check(thread_count());
+  app.add_option("--top", opt.top, "hypotheses to print (default 5; --json has them all)")->transform(integer_in(1, 10000));
+  app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->transform(thread_count());
   app.add_option("--max-memory", opt.max_memory, "refuse a case estimated above this size (default 8G)")->check(byte_size());
 }
 

@@ -20,8 +20,8 @@ void setup_dump(CLI::App& app, DumpOptions& opt) {
   app.add_option("--format", opt.format,
                  "npy: q/k/v/sinks.npy as float32 (default); safetensors: one inputs.safetensors, inputs in their own "
                  "dtype");
-  app.add_option("--seed", opt.seed, "override the case's seed")->check(seed_value());
-  app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->check(thread_count());
+  app.add_option("--seed", opt.seed, "override the case's seed")->transform(seed_value());
+  app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->transform(thread_count());
   app.add_option("--max-memory", opt.max_memory, "refuse a case estimated above this size (default 8G)")->check(byte_size());
 }
 

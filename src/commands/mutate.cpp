@@ -21,7 +21,7 @@ void setup_mutate(CLI::App& app, MutateOptions& opt) {
   app.add_option("--config,-c", opt.configs, "suite files (repeatable: the suites are combined)")->required();
   app.add_option("--case", opt.cases, "only cases whose name matches this glob (repeatable)");
   app.add_option("--mutant", opt.mutants, "only these mutants (repeatable; default: all)");
-  app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->check(thread_count());
+  app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->transform(thread_count());
   app.add_option("--json", opt.json, "write {score, mutants: [{name, status, killed_by}]} to this file");
   app.add_option("--max-memory", opt.max_memory, "refuse cases estimated above this size (default 8G)")->check(byte_size());
   app.add_flag("--quiet,-q", opt.quiet, "only the score line and the survivors");

@@ -26,8 +26,8 @@ namespace attn {
 void setup_run(CLI::App& app, RunCommandOptions& opt) {
   app.add_option("--config,-c", opt.config, "suite file (JSON, SPEC §4)")->required();
   app.add_option("--case", opt.cases, "run only cases whose name matches this glob (repeatable)");
-  app.add_option("--seed", opt.seed, "override every case's seed")->check(seed_value());
-  app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->check(thread_count());
+  app.add_option("--seed", opt.seed, "override every case's seed")->transform(seed_value());
+  app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->transform(thread_count());
   setup_report_files(app, opt.reports);
   app.add_option("--baseline", opt.baseline,
                  "a previous --json report: fail cases whose max_abs or mae grew beyond the baseline_growth gate");

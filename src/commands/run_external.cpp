@@ -5,8 +5,8 @@
 
 #include <cstdio>
 
-#include "src/diagnostic.hpp"
 #include "src/commands/common.hpp"
+#include "src/diagnostic.hpp"
 #include "src/external.hpp"
 
 namespace attn {
@@ -15,7 +15,7 @@ void setup_run_external(CLI::App& app, RunCommandOptions& opt) {
   app.add_option("--candidate-cmd", opt.candidate_cmd,
                  "judge an external kernel: shell command run per case with {inputs} {out} {case} replaced");
   app.add_option("--timeout", opt.timeout, "seconds --candidate-cmd may run per case (default 300, at most a week)")
-      ->check(timeout_seconds());
+      ->transform(timeout_seconds());
   app.add_flag("--keep-temp", opt.keep_temp, "keep each case's temporary inputs and output of --candidate-cmd");
   app.add_option("--layout", opt.layout, "layout of --candidate-cmd's output: bshd (default), bhsd, bs(hd), s(hd)");
   app.add_flag("--bf16-bits", opt.bf16_bits, "read --candidate-cmd's '<u2'/'<i2' .npy output as bf16 bits");

@@ -13,6 +13,7 @@ namespace attn {
 
 void setup_run_external(CLI::App& app, RunCommandOptions& opt);
 
+
 /// False after printing why, when a --candidate-cmd that was given cannot be run (empty, or a
 /// placeholder inside quotes: candidate_command_problem()); the caller exits 2.
 bool check_candidate_cmd(const std::string& command);

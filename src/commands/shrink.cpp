@@ -28,23 +28,23 @@ void setup_shrink(CLI::App& app, ShrinkCommandOptions& opt) {
   app.add_option("--candidate-cmd", opt.candidate_cmd,
                  "or an external kernel: a shell command with {inputs} {out} {case}, as in run");
   app.add_option("--timeout", opt.timeout, "seconds per external command run (default 300, at most a week); a "
-                                           "timeout counts as not reproducing")->check(timeout_seconds());
+                                           "timeout counts as not reproducing")->transform(timeout_seconds());
   app.add_option("--out,-o", opt.out, "write the minimal case's config here (default: stdout)");
   app.add_option("--dump", opt.dump,
                  "write the minimal case as `dump` does (inputs, golden, naive, tiled, case.json) plus the candidate's "
                  "output candidate.npy into this folder");
   app.add_option("--json", opt.json, "write the reduction as JSON: original, reason, every step, the minimal case");
-  app.add_option("--max-runs", opt.max_runs, "stop after this many candidate runs (default 2000)")->check(integer_in(1, 1000000000));
+  app.add_option("--max-runs", opt.max_runs, "stop after this many candidate runs (default 2000)")->transform(integer_in(1, 1000000000));
   app.add_option("--max-seconds,--max-time", opt.max_seconds,
                  "stop reducing after this many seconds, not counting the original case's run (default 30)")
-      ->check(seconds_in(0, /*min_exclusive=*/false));
+      ->transform(seconds_in(0, /*min_exclusive=*/false));
   app.add_flag("--no-diagnose", opt.no_diagnose,
                "smaller cases keep only the failing gate, not also the original's top diagnose hypothesis");
   app.add_option("--max-diagnose-seconds", opt.max_diagnose_seconds,
                  "diagnose the original only if that takes about this long at most (default 5); else the hypothesis "
                  "is taken from the first smaller case")
-      ->check(seconds_in(0, /*min_exclusive=*/false));
-  app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->check(thread_count());
+      ->transform(seconds_in(0, /*min_exclusive=*/false));
+  app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->transform(thread_count());
   app.add_option("--max-memory", opt.max_memory, "refuse cases estimated above this size (default 8G)")->check(byte_size());
   app.add_flag("--quiet,-q", opt.quiet, "print only the summary line on stderr");
 }

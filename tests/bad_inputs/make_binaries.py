@@ -94,8 +94,31 @@ ST = [
      ["tensor '\\x1B[2Jout': unsupported dtype 'I8'"], 'a terminal escape in a tensor name'),
     ('deep_offsets', st(b'{"out":{"dtype":"F32","shape":[2],"data_offsets":' + b'[' * 100000 + b']' * 100000 + b'}}', f4(1, 2)),
      ['nested deeper than 64 levels'], '100 000 nested lists: used to overflow the stack (dump recursed per level)'),
+    ('duplicate_name', st(b'{"out":{"dtype":"F32","shape":[7],"data_offsets":[0,28]},"out":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', f4(1, 2)),
+     ["malformed JSON header: duplicate key 'out' at byte 65 (first at byte 9)"],
+     'a tensor named twice: the second used to win silently over the one a reader sees first'),
+    ('nul_in_header', st(b'{"out":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}\x00{"out":5}', f4(1, 2)),
+     ['malformed JSON header: NUL byte at byte 64'], 'a NUL byte in the header: everything after it used to be ignored'),
 ]
 for name, data, messages, why in ST:
     with open(f'safetensors/{name}.safetensors', 'wb') as f:
         f.write(data)
     expect(f'safetensors/{name}.safetensors', ['{file}: error: '] + messages, why)
+
+# Configs that are not plain text (the rest of configs/ is edited by hand).
+def config_expect(path, messages, why, exit_code=2):
+    with open(path.rsplit('.', 1)[0] + '.expect', 'w') as f:
+        f.write(f'# {why}\nexit: {exit_code}\n' + ''.join(f'message: {m}\n' for m in messages))
+
+case = b'{"name": "a", "tokens": 4, "heads": 2, "head_dim": 4}'
+CONFIGS = [
+    ('nul_byte', b'{"cases": [' + case + b']}\n\x00{"cases": [{"name": "hidden", "tokens": 0}]}\n',
+     ['{file}:2:1: error: malformed JSON: NUL byte', 'note: JSON text never holds one'],
+     'a NUL byte after a valid suite: nlohmann stops there, so the rest used to be ignored silently'),
+    ('nul_in_name', b'{"cases": [{"name": "a\x00b", "tokens": 4, "heads": 2, "head_dim": 4}]}',
+     ['{file}:1:23: error: malformed JSON: NUL byte'], 'a raw NUL byte inside a string'),
+]
+for name, data, messages, why in CONFIGS:
+    with open(f'configs/{name}.json', 'wb') as f:
+        f.write(data)
+    config_expect(f'configs/{name}.json', messages, why)
