@@ -224,7 +224,7 @@ TEST_CASE("merge: a malformed report is refused with its file and field, and not
   for (const auto& [what, content, message] :
        {std::tuple{"not JSON", std::string("{\"schema\":"), std::string(":1:11: error: malformed JSON")},
         {"nested 100000 deep", std::string(100000, '['), ":1:65: error: malformed JSON: nested deeper than 64 levels"},
-        {"a key twice", std::string("{\"schema\": 1, \"schema\": 2}"), ":1:16: error: duplicate key 'schema' (first at 1:2)"},
+        {"a key twice", std::string("{\"schema\": 1, \"schema\": 2}"), ":1:15: error: duplicate key 'schema' (first at 1:2)"},
         {"a NUL byte", std::string("{}\0{}", 5), ":1:3: error: "}}) {
     INFO(what);
     const std::string file = s.dir.file("text.json", content);

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
-#include <vector>
 
 #include "src/config.hpp"
 #include "src/external.hpp"
