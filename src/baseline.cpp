@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <set>
 #include <sstream>
 
 #include "src/dtype.hpp"
+#include "src/fileio.hpp"
 #include "src/json_strict.hpp"
 
 namespace attn {
@@ -25,15 +25,13 @@ std::optional<double> number_at(const json& j, const char* key) {
 }  // namespace
 
 bool load_baseline(const std::string& path, BaselineReport* out, std::string* err) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *err = fmt::format("{}: error: cannot read the baseline report", path);
+  std::string text, why;
+  if (!read_text_file(path, &text, &why)) {
+    *err = fmt::format("{}: error: cannot read the baseline report: {}", printable(path), why);
     return false;
   }
-  std::stringstream text;
-  text << in.rdbuf();
   JsonError json_err;  // NUL bytes, duplicate keys (a second "cases" list), malformed
-  const std::optional<json> parsed = parse_json_strict(text.str(), &json_err);
+  const std::optional<json> parsed = parse_json_strict(text, &json_err);
   if (!parsed) {
     *err = json_err.format(path) + (json_err.note.empty() ? "\nnote: pass a report written by --json" : "");
     return false;

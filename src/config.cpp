@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "src/fileio.hpp"
 #include "src/json_strict.hpp"
 #include "src/numeric_limits_check.hpp"
 
@@ -547,19 +548,12 @@ bool parse_suite_text(std::string_view s, const std::string& path, const LoadOpt
 }
 
 bool load_suite(const std::string& path, const LoadOptions& opt, Suite* out, Diagnostics* diags) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {  // an ifstream opens a directory and reads nothing
-    diags->push_back({path, "", "is a directory, not a suite file", ""});
+  std::string text, why;
+  if (!read_text_file(path, &text, &why)) {  // a FIFO or a device is refused, not waited on
+    diags->push_back({path, "", why == "is a directory, not a file" ? "is a directory, not a suite file" : why, ""});
     return false;
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    diags->push_back({path, "", fmt::format("cannot open the file ({})", std::strerror(errno)), ""});
-    return false;
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_suite_text(text.str(), path, opt, out, diags);
+  return parse_suite_text(text, path, opt, out, diags);
 }
 
 json CaseSpec::to_json() const {

@@ -264,9 +264,10 @@ bool load_dump(const std::string& path, const LoadOptions& opt, Dump* out, Diagn
   }
   out->suite = suite.name;
   out->spec = suite.cases.front();
-  std::ifstream in(out->case_file, std::ios::binary);
+  std::string text, why;
+  read_text_file(out->case_file, &text, &why);
   JsonError json_err;  // load_suite above accepted the same text through the same strict parser
-  const json doc = parse_json_strict(std::string(std::istreambuf_iterator<char>(in), {}), &json_err).value_or(json());
+  const json doc = parse_json_strict(text, &json_err).value_or(json());
   out->info = doc.is_object() && doc.contains("dump") ? doc["dump"] : json();
   return check_dump_info(*out, diags);
 }

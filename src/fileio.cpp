@@ -9,6 +9,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "src/diagnostic.hpp"
+
 namespace attn {
 
 namespace fs = std::filesystem;
@@ -57,8 +59,8 @@ Kind kind_of(const fs::path& target, struct stat* st) {
 
 std::string refuse(const std::string& path, Kind k) {
   return k == Kind::directory
-             ? fmt::format("{}: error: is a directory, not a file", path)
-             : fmt::format("{}: error: is not a regular file, a character device or a FIFO; refusing to replace it", path);
+             ? fmt::format("{}: error: is a directory, not a file", printable(path))
+             : fmt::format("{}: error: is not a regular file, a character device or a FIFO; refusing to replace it", printable(path));
 }
 
 // /dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N: a descriptor attn-diff already has. It is
@@ -83,16 +85,16 @@ bool write_file_atomic(const std::string& path, const std::string& content, std:
   if (kind == Kind::stream || own) {  // /dev/null, /dev/stdout, a FIFO: written in place, never replaced
     const int fd = ::open(target.c_str(), O_WRONLY | O_CLOEXEC | (own ? O_APPEND : 0));
     if (fd < 0) {
-      *err = fmt::format("{}: error: cannot open for writing ({})", path, errno_text(errno));
+      *err = fmt::format("{}: error: cannot open for writing ({})", printable(path), errno_text(errno));
       return false;
     }
     const bool ok = write_all(fd, content);
     const int e = errno;
     if (::close(fd) != 0 && ok) {
-      *err = fmt::format("{}: error: write failed ({})", path, errno_text(errno));
+      *err = fmt::format("{}: error: write failed ({})", printable(path), errno_text(errno));
       return false;
     }
-    if (!ok) *err = fmt::format("{}: error: write failed ({})", path, errno_text(e));
+    if (!ok) *err = fmt::format("{}: error: write failed ({})", printable(path), errno_text(e));
     return ok;
   }
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
@@ -105,19 +107,19 @@ bool write_file_atomic(const std::string& path, const std::string& content, std:
     if (fd < 0 && errno != EEXIST) break;
   }
   if (fd < 0) {
-    *err = fmt::format("{}: error: cannot write ({})", path, errno_text(errno));
+    *err = fmt::format("{}: error: cannot write ({})", printable(path), errno_text(errno));
     return false;
   }
   bool ok = write_all(fd, content);
   int e = errno;
   if (::close(fd) != 0 && ok) ok = false, e = errno;
   if (!ok) {
-    *err = fmt::format("{}: error: write failed ({})", path, errno_text(e));
+    *err = fmt::format("{}: error: write failed ({})", printable(path), errno_text(e));
     ::unlink(tmp.c_str());
     return false;
   }
   if (::rename(tmp.c_str(), target.c_str()) != 0) {
-    *err = fmt::format("{}: error: cannot rename the temporary file into place ({})", path, errno_text(errno));
+    *err = fmt::format("{}: error: cannot rename the temporary file into place ({})", printable(path), errno_text(errno));
     ::unlink(tmp.c_str());
     return false;
   }
@@ -134,7 +136,7 @@ bool probe_output(const std::string& path, std::string* err) {
   }
   if (kind == Kind::stream || is_own_descriptor(path)) {
     if (::access(target.c_str(), W_OK) == 0) return true;
-    *err = fmt::format("{}: error: cannot write ({})", path, errno_text(errno));
+    *err = fmt::format("{}: error: cannot write ({})", printable(path), errno_text(errno));
     return false;
   }
   // A probe where write_file_atomic puts its temporary file: the same errors, before the run.
@@ -142,7 +144,7 @@ bool probe_output(const std::string& path, std::string* err) {
   const std::string probe = (dir / fmt::format(".{}.probe.{}", target.filename().string(), ::getpid())).string();
   const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0 && errno != EEXIST) {
-    *err = fmt::format("{}: error: cannot write ({})", path, errno_text(errno));
+    *err = fmt::format("{}: error: cannot write ({})", printable(path), errno_text(errno));
     return false;
   }
   if (fd >= 0) {
@@ -174,17 +176,23 @@ InputFile::~InputFile() {
 }
 
 bool InputFile::open(const std::string& path, std::string* err) {
+  std::string why;
+  if (open_quietly(path, &why)) return true;
+  *err = fmt::format("{}: error: {}", printable(path), why);
+  return false;
+}
+
+bool InputFile::open_quietly(const std::string& path, std::string* why) {
   path_ = path;
   // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
   fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd_ < 0) {
-    *err = errno == ENOENT ? fmt::format("{}: error: cannot open the file: no such file", path)
-                           : fmt::format("{}: error: cannot open the file ({})", path, errno_text(errno));
+    *why = errno == ENOENT ? "cannot open the file: no such file" : fmt::format("cannot open the file ({})", errno_text(errno));
     return false;
   }
   struct stat st {};
   if (::fstat(fd_, &st) != 0) {
-    *err = fmt::format("{}: error: cannot open the file ({})", path, errno_text(errno));
+    *why = fmt::format("cannot open the file ({})", errno_text(errno));
     return false;
   }
   if (!S_ISREG(st.st_mode)) {
@@ -193,17 +201,29 @@ bool InputFile::open(const std::string& path, std::string* err) {
                        : S_ISCHR(st.st_mode)  ? "a character device"
                        : S_ISBLK(st.st_mode)  ? "a block device"
                                               : "a socket";
-    *err = S_ISDIR(st.st_mode) ? fmt::format("{}: error: is a directory, not a file", path)
-                               : fmt::format("{}: error: is {}, not a regular file", path, what);
+    *why = S_ISDIR(st.st_mode) ? std::string("is a directory, not a file") : fmt::format("is {}, not a regular file", what);
     return false;
   }
   size_ = std::uint64_t(st.st_size);
   return true;
 }
 
+bool read_text_file(const std::string& path, std::string* text, std::string* why) {
+  InputFile f;
+  if (!f.open_quietly(path, why)) return false;
+  if (f.size() > kMaxTextFileBytes) {
+    *why = fmt::format("is {} bytes, more than the {} a text input may hold", f.size(), kMaxTextFileBytes);
+    return false;
+  }
+  std::string err;
+  if (f.read(0, f.size(), text, &err)) return true;
+  *why = err.substr(printable(path).size() + 9);  // read() says "PATH: error: WHY"; the caller names the file
+  return false;
+}
+
 bool InputFile::read(std::uint64_t offset, std::uint64_t n, std::string* out, std::string* err) const {
   if (offset > size_ || n > size_ - offset) {
-    *err = fmt::format("{}: error: bytes [{}, {}) lie past the end of the file ({} bytes)", path_, offset, offset + n, size_);
+    *err = fmt::format("{}: error: bytes [{}, {}) lie past the end of the file ({} bytes)", printable(path_), offset, offset + n, size_);
     return false;
   }
   out->resize(std::size_t(n));
@@ -212,8 +232,8 @@ bool InputFile::read(std::uint64_t offset, std::uint64_t n, std::string* out, st
     const ssize_t got = ::pread(fd_, out->data() + done, std::size_t(n - done), off_t(offset + done));
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) {
-      *err = got == 0 ? fmt::format("{}: error: the file shrank while being read", path_)
-                      : fmt::format("{}: error: read failed ({})", path_, errno_text(errno));
+      *err = got == 0 ? fmt::format("{}: error: the file shrank while being read", printable(path_))
+                      : fmt::format("{}: error: read failed ({})", printable(path_), errno_text(errno));
       return false;
     }
     done += std::uint64_t(got);

@@ -52,6 +52,8 @@ class InputFile {
   InputFile& operator=(const InputFile&) = delete;
   ~InputFile();
   bool open(const std::string& path, std::string* err);
+  /// open() with only the reason in `why` ("is a FIFO, not a regular file"), no file name.
+  bool open_quietly(const std::string& path, std::string* why);
   std::uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
   bool read(std::uint64_t offset, std::uint64_t n, std::string* out, std::string* err) const;
@@ -61,6 +63,14 @@ class InputFile {
   std::uint64_t size_ = 0;
   std::string path_;
 };
+
+/// The largest suite, case.json, report or baseline read_text_file() reads: far past any real one.
+inline constexpr std::uint64_t kMaxTextFileBytes = std::uint64_t(1) << 30;
+
+/// The whole of a regular file of at most kMaxTextFileBytes, through InputFile (no FIFO, device or
+/// folder). On failure `why` is the reason without the file name ("is a FIFO, not a regular file"),
+/// for the caller's own message.
+bool read_text_file(const std::string& path, std::string* text, std::string* why);
 
 /// A case name (or any label from a config) made safe to use as one file or folder name: '/', '\\',
 /// control characters and a leading '.' become '_', so "../../x" cannot leave the folder it is

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "src/diagnostic.hpp"
+#include "src/fileio.hpp"
 #include "src/json_strict.hpp"
 #include "src/shard.hpp"
 
@@ -283,15 +284,13 @@ bool parse_report(std::string_view text, const std::string& file, json* out, std
 }
 
 bool read_report_file(const std::string& path, json* out, std::string* err) {
-  std::error_code ec;
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  if (in) text << in.rdbuf();
-  if (!std::filesystem::is_regular_file(path, ec) || !in || in.bad()) {
-    *err = fmt::format("{}: error: cannot read the report\nnote: pass the files `attn-diff run --json` wrote", path);
+  std::string text, why;
+  if (!read_text_file(path, &text, &why)) {
+    *err = fmt::format("{}: error: cannot read the report: {}\nnote: pass the files `attn-diff run --json` wrote",
+                       printable(path), why);
     return false;
   }
-  return parse_report(text.str(), path, out, err);
+  return parse_report(text, path, out, err);
 }
 
 }  // namespace attn

@@ -210,3 +210,36 @@ TEST_CASE("candidate read: a wrong type anywhere in case.json's dump object is e
   std::ofstream(s + "/case.json") << original;
   CHECK(run_cli("compare -i " + s + " --candidate " + tiled).code == 0);
 }
+
+TEST_CASE("text inputs: a suite, case.json, baseline or merge report that is a FIFO or a device is refused at once",
+          "[candidate_read][cli]") {
+  TempDir dir("text_inputs");
+  const std::string fifo = (dir.path / "in.fifo").string();
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  // A dump whose case.json is a FIFO: compare must refuse it, not wait for a writer.
+  const std::string dump = dump_basic(dir, "d");
+  const std::string case_json = (fs::path(dump) / "case.json").string();
+  fs::remove(case_json);
+  REQUIRE(::mkfifo(case_json.c_str(), 0600) == 0);
+  const std::string out = (fs::path(dump) / "tiled.npy").string();
+  struct Probe {
+    std::string args, file, message;
+  };
+  const std::vector<Probe> probes = {
+      {"validate -c " + fifo, fifo, "is a FIFO, not a regular file"},
+      {"run -c " + fifo, fifo, "is a FIFO, not a regular file"},
+      {"validate -c /dev/zero", "/dev/zero", "is a character device, not a regular file"},
+      {"run -c configs/phase1.json --case basic --baseline " + fifo, fifo,
+       "cannot read the baseline report: is a FIFO, not a regular file"},
+      {"merge " + fifo, fifo, "cannot read the report: is a FIFO, not a regular file"},
+      {"merge /dev/zero", "/dev/zero", "cannot read the report: is a character device"},
+      {"compare --inputs " + dump + " --candidate " + out, case_json, "is a FIFO, not a regular file"},
+  };
+  for (const Probe& p : probes) {
+    INFO(p.args);
+    const auto r = guarded(p.args);  // a reader that blocks is killed by the time limit: 124, not 2
+    INFO(r.out);
+    CHECK(r.code == 2);
+    CHECK_THAT(r.out, Contains(p.file + ": error: " + p.message));
+  }
+}

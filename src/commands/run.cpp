@@ -4,8 +4,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 
 #include "kernels/mutants.hpp"
 #include "src/commands/common.hpp"
@@ -13,6 +11,7 @@
 #include "src/commands/run_external.hpp"
 #include "src/diagnosis.hpp"
 #include "src/diagnostic.hpp"
+#include "src/fileio.hpp"
 #include "src/interrupt.hpp"
 #include "src/parallel.hpp"
 #include "src/baseline.hpp"
@@ -60,8 +59,8 @@ void run_selected(const std::vector<const CaseSpec*>& selected, const Candidate&
 
 // The report's "run" object (src/report.hpp): what must agree between shards for `merge`.
 nlohmann::json run_record(const RunCommandOptions& opt, const Candidate& cand) {
-  std::ifstream in(opt.config, std::ios::binary);
-  const std::string bytes(std::istreambuf_iterator<char>(in), {});
+  std::string bytes, why;
+  read_text_file(opt.config, &bytes, &why);  // load_suite read it a moment ago
   nlohmann::json run = {{"config_digest", fmt::format("fnv1a64:{:016x}", fnv1a64(bytes))},
                         {"seed", opt.seed ? nlohmann::json(*opt.seed) : nlohmann::json(nullptr)},
                         {"candidate", cand.kernel},
