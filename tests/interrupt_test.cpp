@@ -48,32 +48,34 @@ namespace {
 
 struct Interrupted_run {
   int code = -1;         // exit code, or -signal when killed
-  double seconds = 0.0;  // from the signal to the exit
+  double seconds = 0.0;  // from the (first) signal to the exit
+  pid_t group = 0;       // stop_candidate_run: the candidate command's process group (its shell's pid)
   std::string output;
 };
 
-// Starts `attn-diff ARGS...` from the source folder, sends SIGINT after `delay`, and waits up to
-// `limit` for it to exit (then kills it).
-Interrupted_run interrupt_run(const std::vector<std::string>& args, const std::string& log,
-                              std::chrono::milliseconds delay, std::chrono::seconds limit) {
+// Starts `attn-diff ARGS...` from the source folder, stdout and stderr into `log`, with TMPDIR=tmp
+// when tmp is not empty.
+pid_t start_cli(const std::vector<std::string>& args, const std::string& log, const std::string& tmp = "") {
   const pid_t pid = ::fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
     if (::chdir(ATTN_DIFF_SOURCE_DIR) != 0) ::_exit(127);
     if (!std::freopen(log.c_str(), "w", stdout) || ::dup2(STDOUT_FILENO, STDERR_FILENO) < 0) ::_exit(127);
+    if (!tmp.empty()) ::setenv("TMPDIR", tmp.c_str(), 1);
     std::vector<char*> argv{const_cast<char*>(ATTN_DIFF_BINARY)};
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     ::execv(ATTN_DIFF_BINARY, argv.data());
     ::_exit(127);
   }
-  std::this_thread::sleep_for(delay);
-  ::kill(pid, SIGINT);
-  const auto sent = std::chrono::steady_clock::now();
-  Interrupted_run r;
+  return pid;
+}
+
+// Waits up to `limit` after `sent` for `pid` to exit (then kills it); fills r's code, seconds and output.
+void wait_exit(pid_t pid, std::chrono::steady_clock::time_point sent, std::chrono::seconds limit,
+               const std::string& log, Interrupted_run* r) {
   int status = 0;
-  while (true) {
-    if (::waitpid(pid, &status, WNOHANG) == pid) break;
+  while (::waitpid(pid, &status, WNOHANG) != pid) {
     if (std::chrono::steady_clock::now() - sent > limit) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
@@ -81,10 +83,20 @@ Interrupted_run interrupt_run(const std::vector<std::string>& args, const std::s
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  r->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+  r->code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
   std::ifstream in(log);
-  r.output.assign(std::istreambuf_iterator<char>(in), {});
+  r->output.assign(std::istreambuf_iterator<char>(in), {});
+}
+
+// Starts `attn-diff ARGS...`, sends SIGINT after `delay`, and waits up to `limit` for it to exit.
+Interrupted_run interrupt_run(const std::vector<std::string>& args, const std::string& log,
+                              std::chrono::milliseconds delay, std::chrono::seconds limit) {
+  const pid_t pid = start_cli(args, log);
+  std::this_thread::sleep_for(delay);
+  ::kill(pid, SIGINT);
+  Interrupted_run r;
+  wait_exit(pid, std::chrono::steady_clock::now(), limit, log, &r);
   return r;
 }
 
@@ -172,30 +184,12 @@ bool group_alive(pid_t pgid) {
   return false;
 }
 
-struct Stopped {
-  int code = -1;         // exit code, or -signal when killed
-  double seconds = 0.0;  // from the first signal to the exit
-  pid_t group = 0;       // the candidate command's process group (its shell's pid)
-  std::string output;
-};
-
 // Starts `attn-diff ARGS...` with TMPDIR=tmp, waits until the candidate command has written its
 // shell's pid to `pid_file`, then sends `signals` 200 ms apart and waits up to 20 s for the exit.
-Stopped stop_candidate_run(const std::vector<std::string>& args, const std::string& tmp, const std::string& pid_file,
-                           const std::string& log, const std::vector<int>& signals) {
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    if (::chdir(ATTN_DIFF_SOURCE_DIR) != 0) ::_exit(127);
-    if (!std::freopen(log.c_str(), "w", stdout) || ::dup2(STDOUT_FILENO, STDERR_FILENO) < 0) ::_exit(127);
-    ::setenv("TMPDIR", tmp.c_str(), 1);
-    std::vector<char*> argv{const_cast<char*>(ATTN_DIFF_BINARY)};
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(ATTN_DIFF_BINARY, argv.data());
-    ::_exit(127);
-  }
-  Stopped r;
+Interrupted_run stop_candidate_run(const std::vector<std::string>& args, const std::string& tmp,
+                                   const std::string& pid_file, const std::string& log, const std::vector<int>& signals) {
+  const pid_t pid = start_cli(args, log, tmp);
+  Interrupted_run r;
   for (int i = 0; i < 1000 && r.group <= 0; ++i) {  // up to 20 s for the case to start
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     std::ifstream in(pid_file);
@@ -206,19 +200,7 @@ Stopped stop_candidate_run(const std::vector<std::string>& args, const std::stri
     if (i) std::this_thread::sleep_for(std::chrono::milliseconds(200));
     ::kill(pid, signals[i]);
   }
-  int status = 0;
-  while (::waitpid(pid, &status, WNOHANG) != pid) {
-    if (std::chrono::steady_clock::now() - sent > std::chrono::seconds(20)) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-  std::ifstream in(log);
-  r.output.assign(std::istreambuf_iterator<char>(in), {});
+  wait_exit(pid, sent, std::chrono::seconds(20), log, &r);
   return r;
 }
 
@@ -245,7 +227,7 @@ TEST_CASE("interrupt: a signal stops a --candidate-cmd at once, kills its group,
                               "; sleep 30 & sleep 30; wait";
       std::vector<std::string> args = {shrink ? "shrink" : "run", "-c", "configs/phase1.json", "--case", shrink ? "basic" : "b*",
                                        "--candidate-cmd", cmd, "--json", json};
-      const Stopped r = stop_candidate_run(args, tmp, pid_file, (dir.path / "log.txt").string(), way.signals);
+      const Interrupted_run r = stop_candidate_run(args, tmp, pid_file, (dir.path / "log.txt").string(), way.signals);
       INFO(r.output);
       REQUIRE(r.group > 0);
       CHECK(r.code == way.code);
