@@ -187,7 +187,7 @@ bool InputFile::open_quietly(const std::string& path, std::string* why) {
   // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
   fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd_ < 0) {
-    *why = errno == ENOENT ? "cannot open the file: no such file" : fmt::format("cannot open the file ({})", errno_text(errno));
+    *why = fmt::format("cannot open the file ({})", errno_text(errno));
     return false;
   }
   struct stat st {};

@@ -114,7 +114,7 @@ TEST_CASE("candidate file: layouts and wrong shapes", "[candidate_file]") {
 
 TEST_CASE("candidate file: missing, empty, a directory, or neither format", "[candidate_file]") {
   TempDir dir("cand_bad");
-  CHECK_THAT(read_err(dir.file("missing.npy")), Contains("no such file"));
+  CHECK_THAT(read_err(dir.file("missing.npy")), Contains("cannot open the file (No such file or directory)"));
   std::ofstream(dir.file("empty.npy")).flush();
   CHECK_THAT(read_err(dir.file("empty.npy")), Contains("the file is empty"));
   CHECK_THAT(read_err(dir.path.string()), Contains("is a directory"));
