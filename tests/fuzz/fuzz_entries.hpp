@@ -141,9 +141,22 @@ inline std::string safetensors_entry(std::string_view bytes) {
   return "";
 }
 
-/// A refusal of a file: "FILE: error: ..." with at most a newline before its note. "" if so.
+/// A refusal of a file: "FILE: error: ..." or, from the JSON parser, "FILE:LINE:COL: error: ...",
+/// with at most a newline before its note. "" if so.
 inline std::string check_refusal(std::string err, const std::string& file) {
-  if (!err.starts_with(file + ": error: ") && !err.starts_with("error: ")) return "refused without a proper message: " + err;
+  const auto at_position = [&] {  // FILE:LINE:COL: error:
+    if (!err.starts_with(file + ":")) return false;
+    std::size_t i = file.size() + 1;
+    for (int part = 0; part < 2; ++part) {
+      const std::size_t digits = i;
+      while (i < err.size() && err[i] >= '0' && err[i] <= '9') ++i;
+      if (i == digits || i >= err.size() || err[i] != ':') return false;
+      ++i;
+    }
+    return err.compare(i, 8, " error: ") == 0;
+  };
+  if (!err.starts_with(file + ": error: ") && !err.starts_with("error: ") && !at_position())
+    return "refused without a proper message: " + err;
   if (const auto nl = err.find('\n'); nl != std::string::npos && err.compare(nl, 7, "\nnote: ") == 0) err.erase(nl, 1);
   return check_message(err);
 }
