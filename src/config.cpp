@@ -99,16 +99,17 @@ class Reader {
     // Compared exactly: an integer as parsed (int64 or uint64), a whole float only within ±2^62,
     // where the cast cannot overflow (the limits are far below it).
     const double d = v.get<double>();
+    const bool castable = d >= -0x1p62 && d <= 0x1p62;  // checked before either cast: -1e300 is UB too
     const bool above = v.is_number_unsigned() ? v.get<std::uint64_t>() > std::uint64_t(max)
                        : v.is_number_integer() ? v.get<std::int64_t>() > max
-                                               : d > 0x1p62 || static_cast<std::int64_t>(d) > max;
+                                               : d > 0x1p62 || (castable && static_cast<std::int64_t>(d) > max);
     if (above) {
       error(fmt::format("key '{}' is too large ({}; at most {})", name, v.dump(), max));
       return std::nullopt;
     }
     const bool below = v.is_number_unsigned() ? min > 0 && v.get<std::uint64_t>() < std::uint64_t(min)
                        : v.is_number_integer() ? v.get<std::int64_t>() < min
-                                               : d < -0x1p62 || static_cast<std::int64_t>(d) < min;
+                                               : d < -0x1p62 || (castable && static_cast<std::int64_t>(d) < min);
     if (below) {
       error(fmt::format("key '{}' must be at least {}, got {}", name, min, v.dump()));
       return std::nullopt;
