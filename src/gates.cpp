@@ -38,6 +38,7 @@ namespace {
 struct RecipeDefaults {
   const char* recipe;
   double k;
+  double k_expected;  // max_abs_vs_expected's factor on max(tiled, naive) error
   double min_pearson;
   double min_pass_rate;
   Tolerance tolerance;
@@ -50,16 +51,18 @@ const RecipeDefaults& defaults_for(const Recipe& recipe) {
       // correct kernel summing in another order leaves a few elements in 10^4 outside torch's fp32
       // atol 1e-5 + rtol 1.3e-6 (the exp2 variant: 0.9998 on phase3 outliers where the eager
       // reference had 1; docs/calibration.md).
-      {"fp32", 4.0, 0.99999, 0.999, {.atol = 1e-5, .rtol = 1.3e-6}},
+      // The same noise puts a third fp32 implementation (split_kv, scores_lowp, exp2) above 2 x
+      // max(tiled, naive) on tiny cases (edge grid: 1.13 x that bound), so k_expected is 4 too.
+      {"fp32", 4.0, 4.0, 0.99999, 0.999, {.atol = 1e-5, .rtol = 1.3e-6}},
       // bf16: large-magnitude and outlier inputs leave 1 in 10^4 elements outside FlashAttention's
       // bf16 tolerance while the error stays far below the eager reference's.
-      {"bf16-mixed", 2.0, 0.999, 0.999, {.atol = 1e-2, .rtol = 1.6e-2}},
-      {"fp16-mixed", 2.0, 0.9999, 1.0, {.atol = 1e-3, .rtol = 2e-3}},
+      {"bf16-mixed", 2.0, 2.0, 0.999, 0.999, {.atol = 1e-2, .rtol = 1.6e-2}},
+      {"fp16-mixed", 2.0, 2.0, 0.9999, 1.0, {.atol = 1e-3, .rtol = 2e-3}},
       // P is rounded to e4m3 in the kernel while the eager reference keeps bf16 probabilities, so
       // the kernel's error is several times the reference's (see the recipe's note).
-      {"fp8-e4m3", 6.0, 0.99, 0.999, {.atol = 5e-2, .rtol = 5e-2}},
+      {"fp8-e4m3", 6.0, 2.0, 0.99, 0.999, {.atol = 5e-2, .rtol = 5e-2}},
       // int8 output: half a quantisation step (max|O|/254) dominates the error.
-      {"int8", 2.0, 0.999, 0.999, {.atol = 2.5e-2, .rtol = 5e-2}},
+      {"int8", 2.0, 2.0, 0.999, 0.999, {.atol = 2.5e-2, .rtol = 5e-2}},
   };
   for (const RecipeDefaults& row : table)
     if (recipe.name == row.recipe) return row;
@@ -71,7 +74,7 @@ const RecipeDefaults& defaults_for(const Recipe& recipe) {
 std::vector<GateSpec> default_gates(const Recipe& recipe) {
   const RecipeDefaults& d = defaults_for(recipe);
   return {{.name = "max_abs_vs_naive", .k = d.k},
-          {.name = "max_abs_vs_expected", .k = 2.0},
+          {.name = "max_abs_vs_expected", .k = d.k_expected},
           {.name = "min_pearson", .bound = d.min_pearson, .k = d.k},
           {.name = "min_pass_rate", .bound = d.min_pass_rate, .k = d.k},
           {.name = "baseline_growth", .bound = kDefaultBaselineGrowth}};
