@@ -47,6 +47,8 @@ json metrics_to_json(const Metrics& m) {
             {"min_rtol", opt(m.min_rtol)},
             {"nan", m.nan_candidate},
             {"inf", m.inf_candidate},
+            {"unexpected_nonfinite", m.unexpected_nonfinite},
+            {"first_nonfinite_index", m.first_nonfinite_index ? json(*m.first_nonfinite_index) : json(nullptr)},
             {"reference_nan", m.nan_reference},
             {"reference_inf", m.inf_reference},
             {"nonfinite_excluded", m.nonfinite_excluded},
