@@ -103,7 +103,9 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
   };
   std::vector<double> candidate;
   std::string err;
-  if (!cand.produce(c, p.inputs, &candidate, &err)) {
+  const bool produced = cand.produce(c, p.inputs, &candidate, &err);
+  if (cand.last_run) r.candidate_run = cand.last_run();
+  if (!produced) {
     r.verdict = Verdict::error;
     r.error = err;
     return finish();
