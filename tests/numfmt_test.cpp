@@ -79,3 +79,25 @@ TEST_CASE("a min_pass_rate failure prints the digits that show why, in the table
   CHECK_THAT(read_text(md), Contains("gate min\\_pass\\_rate: 0.99896 \\< 0.99899"));
   CHECK_THAT(read_text(html), Contains("<td>min_pass_rate</td><td class=\"n\">0.99896</td><td class=\"n\">0.99899</td>"));
 }
+
+TEST_CASE("a baseline_growth failure shows the value and the bound it passed, told apart", "[numfmt][cli]") {
+  // acc_bf16 passes every phase-1 gate but grows the error past the correct kernel's baseline.
+  TempDir dir("numfmt_baseline");
+  const std::string base = dir.file("base.json"), now = dir.file("now.json");
+  REQUIRE(run_cli("run -c configs/phase1.json --case basic -q --json " + base).code == 0);
+  const auto r = run_cli("run -c configs/phase1.json --case basic --mutant acc_bf16 --baseline " + base + " --json " + now);
+  INFO(r.out);
+  REQUIRE(r.code == 1);
+  const json c = json::parse(read_text(now))["cases"][0];
+  json gate;
+  for (const json& g : c["gates"])
+    if (g["name"] == "baseline_growth") gate = g;
+  REQUIRE(gate["pass"] == false);
+  const double value = gate["value"].get<double>(), bound = gate["bound"].get<double>();
+  REQUIRE(value > bound);
+  const auto [v, b] = distinct_digits(value, bound);
+  // max_abs speaks for the gate here (it grew most): "max_abs NOW vs BEFORE (+N%; allowed BOUND: +10% + FLOOR)".
+  CHECK(value == c["metrics"]["vs_golden"]["max_abs"].get<double>());
+  CHECK_THAT(r.out, Contains("basic: gate baseline_growth: max_abs " + v + " vs "));
+  CHECK_THAT(r.out, Contains("; allowed " + b + ": +10% + "));
+}
