@@ -266,7 +266,7 @@ std::vector<Hypothesis> diagnose(const DiagnosisContext& ctx, const PreparedCase
       // In units of a correct kernel's own RMS error against golden: d <= 1 is "as close to the
       // prediction as a correct kernel is to golden" (with 2x here, a sink scaled by 1/sqrt(D) was
       // "explained" by no_sinks on combo_full_bf16-mixed at d = 0.86).
-      const double d_rms = std::sqrt(r / ctx.noise_nmse);
+      const double d_rms = std::sqrt(r / (2.0 * ctx.noise_nmse));
       // Within a correct kernel's error on average is not enough: a bug that touches few rows
       // (a sink scaled instead of dropped, seen only where a row has few keys) hides in the RMS.
       const double worst = max_abs_diff(candidate, pred);
