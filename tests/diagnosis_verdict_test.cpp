@@ -331,6 +331,39 @@ TEST_CASE("diagnosis verdict: a sink scaled by 1/sqrt(D) is near no_sinks but no
   CHECK(failing > 5);
 }
 
+TEST_CASE("diagnosis verdict: close to no_sinks on average but not on every row is not no_sinks", "[diagnosis][cli]") {
+  // A kernel that forgets the sink on every row but one (B=2 x Sq=96 x H=8 rows): its RMS distance
+  // from no_sinks' output is far below a correct kernel's error, its max_abs distance is not. The
+  // score takes the larger, so no_sinks does not explain it (before: "1. no_sinks 0.742").
+  TempDir dir("diag_verdict_near");
+  const std::string d = (dir.path / "d").string();
+  REQUIRE(run_cli("dump -c configs/phase2.json --case combo_bf16-mixed --out " + d).code == 0);
+  const CaseSpec c = load_case("configs/phase2.json", "combo_bf16-mixed");
+  PreparedCase p = prepare_case(c, 2);
+  const DiagnosisContext ctx = build_diagnosis_context(p, Layout::bshd, 2);
+  std::vector<double> out;
+  std::string err;
+  REQUIRE(mutant_candidate(*find_mutant("no_sinks"), 2).produce(c, p.inputs, &out, &err));
+  // The row where the sink matters most gets it right.
+  const std::int64_t D = c.problem.shape.head_dim;
+  std::size_t row = 0;
+  double most = 0;
+  for (std::size_t r = 0; r * D < out.size(); ++r)
+    for (std::int64_t e = 0; e < D; ++e)
+      if (std::abs(out[r * D + e] - p.golden[r * D + e]) > most) most = std::abs(out[r * D + e] - p.golden[r * D + e]), row = r;
+  REQUIRE(most > 1.5 * ctx.envelope);  // a real difference on that row
+  std::copy_n(p.golden.begin() + row * D, D, out.begin() + row * D);
+  write_candidate(c, out, dir.file("o.npy"));
+  const auto r = run_cli("compare --inputs " + d + " --candidate " + dir.file("o.npy") + " --json " + dir.file("r.json"));
+  INFO(r.out);
+  CHECK(r.code == 1);
+  CHECK_THAT(r.out, Contains("diagnosis of combo_bf16-mixed:\n  " + kUnexplained + "; nearest: "));
+  CHECK_THAT(r.out, Contains("no_sinks (score 0.3"));  // d = max_abs distance / envelope, about 1.8
+  const json j = read_json(dir.file("r.json"));
+  CHECK(j["cases"][0]["diagnosis"]["verdict"] == "unexplained");
+  CHECK_THAT(j["cases"][0]["diagnosis"]["hypotheses"][0]["evidence"].get<std::string>(), Contains("x the precision envelope"));
+}
+
 TEST_CASE("diagnosis verdict: the rule", "[diagnosis]") {
   auto v = [](std::vector<Hypothesis> h, bool failed) { return diagnosis_verdict(h, failed); };
   // The threshold: 0.5 explains, just below does not.
