@@ -41,6 +41,7 @@ struct DiagnosisContext {
   std::vector<HypothesisPrediction> hypotheses;  // in tie-break order: precision, mutants, layouts
   double reference_sq = 0.0;    // sum golden², the NMSE denominator (element count if golden is all 0)
   double noise_nmse = 0.0;      // NMSE a correct kernel shows: max(tiled, naive) against golden, floored
+  double match_nmse = 0.0;      // NMSE between a prediction and a candidate with the same bug: tiled's + noise_nmse
   double tiled_max_abs = 0.0;   // the correct tiled kernel's max_abs against golden
   double naive_max_abs = 0.0;   // the eager reference's
   double ulp_floor = 0.0;       // one unit roundoff of the output dtype × max |golden|

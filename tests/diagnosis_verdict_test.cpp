@@ -76,10 +76,12 @@ void shift_v_rows(const CaseSpec& c, Inputs& in) {
                   in.v.begin() + (b * s.kv_tokens + j) * row);
 }
 
-// Golden plus structured noise whose largest element is `times` the precision envelope.
-std::vector<double> noisy_golden(const PreparedCase& p, double envelope, double times) {
+// Golden plus structured noise whose largest element is `times` the precision envelope, on every
+// `stride`-th element (1: dense; sparse noise stays small in RMS).
+std::vector<double> noisy_golden(const PreparedCase& p, double envelope, double times, std::size_t stride) {
   std::vector<double> out = p.golden;
-  for (std::size_t n = 0; n < out.size(); ++n) out[n] += times * envelope * std::sin(0.37 * double(n)) * double(n % 7 + 1) / 7.0;
+  for (std::size_t n = 0; n < out.size(); n += stride)
+    out[n] += times * envelope * std::sin(0.37 * double(n)) * double(n % 7 + 1) / 7.0;
   out[out.size() / 2] = p.golden[out.size() / 2] + times * envelope;  // the largest error, exactly
   return out;
 }
@@ -265,14 +267,20 @@ TEST_CASE("diagnosis verdict: a mutant identical to the correct kernel on the ca
 
 TEST_CASE("diagnosis verdict: a failing case is never 'most likely: precision'", "[diagnosis][cli]") {
   TempDir dir("diag_verdict_precision");
-  // Within the precision envelope (0.8x) but failing tight gates; and 1.6x the envelope (the
-  // issue's "1.2-2.1x": more than rounding explains) failing the shipped ones.
+  // Within the precision envelope (0.8x, on a few elements: precision scores above 0.5) but failing
+  // tight gates; and 1.6x the envelope (the issue's "1.2-2.1x": more than rounding explains) on
+  // every element, failing the shipped gates.
   const std::string tight = dir.file(
       "tight.json", R"({"suite": "tight", "defaults": {"head_dim": 64, "seed": 0, "precision": "bf16-mixed",
         "tiles": {"q": 128, "kv": 2048}},
         "cases": [{"name": "sinks", "tokens": 8, "heads": 2, "sinks": {"dist": "normal", "std": 1.0},
                    "tolerance": {"atol": 1e-3, "rtol": 0}, "gates": {"min_pass_rate": 0.999}}]})");
-  for (const auto& [config, times] : std::vector<std::pair<std::string, double>>{{tight, 0.8}, {"configs/phase1.json", 1.6}}) {
+  struct Noise {
+    std::string config;
+    double times;
+    std::size_t stride;
+  };
+  for (const auto& [config, times, stride] : std::vector<Noise>{{tight, 0.8, 64}, {"configs/phase1.json", 1.6, 1}}) {
     DYNAMIC_SECTION(config << ", noise " << times << "x the envelope") {
       const std::string d = (dir.path / "d").string();
       REQUIRE(run_cli("dump -c " + config + " --case sinks --out " + d).code == 0);
@@ -280,14 +288,15 @@ TEST_CASE("diagnosis verdict: a failing case is never 'most likely: precision'",
       PreparedCase p = prepare_case(c, 2);
       const DiagnosisContext ctx = build_diagnosis_context(p, Layout::bshd, 2);
       const std::string out = dir.file("noisy.npy");
-      write_candidate(c, noisy_golden(p, ctx.envelope, times), out);
+      write_candidate(c, noisy_golden(p, ctx.envelope, times, stride), out);
 
       const Outputs o = outputs_of("compare --inputs " + d + " --candidate " + out, dir);
       check_unexplained(o);
       CHECK_THAT(o.cli.out, Contains(kUnexplained + "; nearest: precision (score "));
       const double score = o.report["cases"][0]["diagnosis"]["hypotheses"][0]["score"];
       CHECK(o.report["cases"][0]["diagnosis"]["hypotheses"][0]["name"] == "precision");
-      CHECK(score == Approx(1.0 / (1.0 + times)).epsilon(0.01));
+      if (times < 1) CHECK(score == Approx(1.0 / (1.0 + times)).epsilon(0.01));  // above kExplainsScore: not the verdict
+      else CHECK(score < kExplainsScore);
       const Diagnosed r = diagnose_cli(d, out, dir);
       CHECK_THAT(last_line(r.cli.out), StartsWith(kUnexplained + "; nearest: precision (score "));
       CHECK(r.j["diagnosis"] == "unexplained");
@@ -324,6 +333,7 @@ TEST_CASE("diagnosis verdict: a sink scaled by 1/sqrt(D) is near no_sinks but no
       // scaled sink's output is within a correct kernel's error of no_sinks' in RMS (0.86) and in
       // max_abs (0.21 of the envelope): that case's data cannot tell the two apart. Any tighter RMS
       // unit would also lose acc_bf16 ported with fp32 rounding (diagnosis_test.cpp).
+      if (c.name == "combo_full_bf16-mixed") WARN(c.name << ": " << v.name() << " " << h[0].score);
       if (c.name == "combo_full_bf16-mixed") continue;
       CHECK(v.name() == "unexplained");
     }
