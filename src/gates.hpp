@@ -18,7 +18,8 @@ namespace attn {
 /// the larger of the tiled kernel's and the eager reference's (both are correct implementations).
 /// `min_pass_rate` and `min_pearson` use `bound`, and `k` too: the bound applied is
 /// min(bound, 1 - k·(1 - the eager reference's own value)), never stricter than what the eager
-/// reference reaches on the case (k = 0 switches that off). docs/calibration.md has the evidence.
+/// reference reaches on the case (k = 0 switches that off, and so does a tolerance the case sets
+/// itself: GateContext::default_tolerance). docs/calibration.md has the evidence.
 struct GateSpec {
   std::string name;
   double bound = 0.0;
@@ -63,6 +64,9 @@ struct GateContext {
   // What rounding P more coarsely than the eager reference can add to the output error (0 when the
   // recipe does not: see probs_rounding_unit); part of the relative gates' derived floor.
   double probs_rounding = 0.0;
+  // False when the case sets a tolerance of its own (not the recipe's default): then min_pass_rate
+  // and min_pearson apply their bounds as written, not relaxed to what the eager reference reaches.
+  bool default_tolerance = true;
 };
 
 /// The unit roundoff of the recipe's P where it is coarser than the eager reference's (fp8-e4m3:

@@ -32,6 +32,8 @@ namespace {
 
 std::vector<double> widen(const std::vector<float>& x) { return {x.begin(), x.end()}; }
 
+bool same_tolerance(const Tolerance& a, const Tolerance& b) { return a.atol == b.atol && a.rtol == b.rtol; }
+
 std::vector<float> run_tiled(const CaseSpec& c, const Inputs& in, int threads, Fault fault = Fault::none) {
   std::vector<float> out(c.problem.shape.q_elements());
   poison(out);  // ATTN_DIFF_POISON: the kernel must write every element
@@ -127,7 +129,8 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
                                      .expected_vs_golden = r.expected_vs_golden ? &*r.expected_vs_golden : nullptr,
                                      .golden_max_abs_value = r.golden_max_abs_value,
                                      .output = c.recipe.output,
-                                     .probs_rounding = p.probs_rounding});
+                                     .probs_rounding = p.probs_rounding,
+                                     .default_tolerance = same_tolerance(c.tolerance, default_tolerance(c.recipe))});
   // NaN or Inf in the candidate where golden is finite fails the case whatever the gates say.
   if (const std::int64_t bad = r.vs_golden.unexpected_nonfinite) {
     const Index4& at = *r.vs_golden.first_nonfinite_index;

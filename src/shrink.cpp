@@ -301,7 +301,9 @@ bool reference_passes(PreparedCase& p, int threads) {
                                     .expected_vs_golden = nullptr,
                                     .golden_max_abs_value = p.golden_max_abs_value,
                                     .output = p.spec.recipe.output,
-                                    .probs_rounding = p.probs_rounding});
+                                    .probs_rounding = p.probs_rounding,
+                                    .default_tolerance = p.spec.tolerance.atol == default_tolerance(p.spec.recipe).atol &&
+                                                         p.spec.tolerance.rtol == default_tolerance(p.spec.recipe).rtol});
   return std::all_of(gates.begin(), gates.end(), [](const GateResult& g) { return g.pass; });
 }
 

@@ -45,6 +45,13 @@ json start_for(const std::string& mutant) {
   json j = start_json();
   j["name"] = mutant;
   if (mutant == "int8_saturation") j["precision"] = "int8";  // the mutant runs only the int8 recipe
+  // Sinks of std 1 over 96 visible keys carry about 1% of a row: dropping them stays within twice the
+  // eager bf16 reference's error, which max_abs_vs_expected allows since issue 14. Std 3 shows it.
+  if (mutant == "no_sinks") j["sinks"] = {{"dist", "normal"}, {"std", 3.0}};
+  if (mutant == "acc_bf16") {  // likewise: a bf16 accumulator over 96 keys stays within the eager reference's error
+    j["window"] = 0;
+    j["sinks"] = {{"dist", "normal"}, {"std", 3.0}};
+  }
   if (mutant == "finite_mask_leak") {                          // rows with no visible key, no sinks to hide them
     j["kv_tokens"] = 280;                                      // q_offset -20
     j["sinks"] = nullptr;

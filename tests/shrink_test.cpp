@@ -190,7 +190,9 @@ TEST_CASE("each mutant shrinks to the smallest case that shows its bug, failing 
     INFO("minimal: " << compact_case_json(c).dump());
     // A few tokens, one batch, at most 4 heads: something a person can step through.
     CHECK(s.tokens <= 3);
-    CHECK(s.kv_tokens <= 32);
+    // acc_bf16 needs more keys: its error must pass twice the eager bf16 reference's, which
+    // max_abs_vs_expected allows since issue 14 (docs/calibration.md, the gate rule's cost).
+    CHECK(s.kv_tokens <= (m.name == "acc_bf16" ? 64 : 32));
     CHECK(s.batch == 1);
     CHECK(s.heads <= 4);
     CHECK(s.head_dim <= 4);
