@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "src/baseline.hpp"
+#include "src/diagnosis.hpp"
 
 namespace attn {
 
@@ -118,12 +119,8 @@ json case_to_json(const CaseResult& r) {
   j["worst"] = worst;
   if (r.breakdown) j["breakdown"] = breakdown_to_json(*r.breakdown);
   if (r.baseline) j["baseline"] = baseline_change_to_json(r);
-  if (!r.diagnosis.empty()) {  // src/diagnosis.hpp; the same object `attn-diff diagnose --json` writes
-    json hypotheses = json::array();
-    for (const Hypothesis& h : r.diagnosis)
-      hypotheses.push_back({{"name", h.name}, {"score", h.score}, {"evidence", h.evidence}});
-    j["diagnosis"] = {{"hypotheses", hypotheses}};
-  }
+  // src/diagnosis.hpp: {"verdict": the explaining hypothesis or "unexplained", "hypotheses": [...]}
+  if (!r.diagnosis.empty()) j["diagnosis"] = diagnosis_to_json(r.diagnosis, r.verdict == Verdict::fail);
   return j;
 }
 

@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "src/baseline.hpp"
+#include "src/diagnosis.hpp"
 #include "src/numfmt.hpp"
 #include "src/report_formats.hpp"
 
@@ -332,12 +333,18 @@ std::string case_section(const json& c, std::size_t id) {
     s += fmt::format("<h3>Tile coverage</h3><p>{}</p>", fmt::join(paths, " "));
   }
   if (c.contains("diagnosis")) {
-    s += "<h3>Diagnosis</h3><ol>";
-    for (const json& h : c.at("diagnosis").value("hypotheses", json::array()))
-      if (h.value("score", 0.0) > 0)
-        s += fmt::format("<li><b>{}</b> {:.3f}: {}</li>", esc(h.value("name", "")), h.value("score", 0.0),
-                         esc(h.value("evidence", "")));
-    s += "</ol>";
+    // The verdict first; the ranking only when a hypothesis explains the output (below the
+    // threshold a ranking would read as a list of causes).
+    const DiagnosisVerdict v = diagnosis_verdict_of_case(c);
+    s += "<h3>Diagnosis</h3><p class=\"verdict\">" + esc(v.text()) + "</p>";
+    if (v.explained()) {
+      s += "<ol>";
+      for (const json& h : c.at("diagnosis").value("hypotheses", json::array()))
+        if (h.value("score", 0.0) > 0)
+          s += fmt::format("<li><b>{}</b> {:.3f}: {}</li>", esc(h.value("name", "")), h.value("score", 0.0),
+                           esc(h.value("evidence", "")));
+      s += "</ol>";
+    }
   }
   return s + "</section>\n";
 }
