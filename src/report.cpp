@@ -48,6 +48,8 @@ json metrics_to_json(const Metrics& m) {
             {"min_rtol", opt(m.min_rtol)},
             {"nan", m.nan_candidate},
             {"inf", m.inf_candidate},
+            {"unexpected_nonfinite", m.unexpected_nonfinite},
+            {"first_nonfinite_index", m.first_nonfinite_index ? json(*m.first_nonfinite_index) : json(nullptr)},
             {"reference_nan", m.nan_reference},
             {"reference_inf", m.inf_reference},
             {"nonfinite_excluded", m.nonfinite_excluded},
@@ -76,6 +78,7 @@ json case_to_json(const CaseResult& r) {
             {"tags", c.tags},
             {"seconds", r.seconds}};
   if (r.peak_memory_bytes) j["peak_memory_bytes"] = r.peak_memory_bytes;
+  if (r.candidate_run) j["candidate"] = {{"seconds", r.candidate_run->seconds}, {"output", r.candidate_run->output}};
   if (r.verdict == Verdict::error || r.verdict == Verdict::unsupported) {
     j["error"] = r.error;
     return j;

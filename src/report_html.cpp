@@ -8,9 +8,11 @@
 #include <cmath>
 #include <functional>
 #include <optional>
+#include <tuple>
 
 #include "src/baseline.hpp"
 #include "src/diagnosis.hpp"
+#include "src/numfmt.hpp"
 #include "src/report_formats.hpp"
 
 namespace attn {
@@ -232,9 +234,12 @@ std::string gates_table(const json& c) {
       if (!lower && *bound > 0) margin += fmt::format(" ({:.0f}% of bound used)", 100.0 * *value / *bound);
     }
     const bool pass = g.value("pass", true);
+    // The digits that tell value and bound apart (src/numfmt.hpp), as in the failure lines.
+    std::string value_text = sci(value, "{:.4g}"), bound_text = sci(bound, "{:.4g}");
+    if (value && bound) std::tie(value_text, bound_text) = distinct_digits(*value, *bound);
     s += fmt::format("<tr{}><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"{}\">{}</td>"
                      "<td class=\"note\">{}</td></tr>",
-                     pass ? "" : " class=\"bad\"", esc(name), sci(value, "{:.4g}"), sci(bound, "{:.4g}"), esc(margin),
+                     pass ? "" : " class=\"bad\"", esc(name), value_text, bound_text, esc(margin),
                      pass ? "ok" : "no", pass ? "pass" : "FAIL", esc(g.value("note", "")));
   }
   return s + "</table>";
