@@ -330,7 +330,7 @@ TEST_CASE("diagnosis verdict: a sink scaled by 1/sqrt(D) is near no_sinks but no
       const DiagnosisVerdict v = diagnosis_verdict(h, true);
       INFO(c.name << ": top " << h[0].name << " " << h[0].score << ": " << h[0].evidence);
       // combo_full_bf16-mixed (queries after a 136-key prefix: every row sees 137 to 200 keys) is the
-      // the scaled sink is within 0.21 of the envelope of no_sinks in max_abs, and 0.86 of two
+      // closest: there the scaled sink is within 0.21 of the envelope of no_sinks in max_abs, and 0.86 of two
       // correct kernels' RMS error; no_sinks scored 0.536 when that was the RMS unit. It scores
       // 0.480 with the prediction's own rounding plus one correct kernel's.
       CHECK(v.name() == "unexplained");
