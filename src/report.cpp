@@ -114,6 +114,7 @@ json case_to_json(const CaseResult& r) {
     worst.push_back({{"index", w.index}, {"candidate", w.candidate}, {"reference", w.reference}, {"abs_err", w.abs_err}});
   j["worst"] = worst;
   if (r.breakdown) j["breakdown"] = breakdown_to_json(*r.breakdown);
+  if (r.localisation) j["localisation"] = localisation_to_json(*r.localisation);  // src/localisation.hpp
   if (r.baseline) j["baseline"] = baseline_change_to_json(r);
   if (!r.diagnosis.empty()) {  // src/diagnosis.hpp; the same object `attn-diff diagnose --json` writes
     json hypotheses = json::array();

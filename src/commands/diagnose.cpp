@@ -56,11 +56,14 @@ int run_diagnose(const DiagnoseOptions& opt) {
                 "model of\n", best.name.c_str(), best.score);
   else
     std::printf("most likely: %s: %s\n", best.name.c_str(), what.c_str());
+  if (r.localisation)  // where the error is, in words (src/localisation.hpp)
+    for (const std::string& l : localisation_lines(*r.localisation)) std::printf("where: %s\n", l.c_str());
   std::fflush(stdout);
 
   if (!opt.json.empty()) {
     nlohmann::json j = {{"schema", "attn-diff.diagnosis.v1"}, {"case", c.name}, {"verdict", verdict_name(r.verdict)}};
     j["hypotheses"] = diagnosis_to_json(h)["hypotheses"];
+    if (r.localisation) j["localisation"] = localisation_to_json(*r.localisation);
     if (!write_json_file(opt.json, j)) return kExitRuntime;
   }
   return kExitPass;
