@@ -87,7 +87,7 @@ std::string token_text(const LocalisationFinding& f, const LocalisationFinding& 
   for (const SliceRange& t : tiles.ranges) rows.push_back({t.lo * tile, std::min(tokens, (t.hi + 1) * tile) - 1});
   const bool aligned = tiles.of > 1 && count(rows) == count(f.ranges);
   if (aligned)
-    return fmt::format("{} of {} (query tokens {})", named("query tile", "query tiles", tiles.ranges), tiles.of, format_ranges(rows));
+    return fmt::format("{} of {} ({})", named("query tile", "query tiles", tiles.ranges), tiles.of, named("query token", "query tokens", rows));
   const std::int64_t n = count(f.ranges);
   if (f.ranges.size() <= 6) return fmt::format("{} (of {})", named("query token", "query tokens", f.ranges), f.of);
   return fmt::format("{} of {} query tokens in {} runs ({})", n, f.of, f.ranges.size(), format_ranges(f.ranges, 4));
@@ -224,6 +224,12 @@ Localisation localise(const LocalisationInput& in) {
                   "the failure is not localised";
     return out;
   }
+  for (const std::vector<Max3>* v : {&batch, &head, &token, &col})
+    for (const Max3& m : *v)
+      out.worst_ratio = std::max(out.worst_ratio, env.bound(m) > 0 ? m.c / env.bound(m) : m.c > 0 ? HUGE_VAL : 0.0);
+  const std::string marginal = out.worst_ratio < kMarginal
+                                   ? fmt::format("marginally beyond precision (the worst slice is {:.3g}x its envelope): ", out.worst_ratio)
+                                   : "";
   out.spread = std::all_of(axes.begin(), axes.end(), [](const LocalisationFinding* f) { return f->all; });
   if (out.spread) {
     std::vector<std::string> names;
@@ -236,7 +242,7 @@ Localisation localise(const LocalisationInput& in) {
       names.pop_back();
       list = fmt::format("{} and {}", fmt::join(names, ", "), list);
     }
-    out.summary = "error spread over all " + list;
+    out.summary = marginal + "error spread over all " + list;
     return out;
   }
   std::vector<std::string> confined, everywhere;
@@ -249,7 +255,7 @@ Localisation localise(const LocalisationInput& in) {
   std::vector<std::int64_t> readers;  // tokens with a visible key
   for (std::int64_t i = 0; i < Sq; ++i)
     if (!p.visible_keys(i).empty()) readers.push_back(i);
-  if (kv_tiles > 1 && !ft.all) {
+  if (kv_tiles > 1 && !ft.all && count(ft.ranges) >= 2) {  // one token reads its tiles trivially
     std::int64_t lo = 0, hi = kv_tiles - 1;
     bool ok = true;
     for (std::int64_t i = 0; i < Sq && ok; ++i) {
@@ -285,6 +291,7 @@ Localisation localise(const LocalisationInput& in) {
                                   : "error confined to " + fmt::format("{}", fmt::join(confined, ", "));
   if (!confined.empty() && !everywhere.empty()) out.summary += "; " + fmt::format("{}", fmt::join(everywhere, ", "));
   if (!confined.empty()) out.summary += "; elsewhere within precision";
+  out.summary = marginal + out.summary;
   if (out.findings.back().axis == "kv_tile") out.summary += "; " + out.findings.back().text;
 
   // Structural checks, each kept only when the data shows it.
@@ -419,6 +426,7 @@ nlohmann::json localisation_to_json(const Localisation& l) {
           {"located", l.located},
           {"spread", l.spread},
           {"envelope", {{"k_naive", l.k_naive}, {"k_tiled", l.k_tiled}, {"floor", l.floor}}},
+          {"worst_ratio", std::isfinite(l.worst_ratio) ? nlohmann::json(l.worst_ratio) : nlohmann::json("nonfinite")},
           {"findings", findings},
           {"checks", checks}};
 }

@@ -50,7 +50,13 @@ struct Localisation {
   std::vector<LocalisationFinding> findings;
   std::vector<StructuralCheck> checks;
   double k_naive = 0.0, k_tiled = 0.0, floor = 0.0;  // the envelope's parameters
+  // The largest ratio of a slice's error to its envelope (over batch, head, token and column
+  // slices; +inf for a non-finite candidate value). Below kMarginal the summary says the failure is
+  // marginal: then the slices out of precision are a weak hint, not a place.
+  double worst_ratio = 0.0;
 };
+
+inline constexpr double kMarginal = 2.0;
 
 /// What the localiser reads: all [B][Sq][H][D]. `tiled` may be empty (then only naive bounds).
 struct LocalisationInput {
