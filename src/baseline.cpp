@@ -10,6 +10,7 @@
 #include "src/dtype.hpp"
 #include "src/fileio.hpp"
 #include "src/json_strict.hpp"
+#include "src/numfmt.hpp"
 
 namespace attn {
 
@@ -128,8 +129,11 @@ GateResult growth_gate(const CaseResult& r, double growth) {
     const double bound = s.before * (1.0 + growth) + s.floor;
     const double ratio = bound > 0 ? s.now / bound : (s.now > 0 ? HUGE_VAL : 0.0);
     if (ratio > worst_ratio) worst_ratio = ratio, g.value = s.now, g.bound = bound;
-    parts.push_back(fmt::format("{} {:.3g} vs {:.3g} ({}, allowed +{:.0f}% + {:.2g})", s.name, s.now, s.before,
-                                format_change(relative_change(s.before, s.now)), 100.0 * growth, s.floor));
+    // Now and the bound with the digits that tell them apart (src/numfmt.hpp): "+10%, allowed +10%"
+    // alone cannot say why a case failed.
+    const auto [now, allowed] = distinct_digits(s.now, bound);
+    parts.push_back(fmt::format("{} {} vs {:.3g} ({}; allowed {}: +{:.0f}% + {:.2g})", s.name, now, s.before,
+                                format_change(relative_change(s.before, s.now)), allowed, 100.0 * growth, s.floor));
   }
   g.pass = *g.value <= g.bound;
   g.note = fmt::format("{}", fmt::join(parts, "; "));

@@ -15,6 +15,9 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "src/diagnostic.hpp"
@@ -363,7 +366,22 @@ Candidate external_candidate(const ExternalOptions& opt) {
   Candidate c;
   c.kernel = "external";
   c.is_expected = false;
-  c.produce = [opt](const CaseSpec& spec, const Inputs& in, std::vector<double>* out, std::string* err) {
+  // What the last case's command did, for Candidate::last_run (the mutex: a library caller may
+  // share the candidate between threads; "last" is then whichever finished last).
+  struct LastRun {
+    std::mutex mu;
+    std::optional<CandidateRun> run;
+  };
+  const auto last = std::make_shared<LastRun>();
+  c.last_run = [last] {
+    const std::lock_guard lock(last->mu);
+    return last->run;
+  };
+  c.produce = [opt, last](const CaseSpec& spec, const Inputs& in, std::vector<double>* out, std::string* err) {
+    {
+      const std::lock_guard lock(last->mu);
+      last->run.reset();
+    }
     // The commands check it at the start (exit 2); a library caller gets the same refusal per case.
     if (std::string problem = candidate_command_problem(opt.command); !problem.empty()) {
       *err = std::move(problem);
@@ -394,6 +412,10 @@ Candidate external_candidate(const ExternalOptions& opt) {
     const CommandResult r = run_shell_command(
         command, {.timeout_s = opt.timeout_s,
                   .env = {{"ATTN_DIFF_INPUTS", inputs}, {"ATTN_DIFF_OUT", out_path}, {"ATTN_DIFF_CASE", spec.name}}});
+    if (r.started) {
+      const std::lock_guard lock(last->mu);
+      last->run = CandidateRun{.seconds = r.seconds, .output = r.tail};
+    }
     if (!r.ok()) {
       *err = with_tail("the candidate command " + r.describe(opt.timeout_s), r);
       return finish(false);

@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
   attn::RunCommandOptions run_opt;
   attn::setup_run(*app.add_subcommand("run", "run every case of a suite and judge the tiled kernel"), run_opt);
   attn::ValidateOptions validate_opt;
-  attn::setup_validate(*app.add_subcommand("validate", "check a suite file without running it"), validate_opt);
+  attn::setup_validate(*app.add_subcommand("validate", "check a suite file without running it and list its cases"), validate_opt);
 
   attn::CalibrateOptions calibrate_opt;
   attn::setup_calibrate(*app.add_subcommand("calibrate", "run the correct kernel over many seeds and report gate margins"),
@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
   attn::setup_list_mutants(*app.add_subcommand("list-mutants", "list the built-in mutants and the bug each models"));
 
   attn::DumpOptions dump_opt;
-  attn::setup_dump(*app.add_subcommand("dump", "write one case's inputs and reference outputs for an external kernel"),
+  attn::setup_dump(*app.add_subcommand("dump", "write cases' inputs and reference outputs for an external kernel (--case, a glob, or --all)"),
                    dump_opt);
   attn::CompareOptions compare_opt;
   attn::setup_compare(*app.add_subcommand("compare", "judge an external kernel's output against a dump"), compare_opt);

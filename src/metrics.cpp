@@ -33,6 +33,7 @@ struct Partial {
   bool rtol_unbounded = false;
   std::int64_t passed = 0, finite = 0, nonfinite = 0, rel_excluded = 0;
   std::int64_t nan_c = 0, inf_c = 0, nan_r = 0, inf_r = 0;
+  std::int64_t unexpected = 0, first_unexpected = -1;  // candidate non-finite where the reference is finite
   std::vector<std::int64_t> bands;
 };
 
@@ -50,6 +51,9 @@ void first_pass(std::span<const double> c, std::span<const double> r, std::int64
       p.inf_c += std::isinf(cv);
       p.nan_r += std::isnan(rv);
       p.inf_r += std::isinf(rv);
+      if (std::isfinite(rv)) {
+        if (p.unexpected++ == 0) p.first_unexpected = e;
+      }
       ++p.nonfinite;
       continue;
     }
@@ -107,10 +111,14 @@ Metrics compute_metrics(std::span<const double> c, std::span<const double> r, co
     all.passed += p.passed, all.finite += p.finite, all.nonfinite += p.nonfinite;
     all.rel_excluded += p.rel_excluded;
     all.nan_c += p.nan_c, all.inf_c += p.inf_c, all.nan_r += p.nan_r, all.inf_r += p.inf_r;
+    if (all.unexpected == 0) all.first_unexpected = p.first_unexpected;
+    all.unexpected += p.unexpected;
     for (std::size_t k = 0; k < tol.bands.size(); ++k) all.bands[k] += p.bands[k];
   }
   m.nan_candidate = all.nan_c, m.inf_candidate = all.inf_c, m.nan_reference = all.nan_r, m.inf_reference = all.inf_r;
   m.nonfinite_excluded = all.nonfinite;
+  m.unexpected_nonfinite = all.unexpected;
+  if (all.unexpected) m.first_nonfinite_index = unflatten(all.first_unexpected, dims);
   m.rel_excluded = all.rel_excluded;
   if (all.max_abs >= 0.0) m.max_abs_index = unflatten(all.max_abs_at, dims);
   if (all.max_rel >= 0.0) m.max_rel_index = unflatten(all.max_rel_at, dims);

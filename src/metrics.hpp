@@ -33,6 +33,10 @@ struct Metrics {
   double pass_rate = 0.0;
   std::vector<std::pair<double, double>> bands;  // (delta, fraction with |c - r| <= delta)
   std::int64_t nan_candidate = 0, inf_candidate = 0, nan_reference = 0, inf_reference = 0;
+  // Candidate elements that are NaN or ±Inf where the reference is finite (each one fails the
+  // case), and the first of them in bshd order: where to look first.
+  std::int64_t unexpected_nonfinite = 0;
+  std::optional<Index4> first_nonfinite_index;
   // Why a metric is null, keyed by its field name ("pearson": "reference has zero variance").
   std::vector<std::pair<std::string, std::string>> null_reasons;
 };

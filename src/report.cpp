@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "src/baseline.hpp"
+#include "src/diagnosis.hpp"
 
 namespace attn {
 
@@ -47,6 +48,8 @@ json metrics_to_json(const Metrics& m) {
             {"min_rtol", opt(m.min_rtol)},
             {"nan", m.nan_candidate},
             {"inf", m.inf_candidate},
+            {"unexpected_nonfinite", m.unexpected_nonfinite},
+            {"first_nonfinite_index", m.first_nonfinite_index ? json(*m.first_nonfinite_index) : json(nullptr)},
             {"reference_nan", m.nan_reference},
             {"reference_inf", m.inf_reference},
             {"nonfinite_excluded", m.nonfinite_excluded},
@@ -75,6 +78,7 @@ json case_to_json(const CaseResult& r) {
             {"tags", c.tags},
             {"seconds", r.seconds}};
   if (r.peak_memory_bytes) j["peak_memory_bytes"] = r.peak_memory_bytes;
+  if (r.candidate_run) j["candidate"] = {{"seconds", r.candidate_run->seconds}, {"output", r.candidate_run->output}};
   if (r.verdict == Verdict::error || r.verdict == Verdict::unsupported) {
     j["error"] = r.error;
     return j;
@@ -116,12 +120,8 @@ json case_to_json(const CaseResult& r) {
   if (r.breakdown) j["breakdown"] = breakdown_to_json(*r.breakdown);
   if (r.localisation) j["localisation"] = localisation_to_json(*r.localisation);  // src/localisation.hpp
   if (r.baseline) j["baseline"] = baseline_change_to_json(r);
-  if (!r.diagnosis.empty()) {  // src/diagnosis.hpp; the same object `attn-diff diagnose --json` writes
-    json hypotheses = json::array();
-    for (const Hypothesis& h : r.diagnosis)
-      hypotheses.push_back({{"name", h.name}, {"score", h.score}, {"evidence", h.evidence}});
-    j["diagnosis"] = {{"hypotheses", hypotheses}};
-  }
+  // src/diagnosis.hpp: {"verdict": the explaining hypothesis or "unexplained", "hypotheses": [...]}
+  if (!r.diagnosis.empty()) j["diagnosis"] = diagnosis_to_json(r.diagnosis, r.verdict == Verdict::fail);
   return j;
 }
 

@@ -8,9 +8,12 @@
 #include <cmath>
 #include <functional>
 #include <optional>
+#include <tuple>
 
 #include "src/baseline.hpp"
 #include "src/localisation.hpp"
+#include "src/diagnosis.hpp"
+#include "src/numfmt.hpp"
 #include "src/report_formats.hpp"
 
 namespace attn {
@@ -232,9 +235,12 @@ std::string gates_table(const json& c) {
       if (!lower && *bound > 0) margin += fmt::format(" ({:.0f}% of bound used)", 100.0 * *value / *bound);
     }
     const bool pass = g.value("pass", true);
+    // The digits that tell value and bound apart (src/numfmt.hpp), as in the failure lines.
+    std::string value_text = sci(value, "{:.4g}"), bound_text = sci(bound, "{:.4g}");
+    if (value && bound) std::tie(value_text, bound_text) = distinct_digits(*value, *bound);
     s += fmt::format("<tr{}><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"{}\">{}</td>"
                      "<td class=\"note\">{}</td></tr>",
-                     pass ? "" : " class=\"bad\"", esc(name), sci(value, "{:.4g}"), sci(bound, "{:.4g}"), esc(margin),
+                     pass ? "" : " class=\"bad\"", esc(name), value_text, bound_text, esc(margin),
                      pass ? "ok" : "no", pass ? "pass" : "FAIL", esc(g.value("note", "")));
   }
   return s + "</table>";
@@ -333,12 +339,18 @@ std::string case_section(const json& c, std::size_t id) {
     s += fmt::format("<h3>Tile coverage</h3><p>{}</p>", fmt::join(paths, " "));
   }
   if (c.contains("diagnosis")) {
-    s += "<h3>Diagnosis</h3><ol>";
-    for (const json& h : c.at("diagnosis").value("hypotheses", json::array()))
-      if (h.value("score", 0.0) > 0)
-        s += fmt::format("<li><b>{}</b> {:.3f}: {}</li>", esc(h.value("name", "")), h.value("score", 0.0),
-                         esc(h.value("evidence", "")));
-    s += "</ol>";
+    // The verdict first; the ranking only when a hypothesis explains the output (below the
+    // threshold a ranking would read as a list of causes).
+    const DiagnosisVerdict v = diagnosis_verdict_of_case(c);
+    s += "<h3>Diagnosis</h3><p class=\"verdict\">" + esc(v.text()) + "</p>";
+    if (v.explained()) {
+      s += "<ol>";
+      for (const json& h : c.at("diagnosis").value("hypotheses", json::array()))
+        if (h.value("score", 0.0) > 0)
+          s += fmt::format("<li><b>{}</b> {:.3f}: {}</li>", esc(h.value("name", "")), h.value("score", 0.0),
+                           esc(h.value("evidence", "")));
+      s += "</ol>";
+    }
   }
   return s + "</section>\n";
 }

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "src/localisation.hpp"
+#include "src/diagnosis.hpp"
 #include "src/report_formats.hpp"
 
 namespace attn {
@@ -29,9 +30,12 @@ std::string case_text(const json& c) {
                         num(e.value("naive_max_abs", json())), num(e.value("tiled_max_abs", json())),
                         num(m.value("mae", json())), num(m.value("pearson", json())), m.value("pass_rate", 0.0));
   }
-  if (c.contains("diagnosis")) {
-    const json& h = c.at("diagnosis").at("hypotheses");
-    if (!h.empty()) text += fmt::format("most likely: {} ({})\n", h[0].value("name", ""), h[0].value("evidence", ""));
+  if (c.contains("diagnosis") && !c.at("diagnosis").value("hypotheses", json::array()).empty()) {
+    const DiagnosisVerdict v = diagnosis_verdict_of_case(c);
+    std::string evidence;  // why the explaining hypothesis fits
+    for (const json& h : c.at("diagnosis").at("hypotheses"))
+      if (v.explained() && h.value("name", "") == v.explained_by) evidence = " (" + h.value("evidence", "") + ")";
+    text += v.text() + evidence + "\n";
   }
   return text;
 }

@@ -7,6 +7,7 @@
 
 #include "src/baseline.hpp"
 #include "src/localisation.hpp"
+#include "src/diagnosis.hpp"
 #include "src/report_formats.hpp"
 
 namespace attn {
@@ -78,8 +79,8 @@ std::string row(const json& c, bool baseline) {
     reason = text(c.at("failures")[0].get<std::string>());
   else if (c.contains("error"))
     reason = text(c.at("error").get<std::string>());
-  if (c.contains("diagnosis") && !c.at("diagnosis").at("hypotheses").empty())
-    reason += fmt::format(" — most likely {}", code(c.at("diagnosis").at("hypotheses")[0].value("name", "")));
+  if (c.contains("diagnosis") && !c.at("diagnosis").value("hypotheses", json::array()).empty())
+    reason += " — " + diagnosis_verdict_of_case(c).text([](const std::string& name) { return code(name); });
   const std::string verdict = c.value("verdict", "");
   const char* mark = verdict == "pass" ? "✅" : verdict == "fail" ? "❌" : verdict == "error" ? "💥" : "➖";
   std::string r = fmt::format("| {} {} | {} | {} | {} | {} |", mark, verdict, code(c.value("name", "")),

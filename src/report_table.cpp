@@ -56,12 +56,16 @@ std::string render_table(const RunReport& r, bool color) {
                                    "at [b,i,h,d]", "naive max"};
   if (other) head.push_back("tiled max");
   if (r.baseline) head.insert(head.end(), {"Δmax_abs", "Δmae"});
-  for (const char* h : {"pearson", "pass%", "verdict"}) head.push_back(h);
+  // An external command's wall time per case (run --candidate-cmd): users time their kernel so.
+  const bool timed = std::any_of(r.cases.begin(), r.cases.end(), [](const CaseResult& c) { return c.candidate_run.has_value(); });
+  for (const char* h : {"pearson", "pass%"}) head.push_back(h);
+  if (timed) head.push_back("cmd s");
+  head.push_back("verdict");
   std::vector<Row> rows;
   for (const CaseResult& c : r.cases) {
     Row row{{c.spec.name, shape_label(c.spec.problem.shape), features_label(c.spec), c.spec.recipe.name}, c.verdict};
     if (c.verdict == Verdict::error || c.verdict == Verdict::unsupported) {
-      for (std::size_t i = row.cells.size(); i + 1 < head.size(); ++i) row.cells.push_back("-");
+      for (std::size_t i = row.cells.size(); i + 1 + timed < head.size(); ++i) row.cells.push_back("-");
     } else {
       const Metrics& m = c.vs_golden;
       row.cells.push_back(num(m.mae, "{:.2e}"));
@@ -76,6 +80,7 @@ std::string render_table(const RunReport& r, bool color) {
       row.cells.push_back(num(m.pearson, "{:.6f}"));
       row.cells.push_back(fmt::format("{:.2f}", 100.0 * m.pass_rate));
     }
+    if (timed) row.cells.push_back(c.candidate_run ? fmt::format("{:.2f}", c.candidate_run->seconds) : "-");
     row.cells.push_back(verdict_name(c.verdict));
     rows.push_back(std::move(row));
   }

@@ -1,6 +1,7 @@
 #include "src/runner.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
@@ -12,6 +13,7 @@
 #include "src/coverage.hpp"
 #include "src/inputs.hpp"
 #include "src/memory.hpp"
+#include "src/numfmt.hpp"
 #include "src/poison.hpp"
 
 namespace attn {
@@ -106,7 +108,9 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
   };
   std::vector<double> candidate;
   std::string err;
-  if (!cand.produce(c, p.inputs, &candidate, &err)) {
+  const bool produced = cand.produce(c, p.inputs, &candidate, &err);
+  if (cand.last_run) r.candidate_run = cand.last_run();
+  if (!produced) {
     r.verdict = Verdict::error;
     r.error = err;
     return finish();
@@ -130,14 +134,17 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
                                      .output = c.recipe.output,
                                      .probs_rounding = p.probs_rounding});
   // NaN or Inf in the candidate where golden is finite fails the case whatever the gates say.
-  std::int64_t bad = 0;
-  for (std::size_t e = 0; e < candidate.size(); ++e) bad += !std::isfinite(candidate[e]) && std::isfinite(p.golden[e]);
-  if (bad) r.failures.push_back(fmt::format("{} non-finite candidate values where golden is finite", bad));
+  if (const std::int64_t bad = r.vs_golden.unexpected_nonfinite) {
+    const Index4& at = *r.vs_golden.first_nonfinite_index;
+    const double first = candidate[std::size_t(((at[0] * dims[1] + at[1]) * dims[2] + at[2]) * dims[3] + at[3])];
+    r.failures.push_back(fmt::format("{} non-finite candidate values where golden is finite; the first is {} at [{}]", bad,
+                                     first, fmt::join(at, ",")));
+  }
   for (const GateResult& g : r.gates)
     if (!g.pass)
-      r.failures.push_back(g.value ? fmt::format("gate {}: {:.4g} {} {:.4g}", g.name, *g.value,
-                                                 find_gate_kind(g.name)->lower ? "<" : ">", g.bound)
-                                   : fmt::format("gate {}: {}", g.name, g.note));
+      r.failures.push_back(fmt::format("gate {}: {}", g.name,
+                                       g.value ? comparison_text(*g.value, find_gate_kind(g.name)->lower ? "<" : ">", g.bound)
+                                               : g.note));
   r.verdict = r.failures.empty() ? Verdict::pass : Verdict::fail;
   if (r.verdict == Verdict::fail && opt.breakdown) {  // one pass over the error; failures only need the words
     LocalisationInput li{.spec = c, .candidate = candidate, .golden = p.golden, .naive = p.naive,

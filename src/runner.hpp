@@ -17,6 +17,13 @@
 
 namespace attn {
 
+/// What an external candidate's command did on one case (src/external.hpp), kept in the report
+/// whether the case passed or not: a user times a kernel inside `run` and reads what it printed.
+struct CandidateRun {
+  double seconds = 0.0;             // the command's wall time
+  std::vector<std::string> output;  // its last lines of output, stdout and stderr together, printable()
+};
+
 /// What is judged. `produce` fills `out` (bshd, float64) or returns false with a message.
 struct Candidate {
   std::string kernel = "tiled";  // as written in the report: "tiled", "mutant:<name>", "external"
@@ -24,6 +31,9 @@ struct Candidate {
   std::function<bool(const CaseSpec&, const Inputs&, std::vector<double>* out, std::string* err)> produce;
   // Why the candidate cannot run a case ("" = it can); such a case is `unsupported`, never `fail`.
   std::function<std::string(const CaseSpec&)> unsupported;
+  // Set by candidates that run a command: what the last produce() call ran (nullopt if it ran
+  // nothing). judge() reads it right after produce(); cases are judged one at a time.
+  std::function<std::optional<CandidateRun>()> last_run;
 };
 
 /// The correct tiled kernel as a candidate.
@@ -60,6 +70,7 @@ struct CaseResult {
   std::vector<Hypothesis> diagnosis;  // best first; filled only when a failure was diagnosed
   std::optional<Breakdown> breakdown;  // where the error is; for judged cases (pass or fail)
   std::optional<Localisation> localisation;  // where the error is, in words; for failed cases
+  std::optional<CandidateRun> candidate_run;  // an external candidate's command, on every verdict
   // The same case in a --baseline report (src/baseline.hpp): its errors against golden, null
   // when it has none (an error or unsupported case there). Unset when there is no baseline or
   // the baseline does not hold the case.

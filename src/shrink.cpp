@@ -288,8 +288,8 @@ FailureReason failure_reason(const CaseResult& r) {
 
 std::string top_hypothesis(PreparedCase& p, const std::vector<double>& output, int threads) {
   if (output.size() != p.golden.size()) return "";
-  const std::vector<Hypothesis> h = diagnose_case(p, output, Layout::bshd, threads);
-  return !h.empty() && h.front().score > 0 ? h.front().name : "";
+  // The hypothesis that explains the failure (src/diagnosis.hpp), or none: a nearest one is no cause.
+  return diagnosis_verdict(diagnose_case(p, output, Layout::bshd, threads), true).explained_by;
 }
 
 bool reference_passes(PreparedCase& p, int threads) {
