@@ -108,6 +108,8 @@ std::string render_table(const RunReport& r, bool color) {
     if (!note.empty() && std::find(notes.begin(), notes.end(), note) == notes.end()) notes.push_back(note);
     if (c.verdict == Verdict::fail)
       for (const std::string& f : c.failures) out += fmt::format("  {}: {}\n", c.spec.name, f);
+    if (c.verdict == Verdict::fail && c.localisation)  // where the error is, in words (src/localisation.hpp)
+      for (const std::string& l : localisation_lines(*c.localisation)) out += fmt::format("  {}: where: {}\n", c.spec.name, l);
     if (c.verdict == Verdict::error || c.verdict == Verdict::unsupported)
       out += fmt::format("  {}: {}: {}\n", c.spec.name, verdict_name(c.verdict), c.error);
   }

@@ -53,6 +53,8 @@ int run_diagnose(const DiagnoseOptions& opt) {
   for (const HypothesisPrediction& p : ctx.hypotheses)
     if (p.name == v.explained_by) what = ": " + p.description;
   std::printf("%s%s\n", v.text().c_str(), what.c_str());
+  if (r.localisation)  // where the error is, in words (src/localisation.hpp)
+    for (const std::string& l : localisation_lines(*r.localisation)) std::printf("where: %s\n", l.c_str());
   std::fflush(stdout);
 
   if (!opt.json.empty()) {
@@ -60,6 +62,7 @@ int run_diagnose(const DiagnoseOptions& opt) {
     const nlohmann::json d = diagnosis_to_json(h, r.verdict == Verdict::fail || r.verdict == Verdict::error);
     j["diagnosis"] = d.at("verdict");  // the explaining hypothesis or "unexplained", as SPEC §14's fuzz report
     j["hypotheses"] = d.at("hypotheses");
+    if (r.localisation) j["localisation"] = localisation_to_json(*r.localisation);
     if (!write_json_file(opt.json, j)) return kExitRuntime;
   }
   return kExitPass;
