@@ -27,6 +27,11 @@ import numpy as np
 import torch
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+# --dtype eager: the dtype PyTorch eager runs the case's recipe in, as attn-diff's `naive` reference
+# does (src/recipe.hpp): bf16 for bf16-mixed and fp8-e4m3 (whose reference is bf16 on the
+# dequantised inputs), float32 for fp32 and int8, and float32 for fp16-mixed too, because CPU
+# PyTorch has no float16 matmul ("bmm" not implemented for 'Half').
+EAGER = {"fp32": "float32", "bf16-mixed": "bfloat16", "fp16-mixed": "float32", "fp8-e4m3": "bfloat16", "int8": "float32"}
 BUGS = ["none", "no_sinks", "no_scale", "causal_ignored", "window_off_by_one", "bhsd_reshape"]
 
 
@@ -86,14 +91,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("inputs", help="dump directory ({inputs})")
     ap.add_argument("out", help="output .npy file ({out})")
-    ap.add_argument("--dtype", choices=sorted(DTYPES), default="float32", help="compute dtype (default float32)")
+    ap.add_argument("--dtype", choices=sorted(DTYPES) + ["eager"], default="float32",
+                    help="compute dtype (default float32; eager: the case recipe's eager dtype, e.g. bfloat16)")
     ap.add_argument("--bug", choices=BUGS, default="none", help="inject a known mistake (for diagnose demos)")
     args = ap.parse_args()
 
     case, dump = load_case(args.inputs)
     if dump.get("format", "npy") != "npy":
         sys.exit("torch_candidate.py reads the npy dump format; dump with --format npy")
-    dtype = DTYPES[args.dtype]
+    dtype = DTYPES[EAGER.get(case.get("precision", "fp32"), "float32") if args.dtype == "eager" else args.dtype]
     q, k, v = (load(args.inputs, n).to(dtype) for n in ("q", "k", "v"))
     sinks = load(args.inputs, "sinks")
     with torch.no_grad():

@@ -15,7 +15,10 @@ const std::vector<GateKind>& gate_kinds() {
       {"min_pearson", "Pearson correlation with golden >= bound", false, true},
       {"min_pass_rate", "fraction within atol + rtol·|golden| >= bound", false, true},
       {"max_abs_vs_naive", "max |c - golden| <= k·max |naive - golden| + eps (FlashAttention's rule)", true, false},
-      {"max_abs_vs_expected", "max |c - golden| <= k·max |tiled - golden| + eps (the correct kernel's error)", true, false},
+      {"max_abs_vs_expected",
+       "max |c - golden| <= k·max(max |tiled - golden|, max |naive - golden|) + eps (the correct implementations' "
+       "error envelope)",
+       true, false},
       {"baseline_growth", "max_abs and mae grow by at most this fraction on the --baseline report's, plus a floor", false, false},
   };
   return kinds;
@@ -35,6 +38,7 @@ namespace {
 struct RecipeDefaults {
   const char* recipe;
   double k;
+  double k_expected;  // max_abs_vs_expected's factor on max(tiled, naive) error
   double min_pearson;
   double min_pass_rate;
   Tolerance tolerance;
@@ -43,16 +47,22 @@ struct RecipeDefaults {
 const RecipeDefaults& defaults_for(const Recipe& recipe) {
   static const RecipeDefaults table[] = {
       // fp32: both errors are a few ulps from different summation orders, so the ratio is noisy.
-      {"fp32", 4.0, 0.99999, 1.0, {.atol = 1e-5, .rtol = 1.3e-6}},
+      // Pass rate 0.999, not 1: with outlier and large-magnitude inputs (outputs up to ~30) a
+      // correct kernel summing in another order leaves a few elements in 10^4 outside torch's fp32
+      // atol 1e-5 + rtol 1.3e-6 (the exp2 variant: 0.9998 on phase3 outliers where the eager
+      // reference had 1; docs/calibration.md).
+      // The same noise puts a third fp32 implementation (split_kv, scores_lowp, exp2) above 2 x
+      // max(tiled, naive) on tiny cases (edge grid: 1.13 x that bound), so k_expected is 4 too.
+      {"fp32", 4.0, 4.0, 0.99999, 0.999, {.atol = 1e-5, .rtol = 1.3e-6}},
       // bf16: large-magnitude and outlier inputs leave 1 in 10^4 elements outside FlashAttention's
       // bf16 tolerance while the error stays far below the eager reference's.
-      {"bf16-mixed", 2.0, 0.999, 0.999, {.atol = 1e-2, .rtol = 1.6e-2}},
-      {"fp16-mixed", 2.0, 0.9999, 1.0, {.atol = 1e-3, .rtol = 2e-3}},
+      {"bf16-mixed", 2.0, 2.0, 0.999, 0.999, {.atol = 1e-2, .rtol = 1.6e-2}},
+      {"fp16-mixed", 2.0, 2.0, 0.9999, 1.0, {.atol = 1e-3, .rtol = 2e-3}},
       // P is rounded to e4m3 in the kernel while the eager reference keeps bf16 probabilities, so
       // the kernel's error is several times the reference's (see the recipe's note).
-      {"fp8-e4m3", 6.0, 0.99, 0.999, {.atol = 5e-2, .rtol = 5e-2}},
+      {"fp8-e4m3", 6.0, 2.0, 0.99, 0.999, {.atol = 5e-2, .rtol = 5e-2}},
       // int8 output: half a quantisation step (max|O|/254) dominates the error.
-      {"int8", 2.0, 0.999, 0.999, {.atol = 2.5e-2, .rtol = 5e-2}},
+      {"int8", 2.0, 2.0, 0.999, 0.999, {.atol = 2.5e-2, .rtol = 5e-2}},
   };
   for (const RecipeDefaults& row : table)
     if (recipe.name == row.recipe) return row;
@@ -64,9 +74,9 @@ const RecipeDefaults& defaults_for(const Recipe& recipe) {
 std::vector<GateSpec> default_gates(const Recipe& recipe) {
   const RecipeDefaults& d = defaults_for(recipe);
   return {{.name = "max_abs_vs_naive", .k = d.k},
-          {.name = "max_abs_vs_expected", .k = 2.0},
-          {.name = "min_pearson", .bound = d.min_pearson},
-          {.name = "min_pass_rate", .bound = d.min_pass_rate},
+          {.name = "max_abs_vs_expected", .k = d.k_expected},
+          {.name = "min_pearson", .bound = d.min_pearson, .k = d.k},
+          {.name = "min_pass_rate", .bound = d.min_pass_rate, .k = d.k},
           {.name = "baseline_growth", .bound = kDefaultBaselineGrowth}};
 }
 
@@ -107,8 +117,12 @@ std::vector<GateResult> evaluate_gates(const std::vector<GateSpec>& gates, const
     GateResult r{.name = g.name, .bound = g.bound};
     r.value = metric_for(g.name, ctx.vs_golden);
     if (kind->relative) {
-      const Metrics* yard = g.name == "max_abs_vs_naive" ? &ctx.naive_vs_golden : ctx.expected_vs_golden;
-      if (!yard) {
+      // max_abs_vs_naive: k × the eager reference's error. max_abs_vs_expected: k × the envelope of
+      // the two correct implementations attn-diff runs, the tiled kernel and the eager reference
+      // (the computation PyTorch's own bf16 sdpa makes): a legitimate kernel rounds at points of its
+      // own and may land anywhere up to either (docs/calibration.md, "The gate rule").
+      const bool vs_naive = g.name == "max_abs_vs_naive";
+      if (!vs_naive && !ctx.expected_vs_golden) {
         r.value.reset();
         r.note = "skipped: the candidate is the correct tiled kernel, its own yardstick";
         out.push_back(r);
@@ -116,33 +130,63 @@ std::vector<GateResult> evaluate_gates(const std::vector<GateSpec>& gates, const
       }
       // The floor keeps the rule from collapsing when the yardstick error is 0 (fp32 on tiny
       // cases): one ulp of the output dtype at the largest golden value.
-      // For max_abs_vs_naive it also holds what the kernel's coarser P adds (fp8: e4m3 against the
-      // eager bf16), which no multiple of the eager error bounds when the case has few keys.
+      // It also holds what the recipe's coarser P can add (fp8: e4m3 against the eager bf16),
+      // which no multiple of the eager error bounds when the case has few keys; and against the
+      // tiled kernel too: a kernel with other tiles rounds each P to e4m3 against another running
+      // max, so their errors differ by up to that much (edge grid, fp8 sq1_sk5 w3: 1.10 x the
+      // bound without it).
       const double ulp = 2.0 * unit_roundoff(ctx.output) * ctx.golden_max_abs_value;
-      const double floor = g.eps >= 0.0 ? g.eps : ulp + (g.name == "max_abs_vs_naive" ? ctx.probs_rounding : 0.0);
-      const double base = yard->max_abs.value_or(0.0);
-      r.bound = g.k * base + floor;
-      r.note = fmt::format("{} x {:.3g} + {:.3g}", g.k, base, floor);
+      const double floor = g.eps >= 0.0 ? g.eps : ulp + ctx.probs_rounding;
+      const double naive = ctx.naive_vs_golden.max_abs.value_or(0.0);
+      if (vs_naive) {
+        r.bound = g.k * naive + floor;
+        r.note = fmt::format("{} x naive {:.3g} + {:.3g}", g.k, naive, floor);
+      } else {
+        const double tiled = ctx.expected_vs_golden->max_abs.value_or(0.0);
+        r.bound = g.k * std::max(tiled, naive) + floor;
+        r.note = fmt::format("{} x max(tiled {:.3g}, naive {:.3g}) + {:.3g}", g.k, tiled, naive, floor);
+      }
     }
     if (!r.value) {
       const std::string field = g.name == "min_pearson" ? "pearson" : g.name == "min_pass_rate" ? "pass_rate"
                                 : g.name == "mae" || g.name == "nmse" ? g.name : "max_abs";
       const std::string why = null_reason(field, ctx.vs_golden);
-      // A constant candidate against a varying reference has no correlation to speak of: it fails.
-      r.pass = why != kCandidateConstant;
+      // A constant candidate against a varying reference has no correlation to speak of: it fails,
+      // unless a correct implementation is constant on the case too (every output below the
+      // recipe's resolution: sink +30 in fp16, or P below e4m3's smallest step in fp8), which
+      // the other gates then judge. The tiled kernel (no expected yardstick) is correct by definition.
+      auto constant = [](const Metrics* m) { return m && !m->pearson && null_reason("pearson", *m) == kCandidateConstant; };
+      const char* also = !ctx.expected_vs_golden              ? "the correct tiled kernel"
+                         : constant(ctx.expected_vs_golden)   ? "the correct tiled kernel's output"
+                         : constant(&ctx.naive_vs_golden)     ? "the eager reference's output"
+                                                              : nullptr;
+      r.pass = why != kCandidateConstant || (g.name == "min_pearson" && also);
       r.note = (r.pass ? "skipped: " : "fails: ") + why;
+      if (why == kCandidateConstant && r.pass) r.note += fmt::format(", and so is {} on this case", also);
       out.push_back(r);
       continue;
     }
-    if (g.name == "min_pass_rate" && g.bound < 1.0 && ctx.vs_golden.elements > 0) {
+    if ((g.name == "min_pass_rate" || g.name == "min_pearson") && g.k > 0.0 && ctx.naive_vs_golden.elements > 0) {
+      // Never stricter than what the eager reference itself reaches on the case: a tolerance
+      // PyTorch's own eager sdpa fails (bf16 on large-magnitude inputs, fp32 with torch's atol) is
+      // not held against a kernel. Allowed: k times the reference's shortfall from 1.
+      const std::optional<double> ref = g.name == "min_pass_rate" ? std::optional(ctx.naive_vs_golden.pass_rate)
+                                                                    : ctx.naive_vs_golden.pearson;
+      if (ref && 1.0 - g.k * (1.0 - *ref) < r.bound) {
+        r.bound = std::max(0.0, 1.0 - g.k * (1.0 - *ref));
+        r.note = fmt::format("min({:g}, 1 - {} x (1 - naive {:.6g}))", g.bound, g.k, *ref);
+      }
+    }
+    if (g.name == "min_pass_rate" && r.bound < 1.0 && ctx.vs_golden.elements > 0) {
       // A rate below 1 allows (1 - bound)·N elements outside the tolerance; on fewer than
       // 1 / (1 - bound) elements that would be none, i.e. a pass rate of 1 (the edge grid's fp8
       // cases of 48 elements failed so with one element out). At least one is allowed instead.
-      const double n = double(ctx.vs_golden.elements), exact = (1.0 - g.bound) * n;
+      const double n = double(ctx.vs_golden.elements), exact = (1.0 - r.bound) * n;
       const double allowed = std::ceil(exact - 1e-9);
       if (allowed > exact + 1e-9) {
+        const std::string how = r.note.empty() ? "" : r.note + "; ";
         r.bound = 1.0 - allowed / n;
-        r.note = fmt::format("{:g} of {:g} elements may be outside the tolerance", allowed, n);
+        r.note = fmt::format("{}{:g} of {:g} elements may be outside the tolerance", how, allowed, n);
       }
     }
     r.pass = kind->lower ? *r.value >= r.bound : *r.value <= r.bound;

@@ -12,8 +12,13 @@ namespace attn {
 
 /// One configured gate. Plain gates use `bound`; the relative gates (`max_abs_vs_naive`,
 /// `max_abs_vs_expected`) use `k` and `eps` (bound = k·yardstick + eps; eps < 0 means "derive the
-/// floor": one ulp of the output dtype, 2·unit_roundoff(output)·max|golden|, plus for
-/// max_abs_vs_naive what the recipe's coarser rounding of P can add, GateContext::probs_rounding).
+/// floor": one ulp of the output dtype, 2·unit_roundoff(output)·max|golden|, plus what the
+/// recipe's coarser rounding of P can add, GateContext::probs_rounding).
+/// The yardstick of max_abs_vs_naive is the eager reference's error, that of max_abs_vs_expected
+/// the larger of the tiled kernel's and the eager reference's (both are correct implementations).
+/// `min_pass_rate` and `min_pearson` use `bound`, and `k` too: the bound applied is
+/// min(bound, 1 - k·(1 - the eager reference's own value)), never stricter than what the eager
+/// reference reaches on the case (k = 0 switches that off). docs/calibration.md has the evidence.
 struct GateSpec {
   std::string name;
   double bound = 0.0;
@@ -56,7 +61,7 @@ struct GateContext {
   double golden_max_abs_value;           // max |golden|, for the derived floor
   DType output;
   // What rounding P more coarsely than the eager reference can add to the output error (0 when the
-  // recipe does not: see probs_rounding_unit); part of max_abs_vs_naive's derived floor.
+  // recipe does not: see probs_rounding_unit); part of the relative gates' derived floor.
   double probs_rounding = 0.0;
 };
 

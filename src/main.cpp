@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
   attn::setup_validate(*app.add_subcommand("validate", "check a suite file without running it and list its cases"), validate_opt);
 
   attn::CalibrateOptions calibrate_opt;
-  attn::setup_calibrate(*app.add_subcommand("calibrate", "run the correct kernel over many seeds and report gate margins"),
+  attn::setup_calibrate(*app.add_subcommand("calibrate", "run the correct kernel and the legitimate variants over many seeds and report gate margins"),
                         calibrate_opt);
 
   attn::MutateOptions mutate_opt;

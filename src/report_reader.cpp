@@ -215,6 +215,7 @@ void check_case(const Obj& c, const std::string& suite) {
     for (const char* f : {"max_abs", "mae", "max_abs_change", "mae_change"}) b.number(f, true);
   });
   c.object("diagnosis", false, [](const Obj& d) {
+    d.string("verdict");  // src/diagnosis.hpp: the explaining hypothesis or "unexplained"
     d.objects("hypotheses", true, [](const Obj& h) {
       h.string("name");
       h.number("score", false);

@@ -329,12 +329,10 @@ TEST_CASE("diagnosis verdict: a sink scaled by 1/sqrt(D) is near no_sinks but no
       const std::vector<Hypothesis> h = diagnose_case(p, out, Layout::bshd, 2);
       const DiagnosisVerdict v = diagnosis_verdict(h, true);
       INFO(c.name << ": top " << h[0].name << " " << h[0].score << ": " << h[0].evidence);
-      // Known limit: on combo_full_bf16-mixed (no causal mask: every row sees all 160 keys) the
-      // scaled sink's output is within a correct kernel's error of no_sinks' in RMS (0.86) and in
-      // max_abs (0.21 of the envelope): that case's data cannot tell the two apart. Any tighter RMS
-      // unit would also lose acc_bf16 ported with fp32 rounding (diagnosis_test.cpp).
-      if (c.name == "combo_full_bf16-mixed") WARN(c.name << ": " << v.name() << " " << h[0].score);
-      if (c.name == "combo_full_bf16-mixed") continue;
+      // combo_full_bf16-mixed (queries after a 136-key prefix: every row sees 137 to 200 keys) is the
+      // closest: there the scaled sink is within 0.21 of the envelope of no_sinks in max_abs, and 0.86 of two
+      // correct kernels' RMS error; no_sinks scored 0.536 when that was the RMS unit. It scores
+      // 0.480 with the prediction's own rounding plus one correct kernel's.
       CHECK(v.name() == "unexplained");
     }
   }

@@ -55,7 +55,7 @@ TEST_CASE("dump: a glob writes one directory per case, each a complete dump", "[
   CHECK(c.code == 0);
 }
 
-TEST_CASE("dump: --case repeated and --all; one exact name keeps --out itself", "[dump][cli]") {
+TEST_CASE("dump: --case repeated and --all, and one exact name keeps --out itself", "[dump][cli]") {
   TempDir dir("dump_many");
   auto r = run_cli("dump -c configs/phase1.json --case sinks --case causal --out " + (dir.path / "two").string());
   INFO(r.out);

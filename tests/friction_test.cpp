@@ -36,7 +36,7 @@ std::vector<std::string> phase1_names() {
 
 }  // namespace
 
-TEST_CASE("validate lists the case names with shape, features and recipe; --names the names alone", "[friction][cli]") {
+TEST_CASE("validate lists the case names with shape, features and recipe, and --names the names alone", "[friction][cli]") {
   auto r = run_cli("validate -c configs/phase1.json");
   INFO(r.out);
   REQUIRE(r.code == 0);

@@ -1,6 +1,8 @@
 // scripts/torch_candidate.py, the PyTorch example candidate, through run --candidate-cmd and
-// compare. Runs only where Debian's python3-torch and python3-numpy are installed; otherwise it
-// says it skipped (a warning in the test output), it does not pass silently.
+// compare. PyTorch's eager sdpa in the recipe's own dtype (bf16 for the bf16 cases) is the
+// reference users compare against, so it must pass every case of phase1-3: this needs Debian's
+// python3-torch and python3-numpy (scripts/test.sh installs them) and FAILS where they are missing,
+// rather than passing without having run.
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
@@ -14,11 +16,14 @@ using Catch::Matchers::Contains;
 namespace {
 
 // /usr/bin/python3 explicitly: `python3` on PATH may be a pyenv or venv interpreter without torch.
-// ATTN_DIFF_PYTHON overrides it (another interpreter with torch, or a missing one to see the skip).
+// ATTN_DIFF_PYTHON overrides it (another interpreter with torch).
 const std::string kPython = std::getenv("ATTN_DIFF_PYTHON") ? std::getenv("ATTN_DIFF_PYTHON") : "/usr/bin/python3";
 
-bool torch_available() {
-  return std::system((kPython + " -c 'import torch, numpy' >/dev/null 2>&1").c_str()) == 0;
+void require_torch() {
+  const bool ok = std::system((kPython + " -c 'import torch, numpy' >/dev/null 2>&1").c_str()) == 0;
+  if (!ok)
+    FAIL(kPython << " cannot import torch and numpy; install them with `apt-get install python3-torch python3-numpy` "
+                    "(scripts/test.sh does) or point ATTN_DIFF_PYTHON at an interpreter that has them");
 }
 
 std::string script(const std::string& extra = "") {
@@ -27,31 +32,26 @@ std::string script(const std::string& extra = "") {
 
 }  // namespace
 
-TEST_CASE("torch candidate: the PyTorch sdpa passes phase1 and the hard phase2/3 cases", "[torch][cli]") {
-  if (!torch_available()) {
-    WARN("SKIPPED: " << kPython << " cannot import torch and numpy; install them with "
-                     << "`apt-get install python3-torch python3-numpy` to run this test");
-    return;
-  }
-  auto r = run_cli("run -c configs/phase1.json " + script());
-  INFO(r.out);
-  CHECK(r.code == 0);
-  CHECK_THAT(r.out, Contains("8 cases, 8 passed, 0 failed"));
-  for (const char* c : {"combo_bf16-mixed", "combo_full_fp32", "combo_noncausal_window_bf16", "combo_int8"}) {
-    r = run_cli(std::string("run -c configs/phase2.json --case ") + c + " " + script());
+TEST_CASE("torch candidate: PyTorch's eager sdpa in the recipe's dtype passes every case of phase1-3", "[torch][cli]") {
+  require_torch();
+  // large_magnitude and outliers of phase3 failed max_abs_vs_expected and min_pass_rate before the
+  // gate rule of docs/calibration.md: the eager bf16 error is the naive reference's exactly.
+  for (const auto& [config, summary] : {std::pair{"phase1", "8 cases, 8 passed, 0 failed"},
+                                        std::pair{"phase2", "13 cases, 13 passed, 0 failed"},
+                                        std::pair{"phase3", "14 cases, 14 passed, 0 failed"}}) {
+    const auto r = run_cli(std::string("run -q -c configs/") + config + ".json " + script(" --dtype eager"));
     INFO(r.out);
     CHECK(r.code == 0);
+    CHECK_THAT(r.out, Contains(summary));
   }
-  r = run_cli("run -c configs/phase3.json --case 'empty_rows*' --case window_1 " + script());
+  // In float32 as well (the script's default), the way a user first writes the reference.
+  const auto r = run_cli("run -q -c configs/phase1.json " + script());
   INFO(r.out);
   CHECK(r.code == 0);
 }
 
 TEST_CASE("torch candidate: an injected bug fails and is diagnosed", "[torch][cli]") {
-  if (!torch_available()) {
-    WARN("SKIPPED: " << kPython << " cannot import torch and numpy (apt-get install python3-torch python3-numpy)");
-    return;
-  }
+  require_torch();
   for (const char* bug : {"no_sinks", "window_off_by_one"}) {
     const auto r = run_cli("run -c configs/phase2.json --case combo_bf16-mixed " + script(std::string(" --bug ") + bug));
     INFO(r.out);

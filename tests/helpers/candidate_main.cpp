@@ -5,7 +5,9 @@
 //   attn_diff_candidate MODE INPUTS OUT [--layout L] [--format F] [--reshaped-from ORDER] [--pid-file FILE]
 //
 // MODE: correct | mutant:<name> | recipe:<name> (the tiled kernel in another precision) | golden |
-//       bug:<name> (a port bug attn-diff has no model of: bugs::kBugs below) | crash | fail | hang | wrong_shape | no_output | nan | env (checks $ATTN_DIFF_*)
+//       variant:<name> (a legitimate variant of kernels/variants.hpp, in the case's recipe) |
+//       bug:<name> (a port bug attn-diff has no model of: bugs::kBugs below) |
+//       crash | fail | hang | wrong_shape | no_output | nan | env (checks $ATTN_DIFF_*)
 // F: npy (float32, default) | safetensors (F32) | bf16-safetensors | bf16-bits ('<u2' .npy)
 // --reshaped-from bhsd|bsdh|sbhd: the values in that axis order under the bshd shape (a reshape
 // where a transpose was meant). INPUTS or OUT "-" reads $ATTN_DIFF_INPUTS / $ATTN_DIFF_OUT.
@@ -24,6 +26,7 @@
 #include "kernels/golden.hpp"
 #include "kernels/mutants.hpp"
 #include "kernels/tiled.hpp"
+#include "kernels/variants.hpp"
 #include "src/dtype.hpp"
 #include "src/dumpdir.hpp"
 #include "src/layout.hpp"
@@ -214,6 +217,13 @@ int main(int argc, char** argv) {
   std::vector<double> o(s.q_elements());
   if (mode == "golden") {
     golden_attention(c.problem, in, o);
+  } else if (mode.starts_with("variant:")) {  // the legitimate variants (kernels/variants.hpp)
+    const VariantInfo* v = find_variant(mode.substr(8));
+    if (!v) return usage(("unknown variant " + mode.substr(8)).c_str());
+    if (const std::string why = variant_unsupported(*v, c.recipe); !why.empty()) return usage(why.c_str());
+    std::vector<float> f(s.q_elements());
+    v->run(c.problem, in, c.recipe, c.tiles, f, 1);
+    o.assign(f.begin(), f.end());
   } else if (mode.starts_with("bug:")) {
     if (!bugs::known(mode.substr(4))) return usage("unknown bug");
     bugs::attention(mode.substr(4), c, in, o);
