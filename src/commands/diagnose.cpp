@@ -52,9 +52,9 @@ int run_diagnose(const DiagnoseOptions& opt) {
   std::string what;
   for (const HypothesisPrediction& p : ctx.hypotheses)
     if (p.name == v.explained_by) what = ": " + p.description;
-  std::printf("%s%s\n", v.text().c_str(), what.c_str());
-  if (r.localisation)  // where the error is, in words (src/localisation.hpp)
+  if (r.localisation)  // where the error is, in words (src/localisation.hpp); the verdict stays the last line
     for (const std::string& l : localisation_lines(*r.localisation)) std::printf("where: %s\n", l.c_str());
+  std::printf("%s%s\n", v.text().c_str(), what.c_str());
   std::fflush(stdout);
 
   if (!opt.json.empty()) {
