@@ -52,7 +52,8 @@ int run_diagnose(const DiagnoseOptions& opt) {
   std::string what;
   for (const HypothesisPrediction& p : ctx.hypotheses)
     if (p.name == v.explained_by) what = ": " + p.description;
-  if (r.localisation)  // where the error is, in words (src/localisation.hpp); the verdict stays the last line
+  // Where the error is, in words (src/localisation.hpp), then the conclusion as the last line.
+  if (r.localisation)
     for (const std::string& l : localisation_lines(*r.localisation)) std::printf("where: %s\n", l.c_str());
   std::printf("%s%s\n", v.text().c_str(), what.c_str());
   std::fflush(stdout);
