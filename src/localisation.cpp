@@ -211,7 +211,10 @@ Localisation localise(const LocalisationInput& in) {
   ft.text = token_text(ft, fq, Tq, Sq);
   fq.text = fq.all ? "all query tiles" : fmt::format("{} (of {})", named("query tile", "query tiles", fq.ranges), fq.of);
   fc.text = column_text(fc);
-  for (LocalisationFinding* f : {&fb, &fh, &fg, &ft, &fq, &fc}) out.findings.push_back(*f);
+  for (LocalisationFinding* f : {&fb, &fh, &fg, &ft, &fq, &fc}) {
+    if (f->ranges.empty()) f->text = "none out of precision";
+    out.findings.push_back(*f);
+  }
 
   // Only the axes this shape has (a batch of one has no batch axis to speak of).
   std::vector<const LocalisationFinding*> axes;

@@ -1,7 +1,8 @@
 // Port bugs attn-diff has no model of (the stand-in candidate's bug:<name> modes,
 // tests/helpers/candidate_main.cpp) judged through `run --candidate-cmd` on tests/data/localisation.json
 // (2 batch elements, 8 heads over 2 kv heads, 16x16 tiles, causal with a 24-key window, fp32): each
-// fails, and every report says where its error is, in words that follow from how the bug was built.
+// fails, is reported as unexplained by every format, and every report says where its error is, in
+// words that follow from how the bug was built.
 // A correct candidate gets no localisation at all.
 #include <catch2/catch.hpp>
 
@@ -85,7 +86,7 @@ json read_json(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("localisation cli: own port bugs fail and every report says where the error is", "[localisation][cli]") {
+TEST_CASE("localisation cli: own port bugs fail, are unexplained, and every report says where the error is", "[localisation][cli]") {
   TempDir dir("localisation_own_bugs");
   for (const OwnBug& b : kBugs) {
     INFO("bug:" << b.bug << " on " << b.case_name);
@@ -102,6 +103,12 @@ TEST_CASE("localisation cli: own port bugs fail and every report says where the 
       CHECK_THAT(junit, Contains(w));
       CHECK_THAT(page, Contains(w));
     }
+    // No built-in hypothesis models these bugs: every format says so (h-diag's one verdict).
+    const std::string unexplained = "no built-in hypothesis explains this";
+    CHECK_THAT(r.out, Contains(unexplained));
+    CHECK_THAT(read_text(md), Contains(unexplained));
+    CHECK_THAT(junit, Contains(unexplained));
+    CHECK_THAT(page, Contains(unexplained));
     CHECK_THAT(read_text(md), Contains("Where the error is:"));
     CHECK_THAT(read_text(md), Contains(b.md));
     CHECK_THAT(junit, Contains("where: "));
@@ -110,6 +117,7 @@ TEST_CASE("localisation cli: own port bugs fail and every report says where the 
     REQUIRE(report.at("cases").size() == 1);
     const json& c = report.at("cases")[0];
     CHECK(c.at("verdict") == "fail");
+    CHECK(c.at("diagnosis").at("verdict") == "unexplained");
     REQUIRE(c.contains("localisation"));
     const json& l = c.at("localisation");
     CHECK(l.at("located") == true);
@@ -170,5 +178,7 @@ TEST_CASE("localisation cli: compare and diagnose say where the error is", "[loc
   INFO(g.out);
   CHECK(g.code == 0);
   CHECK_THAT(g.out, Contains("where: " + where));
+  CHECK_THAT(c.out, Contains("no built-in hypothesis explains this"));
+  CHECK_THAT(g.out, Contains("no built-in hypothesis explains this"));
   CHECK_THAT(read_json(j).at("localisation").at("summary").get<std::string>(), Contains(where));
 }

@@ -100,7 +100,10 @@ TEST_CASE("localisation: within the envelope everywhere claims nothing", "[local
   CHECK_FALSE(l.located);
   CHECK_THAT(l.summary, Contains("the failure is not localised"));
   CHECK(l.checks.empty());
-  for (const LocalisationFinding& f : l.findings) CHECK(f.ranges.empty());
+  for (const LocalisationFinding& f : l.findings) {
+    CHECK(f.ranges.empty());
+    CHECK(f.text == "none out of precision");
+  }
 }
 
 TEST_CASE("localisation: batch, whole query tiles, token runs and columns", "[localisation]") {
