@@ -102,6 +102,11 @@ std::string render_table(const RunReport& r, bool color) {
   };
   std::string out = line(head, nullptr);
   for (const Row& row : rows) out += line(row.cells, &row);
+  return out + render_case_lines(r, true);
+}
+
+std::string render_case_lines(const RunReport& r, bool recipe_notes) {
+  std::string out;
   std::vector<std::string> notes;
   for (const CaseResult& c : r.cases) {
     const std::string& note = c.spec.recipe.note;
@@ -118,7 +123,7 @@ std::string render_table(const RunReport& r, bool color) {
                                        std::pair{"vanished since the baseline", &r.baseline->vanished_cases}})
       if (!names->empty()) out += fmt::format("  {}: {}\n", label, fmt::join(*names, ", "));
   for (const CaseResult& c : r.cases)
-    if (auto it = std::find(notes.begin(), notes.end(), c.spec.recipe.note); it != notes.end()) {
+    if (auto it = std::find(notes.begin(), notes.end(), c.spec.recipe.note); recipe_notes && it != notes.end()) {
       out += fmt::format("  note: {}: {}\n", c.spec.recipe.name, *it);
       notes.erase(it);
     }
