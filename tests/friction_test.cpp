@@ -114,7 +114,7 @@ TEST_CASE("an external command's time and last output lines are in the report wh
   CHECK_FALSE(json::parse(read_text(report))["cases"][0].contains("candidate"));
 }
 
-TEST_CASE("run and compare with --quiet keep the summary and each failure's lines, not the table", "[friction][cli]") {
+TEST_CASE("run with --quiet keeps the summary and each failure's lines, not the table", "[friction][cli]") {
   // --help promised "only the summary line and failures"; the failures were dropped with the table.
   auto r = run_cli("run -q -c configs/phase1.json --mutant no_sinks");
   INFO(r.out);
