@@ -118,6 +118,7 @@ json case_to_json(const CaseResult& r) {
     worst.push_back({{"index", w.index}, {"candidate", w.candidate}, {"reference", w.reference}, {"abs_err", w.abs_err}});
   j["worst"] = worst;
   if (r.breakdown) j["breakdown"] = breakdown_to_json(*r.breakdown);
+  if (r.localisation) j["localisation"] = localisation_to_json(*r.localisation);  // src/localisation.hpp
   if (r.baseline) j["baseline"] = baseline_change_to_json(r);
   // src/diagnosis.hpp: {"verdict": the explaining hypothesis or "unexplained", "hypotheses": [...]}
   if (!r.diagnosis.empty()) j["diagnosis"] = diagnosis_to_json(r.diagnosis, r.verdict == Verdict::fail);

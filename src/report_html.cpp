@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "src/baseline.hpp"
+#include "src/localisation.hpp"
 #include "src/diagnosis.hpp"
 #include "src/numfmt.hpp"
 #include "src/report_formats.hpp"
@@ -289,6 +290,11 @@ std::string case_section(const json& c, std::size_t id) {
   if (!c.value("failures", json::array()).empty()) {
     s += "<ul>";
     for (const json& f : c.at("failures")) s += "<li class=\"no\">" + esc(f.get<std::string>()) + "</li>";
+    s += "</ul>";
+  }
+  if (const std::vector<std::string> where = localisation_lines(c); !where.empty()) {  // src/localisation.hpp
+    s += "<h3>Where the error is</h3><ul class=\"where\">";
+    for (const std::string& l : where) s += "<li>" + esc(l) + "</li>";
     s += "</ul>";
   }
   s += "<div class=\"grid\"><div><h3>Gates and their margins</h3>" + gates_table(c) + "</div>";

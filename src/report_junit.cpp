@@ -5,6 +5,7 @@
 
 #include <map>
 
+#include "src/localisation.hpp"
 #include "src/diagnosis.hpp"
 #include "src/report_formats.hpp"
 
@@ -19,6 +20,7 @@ std::string attr(const std::string& s) { return escape_markup(s); }
 std::string case_text(const json& c) {
   std::string text;
   for (const json& f : c.value("failures", json::array())) text += f.get<std::string>() + "\n";
+  for (const std::string& l : localisation_lines(c)) text += "where: " + l + "\n";  // src/localisation.hpp
   if (c.contains("metrics")) {
     const json& m = c.at("metrics").at("vs_golden");
     const json& e = c.value("explained", json::object());

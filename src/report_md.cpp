@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "src/baseline.hpp"
+#include "src/localisation.hpp"
 #include "src/diagnosis.hpp"
 #include "src/report_formats.hpp"
 
@@ -117,6 +118,10 @@ std::string render_markdown(const json& report) {
   std::vector<const json*> bad, good;
   for (const json& c : report.at("cases")) (c.value("verdict", "") == "pass" ? good : bad).push_back(&c);
   if (!bad.empty()) out += table(bad, baseline) + "\n";
+  std::string where;  // where each failure's error is, in words (src/localisation.hpp)
+  for (const json* c : bad)
+    for (const std::string& l : localisation_lines(*c)) where += fmt::format("- {}: {}\n", code(c->value("name", ""), false), text(l));
+  if (!where.empty()) out += "Where the error is:\n\n" + where + "\n";
   if (!good.empty()) {
     if (bad.empty()) out += table(good, baseline) + "\n";
     else out += fmt::format("<details><summary>{} passing cases</summary>\n\n{}\n</details>\n\n", good.size(), table(good, baseline));

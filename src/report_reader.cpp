@@ -198,10 +198,24 @@ void check_case(const Obj& c, const std::string& suite) {
     for (const char* f : {"candidate", "reference", "abs_err"}) w.number(f, true);
   });
   c.object("breakdown", false, check_breakdown);
+  c.object("localisation", false, [](const Obj& l) {  // src/localisation.hpp
+    l.string("summary", true);
+    l.boolean("located");
+    l.boolean("spread");
+    l.objects("findings", false, [](const Obj& f) {
+      f.string("axis", true);
+      f.string("text");
+    });
+    l.objects("checks", false, [](const Obj& k) {
+      k.string("name", true);
+      k.string("text", true);
+    });
+  });
   c.object("baseline", false, [](const Obj& b) {
     for (const char* f : {"max_abs", "mae", "max_abs_change", "mae_change"}) b.number(f, true);
   });
   c.object("diagnosis", false, [](const Obj& d) {
+    d.string("verdict");  // src/diagnosis.hpp: the explaining hypothesis or "unexplained"
     d.objects("hypotheses", true, [](const Obj& h) {
       h.string("name");
       h.number("score", false);

@@ -102,12 +102,19 @@ std::string render_table(const RunReport& r, bool color) {
   };
   std::string out = line(head, nullptr);
   for (const Row& row : rows) out += line(row.cells, &row);
+  return out + render_case_lines(r, true);
+}
+
+std::string render_case_lines(const RunReport& r, bool recipe_notes) {
+  std::string out;
   std::vector<std::string> notes;
   for (const CaseResult& c : r.cases) {
     const std::string& note = c.spec.recipe.note;
     if (!note.empty() && std::find(notes.begin(), notes.end(), note) == notes.end()) notes.push_back(note);
     if (c.verdict == Verdict::fail)
       for (const std::string& f : c.failures) out += fmt::format("  {}: {}\n", c.spec.name, f);
+    if (c.verdict == Verdict::fail && c.localisation)  // where the error is, in words (src/localisation.hpp)
+      for (const std::string& l : localisation_lines(*c.localisation)) out += fmt::format("  {}: where: {}\n", c.spec.name, l);
     if (c.verdict == Verdict::error || c.verdict == Verdict::unsupported)
       out += fmt::format("  {}: {}: {}\n", c.spec.name, verdict_name(c.verdict), c.error);
   }
@@ -116,7 +123,7 @@ std::string render_table(const RunReport& r, bool color) {
                                        std::pair{"vanished since the baseline", &r.baseline->vanished_cases}})
       if (!names->empty()) out += fmt::format("  {}: {}\n", label, fmt::join(*names, ", "));
   for (const CaseResult& c : r.cases)
-    if (auto it = std::find(notes.begin(), notes.end(), c.spec.recipe.note); it != notes.end()) {
+    if (auto it = std::find(notes.begin(), notes.end(), c.spec.recipe.note); recipe_notes && it != notes.end()) {
       out += fmt::format("  note: {}: {}\n", c.spec.recipe.name, *it);
       notes.erase(it);
     }

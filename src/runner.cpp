@@ -88,8 +88,13 @@ PreparedCase prepare_case(const CaseSpec& c, int threads) {
 }
 
 const Metrics& PreparedCase::tiled_vs_golden(int threads) {
-  if (!tiled_metrics_) tiled_metrics_ = compute_metrics(widen(run_tiled(spec, inputs, threads)), golden, dims(), spec.tolerance, threads);
+  if (!tiled_metrics_) tiled_metrics_ = compute_metrics(tiled_output(threads), golden, dims(), spec.tolerance, threads);
   return *tiled_metrics_;
+}
+
+const std::vector<double>& PreparedCase::tiled_output(int threads) {
+  if (!tiled_output_) tiled_output_ = widen(run_tiled(spec, inputs, threads));
+  return *tiled_output_;
 }
 
 CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) {
@@ -144,6 +149,12 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
                                        g.value ? comparison_text(*g.value, find_gate_kind(g.name)->lower ? "<" : ">", g.bound)
                                                : g.note));
   r.verdict = r.failures.empty() ? Verdict::pass : Verdict::fail;
+  if (r.verdict == Verdict::fail && opt.breakdown) {  // one pass over the error; failures only need the words
+    LocalisationInput li{.spec = c, .candidate = candidate, .golden = p.golden, .naive = p.naive,
+                         .tiled = cand.is_expected ? std::span<const double>() : std::span<const double>(p.tiled_output(opt.threads))};
+    localisation_envelope(c, p.golden_max_abs_value, p.probs_rounding, &li.k_naive, &li.k_tiled, &li.floor);
+    r.localisation = localise(li);
+  }
   if (opt.keep_candidate) *opt.keep_candidate = std::move(candidate);
   return finish();
 }

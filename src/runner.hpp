@@ -12,6 +12,7 @@
 #include "src/breakdown.hpp"
 #include "src/config.hpp"
 #include "src/gates.hpp"
+#include "src/localisation.hpp"
 #include "src/metrics.hpp"
 
 namespace attn {
@@ -68,6 +69,7 @@ struct CaseResult {
   std::array<float, 4> input_scales{1, 1, 1, 1};  // per-tensor scales of q, k, v, sinks (fp8, int8)
   std::vector<Hypothesis> diagnosis;  // best first; filled only when a failure was diagnosed
   std::optional<Breakdown> breakdown;  // where the error is; for judged cases (pass or fail)
+  std::optional<Localisation> localisation;  // where the error is, in words; for failed cases
   std::optional<CandidateRun> candidate_run;  // an external candidate's command, on every verdict
   // The same case in a --baseline report (src/baseline.hpp): its errors against golden, null
   // when it has none (an error or unsupported case there). Unset when there is no baseline or
@@ -81,7 +83,7 @@ struct CaseResult {
 struct RunOptions {
   int threads = 1;
   std::size_t worst = 10;  // worst elements kept per case
-  bool breakdown = true;   // where the error is (src/breakdown.hpp); only reports show it
+  bool breakdown = true;   // where the error is (src/breakdown.hpp, src/localisation.hpp); only reports show it
   std::vector<double>* keep_candidate = nullptr;  // if set, judge() moves the candidate's output here
 };
 
@@ -104,9 +106,12 @@ struct PreparedCase {
   }
   /// The correct tiled kernel's error against golden, computed on first use.
   const Metrics& tiled_vs_golden(int threads);
+  /// The correct tiled kernel's output (bshd), computed on first use: a yardstick of localise().
+  const std::vector<double>& tiled_output(int threads);
 
  private:
   std::optional<Metrics> tiled_metrics_;
+  std::optional<std::vector<double>> tiled_output_;
 };
 
 PreparedCase prepare_case(const CaseSpec& c, int threads);

@@ -237,15 +237,17 @@ TEST_CASE("diagnosis verdict: a mutant identical to the correct kernel on the ca
     CHECK_THAT(hypothesis(r.j, "gqa_interleaved")["evidence"].get<std::string>(),
                Contains("identical to the correct kernel's on this case (the case has no GQA with q_mult > 1"));
   }
-  SECTION("gates the correct kernel itself fails (fp32, torch's atol): no window mutant 'matches' it") {
+  SECTION("gates the correct kernel itself fails (fp32, a max_abs below its rounding): no window mutant 'matches' it") {
     // ggml's kernel on phase3 large_magnitude with the recipe set to fp32 was "most likely:
     // window_off_by_one": seven mutants identical to the correct kernel scored 1 against a candidate
-    // as close to golden as the correct kernel. The same situation, made certain by tight gates.
+    // as close to golden as the correct kernel. The same situation, made certain by a max_abs bound
+    // no fp32 kernel meets (a tight tolerance would not do: min_pass_rate is never stricter than
+    // what the eager reference reaches).
     const std::string config = dir.file(
         "tight.json", R"({"suite": "tight", "defaults": {"precision": "fp32", "head_dim": 64, "seed": 0},
           "cases": [{"name": "sinks", "tokens": 64, "heads": 4, "causal": true, "sinks": {"dist": "normal", "std": 4.0},
                      "inputs": {"dist": "normal", "std": 4.0}, "tiles": {"q": 16, "kv": 32},
-                     "tolerance": {"atol": 1e-7, "rtol": 0}, "gates": {"min_pass_rate": 1.0}}]})");
+                     "tolerance": {"atol": 1e-7, "rtol": 0}, "gates": {"max_abs": 1e-7}}]})");
     const std::string d = (dir.path / "d").string();
     REQUIRE(run_cli("dump -c " + config + " --case sinks --out " + d).code == 0);
     const std::string out = dir.file("o.npy");
@@ -274,7 +276,7 @@ TEST_CASE("diagnosis verdict: a failing case is never 'most likely: precision'",
       "tight.json", R"({"suite": "tight", "defaults": {"head_dim": 64, "seed": 0, "precision": "bf16-mixed",
         "tiles": {"q": 128, "kv": 2048}},
         "cases": [{"name": "sinks", "tokens": 8, "heads": 2, "sinks": {"dist": "normal", "std": 1.0},
-                   "tolerance": {"atol": 1e-3, "rtol": 0}, "gates": {"min_pass_rate": 0.999}}]})");
+                   "tolerance": {"atol": 1e-3, "rtol": 0}, "gates": {"max_abs": 1e-6}}]})");
   struct Noise {
     std::string config;
     double times;
@@ -329,12 +331,10 @@ TEST_CASE("diagnosis verdict: a sink scaled by 1/sqrt(D) is near no_sinks but no
       const std::vector<Hypothesis> h = diagnose_case(p, out, Layout::bshd, 2);
       const DiagnosisVerdict v = diagnosis_verdict(h, true);
       INFO(c.name << ": top " << h[0].name << " " << h[0].score << ": " << h[0].evidence);
-      // Known limit: on combo_full_bf16-mixed (no causal mask: every row sees all 160 keys) the
-      // scaled sink's output is within a correct kernel's error of no_sinks' in RMS (0.86) and in
-      // max_abs (0.21 of the envelope): that case's data cannot tell the two apart. Any tighter RMS
-      // unit would also lose acc_bf16 ported with fp32 rounding (diagnosis_test.cpp).
-      if (c.name == "combo_full_bf16-mixed") WARN(c.name << ": " << v.name() << " " << h[0].score);
-      if (c.name == "combo_full_bf16-mixed") continue;
+      // combo_full_bf16-mixed (queries after a 136-key prefix: every row sees 137 to 200 keys) is the
+      // closest: there the scaled sink is within 0.21 of the envelope of no_sinks in max_abs, and 0.86 of two
+      // correct kernels' RMS error; no_sinks scored 0.536 when that was the RMS unit. It scores
+      // 0.480 with the prediction's own rounding plus one correct kernel's.
       CHECK(v.name() == "unexplained");
     }
   }

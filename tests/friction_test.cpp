@@ -113,3 +113,18 @@ TEST_CASE("an external command's time and last output lines are in the report wh
   CHECK(r.out.find("cmd s") == std::string::npos);
   CHECK_FALSE(json::parse(read_text(report))["cases"][0].contains("candidate"));
 }
+
+TEST_CASE("run with --quiet keeps the summary and each failure's lines, not the table", "[friction][cli]") {
+  // --help promised "only the summary line and failures"; the failures were dropped with the table.
+  auto r = run_cli("run -q -c configs/phase1.json --mutant no_sinks");
+  INFO(r.out);
+  CHECK(r.code == 1);
+  CHECK_THAT(r.out, !Contains("B×Sq/Sk×H/Hkv×D"));
+  CHECK_THAT(r.out, Contains("  sinks: gate max_abs_vs_naive: "));
+  CHECK_THAT(r.out, Contains("  sinks: where: "));
+  CHECK(lines_of(r.out).back().rfind("phase1: 8 cases, 6 passed, 2 failed", 0) == 0);
+  // A passing run is one line: the recipes' notes belong to the table.
+  r = run_cli("run -q -c configs/phase2.json");
+  CHECK(r.code == 0);
+  CHECK(lines_of(r.out).size() == 1);
+}

@@ -190,9 +190,9 @@ TEST_CASE("each mutant shrinks to the smallest case that shows its bug, failing 
     INFO("minimal: " << compact_case_json(c).dump());
     // A few tokens, one batch, at most 4 heads: something a person can step through.
     CHECK(s.tokens <= 3);
-    // acc_bf16 needs more keys: its error must pass twice the eager bf16 reference's, which
-    // max_abs_vs_expected allows since issue 14 (docs/calibration.md, the gate rule's cost).
-    CHECK(s.kv_tokens <= (m.name == "acc_bf16" ? 64 : 32));
+    // A bf16 accumulator needs the most keys to leave the envelope of the correct implementations
+    // (tiled and eager, docs/calibration.md): 35 at head_dim 1.
+    CHECK(s.kv_tokens <= (m.name == "acc_bf16" ? 48 : 32));
     CHECK(s.batch == 1);
     CHECK(s.heads <= 4);
     CHECK(s.head_dim <= 4);

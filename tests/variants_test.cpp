@@ -128,7 +128,7 @@ TEST_CASE("variants: known outputs by construction", "[variants]") {
   }
 }
 
-TEST_CASE("variants: eager is the naive reference bit for bit, the others round elsewhere", "[variants]") {
+TEST_CASE("variants: eager is the naive reference bit for bit, and the others round elsewhere", "[variants]") {
   const Problem p = test::make_problem(1, 40, 200, 4, 2, 16, true, 0, true);
   const Inputs in = test::lcg_inputs(p, 8);
   const Recipe bf16 = *recipe_by_name("bf16-mixed");

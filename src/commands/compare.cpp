@@ -89,7 +89,7 @@ int run_compare(const CompareOptions& opt) {
 
   const bool color = use_color(opt.no_color);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!opt.quiet) std::fputs(render_table(report, color).c_str(), stdout);
+  std::fputs((opt.quiet ? render_case_lines(report, false) : render_table(report, color)).c_str(), stdout);
   std::fputs(render_report_diagnoses(report.cases).c_str(), stdout);
   std::fputs(render_summary(report, color, seconds).c_str(), stdout);
   std::fflush(stdout);

@@ -52,6 +52,9 @@ int run_diagnose(const DiagnoseOptions& opt) {
   std::string what;
   for (const HypothesisPrediction& p : ctx.hypotheses)
     if (p.name == v.explained_by) what = ": " + p.description;
+  // Where the error is, in words (src/localisation.hpp), then the conclusion as the last line.
+  if (r.localisation)
+    for (const std::string& l : localisation_lines(*r.localisation)) std::printf("where: %s\n", l.c_str());
   std::printf("%s%s\n", v.text().c_str(), what.c_str());
   std::fflush(stdout);
 
@@ -60,6 +63,7 @@ int run_diagnose(const DiagnoseOptions& opt) {
     const nlohmann::json d = diagnosis_to_json(h, r.verdict == Verdict::fail || r.verdict == Verdict::error);
     j["diagnosis"] = d.at("verdict");  // the explaining hypothesis or "unexplained", as SPEC §14's fuzz report
     j["hypotheses"] = d.at("hypotheses");
+    if (r.localisation) j["localisation"] = localisation_to_json(*r.localisation);
     if (!write_json_file(opt.json, j)) return kExitRuntime;
   }
   return kExitPass;

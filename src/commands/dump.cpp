@@ -69,7 +69,8 @@ bool safe_dir_name(std::string_view name) {
 void setup_dump(CLI::App& app, DumpOptions& opt) {
   app.add_option("--config,-c", opt.config, "suite file (JSON, SPEC §4)")->required();
   app.add_option("--case", opt.cases,
-                 "the case to dump: its exact name, or a glob (repeatable); several cases go to --out DIR/<case>");
+                 "a case to dump, by name or glob (repeatable): one exact name writes --out DIR itself, a glob or several "
+                 "write DIR/<case>/");
   app.add_flag("--all", opt.all, "dump every case of the suite, each to --out DIR/<case>");
   app.add_option("--out,-o", opt.out, "directory to write (created if missing)")->required();
   app.add_option("--format", opt.format,

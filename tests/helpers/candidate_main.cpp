@@ -6,6 +6,7 @@
 //
 // MODE: correct | mutant:<name> | recipe:<name> (the tiled kernel in another precision) | golden |
 //       variant:<name> (a legitimate variant of kernels/variants.hpp, in the case's recipe) |
+//       bug:<name> (a port bug attn-diff has no model of: bugs::kBugs below) |
 //       crash | fail | hang | wrong_shape | no_output | nan | env (checks $ATTN_DIFF_*)
 // F: npy (float32, default) | safetensors (F32) | bf16-safetensors | bf16-bits ('<u2' .npy)
 // --reshaped-from bhsd|bsdh|sbhd: the values in that axis order under the bshd shape (a reshape
@@ -13,6 +14,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -25,6 +27,7 @@
 #include "kernels/mutants.hpp"
 #include "kernels/tiled.hpp"
 #include "kernels/variants.hpp"
+#include "src/dtype.hpp"
 #include "src/dumpdir.hpp"
 #include "src/layout.hpp"
 #include "src/npy.hpp"
@@ -60,6 +63,93 @@ bool write_bf16_bits_npy(const std::string& path, const std::vector<std::int64_t
 }
 
 }  // namespace
+
+// ---- bug:<name>: port bugs attn-diff has no model of (tests/localisation_test.cpp) --------------
+// Each is the plain float64 attention (golden's algorithm, in loops) with one deliberate fault, as
+// a user's port might have it; bug:none is the same without a fault (it must pass).
+namespace bugs {
+
+struct Bug {
+  const char* name;
+  const char* fault;
+};
+const Bug kBugs[] = {
+    {"none", "no fault"},
+    {"k_group_reversed", "K of the last kv head read in reverse key order within each KV tile"},
+    {"v_shift", "V rows shifted by one key (key j reads V row j + 1)"},
+    {"window_tile_start", "the sliding window measured from the first query of the query tile"},
+    {"batch_k_stride", "a zero batch stride for K: every batch element reads batch 0's K"},
+    {"denominator_bf16_head", "the softmax denominator rounded to bf16 in head H - 3"},
+    {"v_upper_half", "head-dim columns D/2..D-1 of V read from columns 0..D/2-1"},
+    {"stale_last_tile", "the last query tile writes the previous query tile's output (a stale buffer)"},
+    {"first_kv_tile_v_zero", "V of the first KV tile read as zeros (the prefetch was not awaited)"},
+    {"column_scaled", "the epilogue scales head-dim column 3 by 0.5"},
+    {"sink_scaled", "the sink logit multiplied by the softmax scale 1/sqrt(D)"},
+};
+
+bool known(const std::string& name) {
+  for (const Bug& b : kBugs)
+    if (name == b.name) return true;
+  return false;
+}
+
+// Q: [B][Sq][H][D], K,V: [B][Sk][Hkv][D], sinks: [H] -> o: [B][Sq][H][D].
+void attention(const std::string& bug, const CaseSpec& c, const Inputs& in, std::vector<double>& o) {
+  const Problem& p = c.problem;
+  const Shape& s = p.shape;
+  const std::int64_t B = s.batch, Sq = s.tokens, Sk = s.kv_tokens, H = s.heads, Hkv = s.kv_heads, D = s.head_dim;
+  const std::int64_t Tq = std::max<std::int64_t>(1, c.tiles.q), Tk = std::max<std::int64_t>(1, c.tiles.kv);
+  auto k_at = [&](std::int64_t b, std::int64_t j, std::int64_t g, std::int64_t d) {
+    if (bug == "batch_k_stride") b = 0;
+    if (bug == "k_group_reversed" && g == Hkv - 1) {
+      const std::int64_t t0 = j / Tk * Tk, t1 = std::min(Sk, t0 + Tk);
+      j = t0 + (t1 - 1 - j);
+    }
+    return double(in.k[bshd(b, j, g, d, Sk, Hkv, D)]);
+  };
+  auto v_at = [&](std::int64_t b, std::int64_t j, std::int64_t g, std::int64_t d) {
+    if (bug == "first_kv_tile_v_zero" && j < Tk) return 0.0;
+    if (bug == "v_shift") j = std::min(j + 1, Sk - 1);
+    if (bug == "v_upper_half" && d >= D / 2) d -= D / 2;
+    return double(in.v[bshd(b, j, g, d, Sk, Hkv, D)]);
+  };
+  std::vector<double> w;
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t i = 0; i < Sq; ++i)
+      for (std::int64_t h = 0; h < H; ++h) {
+        const std::int64_t g = h / s.q_mult();
+        double* out = &o[bshd(b, i, h, 0, Sq, H, D)];
+        Problem::KeyRange keys = p.visible_keys(i);
+        if (bug == "window_tile_start" && p.window > 0 && !keys.empty()) keys.lo = std::min(keys.lo, p.visible_keys(i / Tq * Tq).lo);
+        std::fill(out, out + D, 0.0);
+        if (keys.empty()) continue;
+        double sink = p.has_sinks ? double(in.sinks[h]) : -HUGE_VAL;
+        if (bug == "sink_scaled" && p.has_sinks) sink *= p.scale;
+        w.assign(keys.hi - keys.lo, 0.0);
+        double m = sink;
+        for (std::int64_t j = keys.lo; j < keys.hi; ++j) {
+          double dot = 0.0;
+          for (std::int64_t d = 0; d < D; ++d) dot += double(in.q[bshd(b, i, h, d, Sq, H, D)]) * k_at(b, j, g, d);
+          w[j - keys.lo] = p.scale * dot;
+          m = std::max(m, w[j - keys.lo]);
+        }
+        double l = p.has_sinks ? std::exp(sink - m) : 0.0;
+        for (double& x : w) l += x = std::exp(x - m);
+        if (bug == "denominator_bf16_head" && h == H - 3) l = round_bf16(float(l));
+        for (std::int64_t j = keys.lo; j < keys.hi; ++j)
+          for (std::int64_t d = 0; d < D; ++d) out[d] += w[j - keys.lo] * v_at(b, j, g, d);
+        for (std::int64_t d = 0; d < D; ++d) out[d] /= l;
+        if (bug == "column_scaled" && D > 3) out[3] *= 0.5;
+      }
+  if (bug == "stale_last_tile" && Sq > Tq)
+    for (std::int64_t b = 0; b < B; ++b)
+      for (std::int64_t i = (Sq - 1) / Tq * Tq; i < Sq; ++i)
+        for (std::int64_t h = 0; h < H; ++h)
+          for (std::int64_t d = 0; d < D; ++d) o[bshd(b, i, h, d, Sq, H, D)] = o[bshd(b, i - Tq, h, d, Sq, H, D)];
+}
+
+}  // namespace bugs
+// ---- end of bug:<name> ---------------------------------------------------------------------------
 
 int main(int argc, char** argv) {
   if (argc < 4) return usage("missing arguments");
@@ -134,6 +224,9 @@ int main(int argc, char** argv) {
     std::vector<float> f(s.q_elements());
     v->run(c.problem, in, c.recipe, c.tiles, f, 1);
     o.assign(f.begin(), f.end());
+  } else if (mode.starts_with("bug:")) {
+    if (!bugs::known(mode.substr(4))) return usage("unknown bug");
+    bugs::attention(mode.substr(4), c, in, o);
   } else {
     TiledOptions t{.recipe = c.recipe, .tiles = c.tiles, .threads = 1};
     if (mode.starts_with("mutant:")) {
