@@ -41,8 +41,8 @@ ATTN_INLINE float dot(const float* a, const float* b, std::int64_t n) {
   return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
-// The scores of query row i of (b, h) over keys [first, last) into x (n = last - first); keys
-// outside the visible run [lo, hi) get the mask value. Returns false when the row sees no key.
+// The key range a row's scores cover (row_scores): the visible run, or every key when a finite
+// mask value gives the masked ones a score too; empty when the row sees no key.
 struct RowScores {
   std::int64_t first = 0, last = 0;
 };
