@@ -25,7 +25,7 @@ std::string case_text(const json& c) {
     const json& m = c.at("metrics").at("vs_golden");
     const json& e = c.value("explained", json::object());
     auto num = [](const json& x) { return x.is_number() ? fmt::format("{:.3g}", x.get<double>()) : std::string("-"); };
-    text += fmt::format("max_abs {} at {} (naive {} , correct tiled {}), mae {}, pearson {}, pass_rate {:.4f}\n",
+    text += fmt::format("max_abs {} at {} (naive {}, correct tiled {}), mae {}, pearson {}, pass_rate {:.4f}\n",
                         num(m.value("max_abs", json())), m.value("max_abs_index", json()).dump(),
                         num(e.value("naive_max_abs", json())), num(e.value("tiled_max_abs", json())),
                         num(m.value("mae", json())), num(m.value("pearson", json())), m.value("pass_rate", 0.0));
