@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -37,6 +38,14 @@ inline CliResult run_cli(const std::string& args) {
 }
 
 /// The whole content of a file ("" when it cannot be read).
+#ifdef ATTN_DIFF_CANDIDATE
+/// Runs the stand-in candidate (tests/helpers/candidate_main.cpp) with `args`, its output
+/// discarded; returns std::system's status (0 when it wrote its output).
+inline int run_stand_in(const std::string& args) {
+  return std::system(("'" + std::string(ATTN_DIFF_CANDIDATE) + "' " + args + " 2>/dev/null").c_str());
+}
+#endif
+
 inline std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});

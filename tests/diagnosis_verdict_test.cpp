@@ -34,7 +34,6 @@ namespace {
 const std::string kHelper = ATTN_DIFF_CANDIDATE;
 const std::string kUnexplained = "no built-in hypothesis explains this";
 
-int helper(const std::string& args) { return std::system(("'" + kHelper + "' " + args + " 2>/dev/null").c_str()); }
 
 json read_json(const std::string& path) { return json::parse(read_text(path)); }
 
@@ -202,7 +201,7 @@ TEST_CASE("diagnosis verdict: a built-in mutant reads 'most likely: no_sinks' in
   const std::string d = (dir.path / "d").string();
   REQUIRE(run_cli("dump -c configs/phase1.json --case sinks --out " + d).code == 0);
   const std::string out = dir.file("o.npy");
-  REQUIRE(helper("mutant:no_sinks " + d + " " + out) == 0);
+  REQUIRE(attn::test::run_stand_in("mutant:no_sinks " + d + " " + out) == 0);
 
   SECTION("compare") { check_explained(outputs_of("compare --inputs " + d + " --candidate " + out, dir), "no_sinks"); }
   SECTION("run --mutant --diagnose") {
@@ -230,7 +229,7 @@ TEST_CASE("diagnosis verdict: a mutant identical to the correct kernel on the ca
   SECTION("phase1 sinks (causal, no window)") {
     const std::string d = (dir.path / "d").string();
     REQUIRE(run_cli("dump -c configs/phase1.json --case sinks --out " + d).code == 0);
-    REQUIRE(helper("mutant:no_sinks " + d + " " + dir.file("o.npy")) == 0);
+    REQUIRE(attn::test::run_stand_in("mutant:no_sinks " + d + " " + dir.file("o.npy")) == 0);
     const Diagnosed r = diagnose_cli(d, dir.file("o.npy"), dir);
     CHECK(hypothesis(r.j, "window_off_by_one")["evidence"] == reason);
     CHECK(hypothesis(r.j, "window_off_by_one")["score"] == 0.0);
@@ -251,7 +250,7 @@ TEST_CASE("diagnosis verdict: a mutant identical to the correct kernel on the ca
     const std::string d = (dir.path / "d").string();
     REQUIRE(run_cli("dump -c " + config + " --case sinks --out " + d).code == 0);
     const std::string out = dir.file("o.npy");
-    REQUIRE(helper("correct " + d + " " + out) == 0);
+    REQUIRE(attn::test::run_stand_in("correct " + d + " " + out) == 0);
     const Diagnosed r = diagnose_cli(d, out, dir);
     INFO(r.cli.out);
     CHECK(r.j["verdict"] == "fail");  // the gates are too tight for any fp32 kernel

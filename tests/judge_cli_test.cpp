@@ -28,7 +28,6 @@ json read_json(const std::string& path) {
 }
 
 // Runs the stand-in external kernel by hand, as a user runs theirs between dump and compare.
-int helper(const std::string& args) { return std::system(("'" + kHelper + "' " + args + " 2>/dev/null").c_str()); }
 
 bool gone(pid_t pid) {
   if (::kill(pid, 0) != 0) return true;
@@ -58,7 +57,7 @@ TEST_CASE("judge cli: dump -> external kernel -> compare gives run's metrics to 
       const std::string run_args = "run -c " + config + " --case " + name + (mutant.empty() ? "" : " --mutant " + mutant);
       const auto built_in = run_cli(run_args + " --json " + dir.file("run.json"));
       REQUIRE(run_cli("dump -c " + config + " --case " + name + " --out " + d).code == 0);
-      REQUIRE(helper((mutant.empty() ? "correct" : "mutant:" + mutant) + " " + d + " " + dir.file("out.npy")) == 0);
+      REQUIRE(attn::test::run_stand_in((mutant.empty() ? "correct" : "mutant:" + mutant) + " " + d + " " + dir.file("out.npy")) == 0);
       const auto cmp = run_cli("compare --no-diagnose --inputs " + d + " --candidate " + dir.file("out.npy") + " --json " +
                                dir.file("cmp.json"));
       CHECK(cmp.code == built_in.code);
@@ -94,7 +93,7 @@ TEST_CASE("judge cli: dump refuses an unknown case with a suggestion, --format",
   for (const char* f : {"case.json", "inputs.safetensors", "golden.npy", "naive.npy", "tiled.npy"})
     CHECK(std::filesystem::exists(dir.path / f));
   // A kernel can read the safetensors dump (the helper reads either), and compare checks it the same way.
-  REQUIRE(helper("correct " + dir.path.string() + " " + dir.file("o.npy")) == 0);
+  REQUIRE(attn::test::run_stand_in("correct " + dir.path.string() + " " + dir.file("o.npy")) == 0);
   CHECK(run_cli("compare --inputs " + dir.path.string() + " --candidate " + dir.file("o.npy")).code == 0);
 }
 
@@ -105,23 +104,23 @@ TEST_CASE("judge cli: compare reads every layout and format, and refuses bad fil
   const std::string out = dir.file("o.bin");
   for (const char* layout : {"bshd", "bhsd", "bs(hd)"}) {
     INFO(layout);
-    REQUIRE(helper("correct " + d + " " + out + " --layout '" + layout + "'") == 0);
+    REQUIRE(attn::test::run_stand_in("correct " + d + " " + out + " --layout '" + layout + "'") == 0);
     CHECK(run_cli("compare --inputs " + d + " --candidate " + out + " --layout '" + layout + "'").code == 0);
   }
-  REQUIRE(helper("correct " + d + " " + out + " --format bf16-safetensors") == 0);
+  REQUIRE(attn::test::run_stand_in("correct " + d + " " + out + " --format bf16-safetensors") == 0);
   CHECK(run_cli("compare --inputs " + d + " --candidate " + out).code == 0);
-  REQUIRE(helper("correct " + d + " " + out + " --format bf16-bits") == 0);
+  REQUIRE(attn::test::run_stand_in("correct " + d + " " + out + " --format bf16-bits") == 0);
   CHECK(run_cli("compare --inputs " + d + " --candidate " + out + " --bf16-bits").code == 0);
   auto r = run_cli("compare --inputs " + d + " --candidate " + out);
   CHECK(r.code == 2);
   CHECK_THAT(r.out, Contains("--bf16-bits"));
   // B = 2: s(hd) cannot hold it; the bhsd file read as bshd names its layout.
-  REQUIRE(helper("correct " + d + " " + out + " --layout bhsd") == 0);
+  REQUIRE(attn::test::run_stand_in("correct " + d + " " + out + " --layout bhsd") == 0);
   r = run_cli("compare --inputs " + d + " --candidate " + out);
   CHECK(r.code == 2);
   CHECK_THAT(r.out, Contains("accepted shapes for B=2 Sq=96 H=8 D=64: bshd [2, 96, 8, 64], bhsd [2, 8, 96, 64], bs(hd) [2, 96, 512]"));
   CHECK_THAT(r.out, Contains("pass --layout 'bhsd'"));
-  REQUIRE(helper("wrong_shape " + d + " " + out) == 0);
+  REQUIRE(attn::test::run_stand_in("wrong_shape " + d + " " + out) == 0);
   r = run_cli("compare --inputs " + d + " --candidate " + out);
   CHECK(r.code == 2);
   CHECK_THAT(r.out, Contains("[2, 96, 8, 65]"));
@@ -134,7 +133,7 @@ TEST_CASE("judge cli: compare of a buggy kernel fails and carries the diagnosis 
   TempDir dir("judge_compare_bug");
   const std::string d = (dir.path / "d").string();
   REQUIRE(run_cli("dump -c configs/phase1.json --case sinks --out " + d).code == 0);
-  REQUIRE(helper("mutant:sink_not_in_max " + d + " " + dir.file("o.npy")) == 0);
+  REQUIRE(attn::test::run_stand_in("mutant:sink_not_in_max " + d + " " + dir.file("o.npy")) == 0);
   const auto r = run_cli("compare --inputs " + d + " --candidate " + dir.file("o.npy") + " --json " + dir.file("r.json"));
   CHECK(r.code == 1);
   CHECK_THAT(r.out, Contains("diagnosis of sinks:\n  1. sink_not_in_max"));
@@ -163,7 +162,7 @@ TEST_CASE("judge cli: diagnose names the bug, a layout mix-up, or precision", "[
   for (const auto& [mode, top] : expect) {
     INFO(mode);
     const auto space = mode.find(' ');
-    REQUIRE(helper(mode.substr(0, space) + " " + d + " " + out + (space == std::string::npos ? "" : mode.substr(space))) == 0);
+    REQUIRE(attn::test::run_stand_in(mode.substr(0, space) + " " + d + " " + out + (space == std::string::npos ? "" : mode.substr(space))) == 0);
     const auto r = run_cli("diagnose --inputs " + d + " --candidate " + out + " --json " + dir.file("h.json"));
     CHECK(r.code == 0);
     CHECK_THAT(r.out, Contains("1. " + top));

@@ -167,7 +167,7 @@ TEST_CASE("localisation cli: compare and diagnose say where the error is", "[loc
   TempDir dir("localisation_compare");
   const std::string d = (dir.path / "case").string(), out = dir.file("out.npy"), j = dir.file("d.json");
   REQUIRE(run_cli("dump -c " + kConfig + " --case gqa_window --out " + d).code == 0);
-  REQUIRE(std::system(("'" + std::string(ATTN_DIFF_CANDIDATE) + "' bug:k_group_reversed " + d + " " + out).c_str()) == 0);
+  REQUIRE(attn::test::run_stand_in("bug:k_group_reversed " + d + " " + out) == 0);
   const std::string where = "error confined to heads 4–7 (kv head 1 of 2)";
   const auto c = run_cli("compare -i " + d + " --candidate " + out + " --json " + j);
   INFO(c.out);
