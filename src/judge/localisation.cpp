@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include "src/judge/gates.hpp"
 #include "src/suite/dtype.hpp"
@@ -124,6 +125,294 @@ bool covers(const std::vector<SliceRange>& r, std::int64_t i) {
   return std::any_of(r.begin(), r.end(), [i](const SliceRange& x) { return x.lo <= i && i <= x.hi; });
 }
 
+double error_of(double x, double g) { return std::isfinite(x) ? std::abs(x - g) : HUGE_VAL; }
+
+// The maxima of every slice the findings speak of: per row (b, i, h) and per head-dim column in one
+// pass over the output, then per batch element, head and query token from the rows.
+struct SliceMaxima {
+  std::vector<Max3> row, col, batch, head, token;
+};
+
+SliceMaxima slice_maxima(const LocalisationInput& in) {
+  const Shape& s = in.spec.problem.shape;
+  const std::int64_t B = s.batch, Sq = s.tokens, H = s.heads, D = s.head_dim;
+  const bool has_tiled = in.tiled.size() == in.golden.size();
+  SliceMaxima m{.row = std::vector<Max3>(static_cast<std::size_t>(B * Sq * H)), .col = std::vector<Max3>(static_cast<std::size_t>(D))};
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t i = 0; i < Sq; ++i)
+      for (std::int64_t h = 0; h < H; ++h) {
+        Max3& r = m.row[std::size_t((b * Sq + i) * H + h)];
+        for (std::int64_t d = 0; d < D; ++d) {
+          const std::size_t e = std::size_t(bshd(b, i, h, d, Sq, H, D));
+          const double g = in.golden[e];
+          if (!std::isfinite(g)) continue;  // no reference to measure against
+          const Max3 x{error_of(in.candidate[e], g), std::isfinite(in.naive[e]) ? std::abs(in.naive[e] - g) : 0.0,
+                       has_tiled && std::isfinite(in.tiled[e]) ? std::abs(in.tiled[e] - g) : 0.0};
+          r.merge(x);
+          m.col[std::size_t(d)].merge(x);
+        }
+      }
+  m.batch.resize(static_cast<std::size_t>(B)), m.head.resize(static_cast<std::size_t>(H)), m.token.resize(static_cast<std::size_t>(Sq));
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t i = 0; i < Sq; ++i)
+      for (std::int64_t h = 0; h < H; ++h) {
+        const Max3& r = m.row[std::size_t((b * Sq + i) * H + h)];
+        m.batch[std::size_t(b)].merge(r), m.head[std::size_t(h)].merge(r), m.token[std::size_t(i)].merge(r);
+      }
+  return m;
+}
+
+std::vector<bool> out_of_envelope(const Envelope& env, const std::vector<Max3>& v) {
+  std::vector<bool> o;
+  for (const Max3& m : v) o.push_back(env.out(m));
+  return o;
+}
+
+// The finding with its text, or "none out of precision" when no slice is: slices of different axes
+// have different envelopes, so an axis may have none out of precision while another has some (a
+// rare, marginal failure).
+LocalisationFinding described(LocalisationFinding f, std::string text) {
+  f.text = f.ranges.empty() ? "none out of precision" : std::move(text);
+  return f;
+}
+
+LocalisationFinding batch_finding(const std::vector<bool>& batch_out) {
+  const LocalisationFinding f = finding("batch", batch_out);
+  return described(f, batch_text(f));
+}
+
+struct HeadFindings {
+  LocalisationFinding heads, kv_heads;
+};
+
+// The heads out of precision, and the kv heads (groups of q_mult query heads) they belong to.
+HeadFindings head_findings(const std::vector<bool>& head_out, std::int64_t kv_heads, std::int64_t q_mult) {
+  std::vector<bool> group_out(static_cast<std::size_t>(kv_heads), false);
+  for (std::int64_t h = 0; h < std::int64_t(head_out.size()); ++h)
+    if (head_out[std::size_t(h)]) group_out[std::size_t(h / q_mult)] = true;
+  const LocalisationFinding fh = finding("head", head_out), fg = finding("kv_head", group_out);
+  return {described(fh, head_text(fh, fg, q_mult)),
+          described(fg, fg.all ? "all kv heads" : fmt::format("{} (of {})", named("kv head", "kv heads", fg.ranges), fg.of))};
+}
+
+struct TokenFindings {
+  LocalisationFinding tokens, tiles;
+};
+
+// The query tokens out of precision, and the query tiles of `tile` tokens they fall in.
+TokenFindings token_findings(const std::vector<bool>& token_out, std::int64_t tile) {
+  const std::int64_t tokens = std::int64_t(token_out.size());
+  std::vector<bool> tile_out(static_cast<std::size_t>((tokens + tile - 1) / tile), false);
+  for (std::int64_t i = 0; i < tokens; ++i)
+    if (token_out[std::size_t(i)]) tile_out[std::size_t(i / tile)] = true;
+  const LocalisationFinding ft = finding("query_token", token_out), fq = finding("query_tile", tile_out);
+  return {described(ft, token_text(ft, fq, tile, tokens)),
+          described(fq, fq.all ? "all query tiles" : fmt::format("{} (of {})", named("query tile", "query tiles", fq.ranges), fq.of))};
+}
+
+LocalisationFinding column_finding(const std::vector<bool>& col_out) {
+  const LocalisationFinding f = finding("column", col_out);
+  return described(f, column_text(f));
+}
+
+// The largest ratio of a slice's error to its envelope, over batch, head, token and column slices.
+double worst_ratio(const Envelope& env, const SliceMaxima& m) {
+  double worst = 0.0;
+  for (const std::vector<Max3>* v : {&m.batch, &m.head, &m.token, &m.col})
+    for (const Max3& x : *v) worst = std::max(worst, env.bound(x) > 0 ? x.c / env.bound(x) : x.c > 0 ? HUGE_VAL : 0.0);
+  return worst;
+}
+
+// "error spread over all batch elements, heads, query tokens and head-dim columns", naming only
+// the axes this shape has.
+std::string spread_summary(const Shape& s) {
+  std::vector<std::string> names;
+  if (s.batch > 1) names.push_back("batch elements");
+  if (s.heads > 1) names.push_back("heads");
+  if (s.tokens > 1) names.push_back("query tokens");
+  if (s.head_dim > 1) names.push_back("head-dim columns");
+  std::string list = names.empty() ? "elements" : names.back();
+  if (names.size() > 1) {
+    names.pop_back();
+    list = fmt::format("{} and {}", fmt::join(names, ", "), list);
+  }
+  return "error spread over all " + list;
+}
+
+// "error confined to heads 4–7 (...); all query tokens; elsewhere within precision", from the
+// axes the shape has.
+std::string confined_summary(const std::vector<const LocalisationFinding*>& axes) {
+  std::vector<std::string> confined, everywhere;
+  for (const LocalisationFinding* f : axes)
+    if (!f->ranges.empty()) (f->all ? everywhere : confined).push_back(f->text);
+  std::string summary = confined.empty() ? "error in " + fmt::format("{}", fmt::join(everywhere, ", "))
+                                         : "error confined to " + fmt::format("{}", fmt::join(confined, ", "));
+  if (!confined.empty() && !everywhere.empty()) summary += "; " + fmt::format("{}", fmt::join(everywhere, ", "));
+  if (!confined.empty()) summary += "; elsewhere within precision";
+  return summary;
+}
+
+// The query tokens with a visible key.
+std::vector<std::int64_t> key_readers(const Problem& p) {
+  std::vector<std::int64_t> readers;
+  for (std::int64_t i = 0; i < p.shape.tokens; ++i)
+    if (!p.visible_keys(i).empty()) readers.push_back(i);
+  return readers;
+}
+
+// KV tiles: the tiles every out-of-precision token reads, when some tokens do not read them.
+// A row's keys are one interval, so the tiles it reads are one interval too. None when the
+// tokens out of precision are all of them or one (one token reads its tiles trivially).
+std::optional<LocalisationFinding> kv_tile_finding(const Problem& p, const std::vector<bool>& token_out,
+                                                   const LocalisationFinding& ft, std::int64_t Tk,
+                                                   const std::vector<std::int64_t>& readers) {
+  const std::int64_t Sq = p.shape.tokens, kv_tiles = (p.shape.kv_tokens + Tk - 1) / Tk;
+  if (kv_tiles <= 1 || ft.all || count(ft.ranges) < 2) return std::nullopt;
+  std::int64_t lo = 0, hi = kv_tiles - 1;
+  bool ok = true;
+  for (std::int64_t i = 0; i < Sq && ok; ++i) {
+    if (!token_out[std::size_t(i)]) continue;
+    const auto k = p.visible_keys(i);
+    if (k.empty()) ok = false;
+    else lo = std::max(lo, k.lo / Tk), hi = std::min(hi, (k.hi - 1) / Tk);
+  }
+  std::vector<bool> kv_out(static_cast<std::size_t>(kv_tiles), false), kv_exact(static_cast<std::size_t>(kv_tiles), false);
+  bool exact = false;
+  for (std::int64_t t = lo; ok && t <= hi; ++t) {
+    std::int64_t n = 0;
+    bool same = true;  // the tile's readers are exactly the out-of-precision tokens
+    for (std::int64_t i : readers) {
+      const auto k = p.visible_keys(i);
+      const bool reads = k.lo / Tk <= t && t <= (k.hi - 1) / Tk;
+      n += reads;
+      same = same && reads == bool(token_out[std::size_t(i)]);
+    }
+    if (n < std::int64_t(readers.size())) kv_out[std::size_t(t)] = true, kv_exact[std::size_t(t)] = same, exact = exact || same;
+  }
+  if (exact) kv_out = kv_exact;
+  LocalisationFinding fk = finding("kv_tile", kv_out);
+  if (fk.ranges.empty()) return std::nullopt;
+  const SliceRange keys{fk.ranges.front().lo * Tk, std::min(p.shape.kv_tokens, (fk.ranges.back().hi + 1) * Tk) - 1};
+  fk.text = fmt::format("{} {} of {} (keys {}–{})", exact ? "the rows out of precision are exactly the rows that read"
+                                                          : "every row out of precision reads",
+                        named("KV tile", "KV tiles", fk.ranges), fk.of, keys.lo, keys.hi);
+  return fk;
+}
+
+// Structural checks, each kept only when the data shows it.
+
+// Rows whose window holds one key: within precision while other rows are not, or out of
+// precision too.
+std::optional<StructuralCheck> one_key_check(const Problem& p, const std::vector<bool>& token_out,
+                                             const std::vector<std::int64_t>& readers) {
+  const std::int64_t Sq = p.shape.tokens;
+  std::vector<bool> one(static_cast<std::size_t>(Sq), false);
+  for (std::int64_t i = 0; i < Sq; ++i) one[std::size_t(i)] = p.visible_keys(i).size() == 1;
+  const std::vector<SliceRange> one_key = ranges_of(one);
+  if (one_key.empty() || count(one_key) >= std::int64_t(readers.size())) return std::nullopt;
+  bool any = false, all = true, other = false;
+  for (std::int64_t i = 0; i < Sq; ++i) {
+    const bool o = token_out[std::size_t(i)];
+    if (covers(one_key, i)) any = any || o, all = all && o;
+    else other = other || o;
+  }
+  const std::string which = named("query token", "query tokens", one_key);
+  if (!any && other)
+    return StructuralCheck{"one_key_rows", fmt::format("rows whose window holds one key ({}) are within precision", which)};
+  if (all)
+    return StructuralCheck{"one_key_rows", fmt::format("rows whose window holds one key ({}) are out of precision too{}", which,
+                                                       p.has_sinks ? "" : " (there the output is that key's V row)")};
+  return std::nullopt;
+}
+
+// The error of a query token against its number of visible keys: a strong rank correlation either way.
+std::optional<StructuralCheck> key_count_check(const Problem& p, const std::vector<Max3>& token,
+                                               const std::vector<std::int64_t>& readers) {
+  std::vector<double> n, e;
+  for (std::int64_t i : readers) n.push_back(double(p.visible_keys(i).size())), e.push_back(token[std::size_t(i)].c);
+  std::vector<double> distinct = n;
+  std::sort(distinct.begin(), distinct.end());
+  if (n.size() < 8 || std::unique(distinct.begin(), distinct.end()) - distinct.begin() < 3) return std::nullopt;
+  const double rho = spearman(n, e);
+  if (rho < 0.8 && rho > -0.8) return std::nullopt;
+  return StructuralCheck{rho > 0 ? "grows_with_keys" : "shrinks_with_keys",
+                         fmt::format("the error {} (Spearman {:.2f} over {} query tokens)",
+                                     rho > 0 ? "grows with the number of visible keys" : "shrinks as the number of visible keys grows",
+                                     rho, n.size())};
+}
+
+// Per-row scale: candidate = s · golden along head_dim within precision, in the rows out of it.
+std::optional<StructuralCheck> row_scale_check(const LocalisationInput& in, const Envelope& env, const std::vector<Max3>& row) {
+  const Shape& s = in.spec.problem.shape;
+  const std::int64_t B = s.batch, Sq = s.tokens, H = s.heads, D = s.head_dim;
+  if (D < 4) return std::nullopt;
+  auto fit = [&](std::int64_t b, std::int64_t i, std::int64_t h, std::int64_t d0, std::int64_t d1, double* scale) {
+    double cg = 0, gg = 0;
+    for (std::int64_t d = d0; d < d1; ++d) {
+      const std::size_t e = std::size_t(bshd(b, i, h, d, Sq, H, D));
+      if (std::isfinite(in.golden[e]) && std::isfinite(in.candidate[e])) cg += in.candidate[e] * in.golden[e], gg += in.golden[e] * in.golden[e];
+    }
+    *scale = gg > 0 ? cg / gg : 1.0;
+    return gg > 0;
+  };
+  std::int64_t rows_out = 0, scaled = 0;
+  double lo = HUGE_VAL, hi = -HUGE_VAL;
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t i = 0; i < Sq; ++i)
+      for (std::int64_t h = 0; h < H; ++h) {
+        const Max3& r = row[std::size_t((b * Sq + i) * H + h)];
+        if (!env.out(r)) continue;
+        ++rows_out;
+        double sc;
+        if (!fit(b, i, h, 0, D, &sc)) continue;
+        double resid = 0;
+        for (std::int64_t d = 0; d < D; ++d) {
+          const std::size_t e = std::size_t(bshd(b, i, h, d, Sq, H, D));
+          if (std::isfinite(in.golden[e])) resid = std::max(resid, error_of(in.candidate[e], sc * in.golden[e]));
+        }
+        if (resid <= env.bound(r)) ++scaled, lo = std::min(lo, sc), hi = std::max(hi, sc);
+      }
+  if (rows_out < 4 || double(scaled) < 0.9 * double(rows_out)) return std::nullopt;
+  return StructuralCheck{"row_scale", fmt::format("in {} of {} rows out of precision the candidate is golden times one "
+                                                  "constant per row ({:.4g} to {:.4g}), as a wrong softmax normaliser gives",
+                                                  scaled, rows_out, lo, hi)};
+}
+
+// Per-column scale, in the columns out of precision when they are not all of them.
+std::optional<StructuralCheck> column_scale_check(const LocalisationInput& in, const Envelope& env, const std::vector<Max3>& col,
+                                                  const std::vector<bool>& col_out, const LocalisationFinding& fc) {
+  const Shape& s = in.spec.problem.shape;
+  const std::int64_t B = s.batch, Sq = s.tokens, H = s.heads, D = s.head_dim;
+  if (fc.all || fc.ranges.empty()) return std::nullopt;
+  bool all_scaled = true;
+  std::vector<double> scales;
+  for (std::int64_t d = 0; d < D && all_scaled; ++d) {
+    if (!col_out[std::size_t(d)]) continue;
+    double cg = 0, gg = 0;
+    for (std::int64_t r = 0; r < B * Sq * H; ++r) {
+      const std::size_t e = std::size_t(r * D + d);
+      if (std::isfinite(in.golden[e]) && std::isfinite(in.candidate[e])) cg += in.candidate[e] * in.golden[e], gg += in.golden[e] * in.golden[e];
+    }
+    if (gg <= 0) {
+      all_scaled = false;
+      break;
+    }
+    const double sc = cg / gg;
+    double resid = 0;
+    for (std::int64_t r = 0; r < B * Sq * H; ++r) {
+      const std::size_t e = std::size_t(r * D + d);
+      if (std::isfinite(in.golden[e])) resid = std::max(resid, error_of(in.candidate[e], sc * in.golden[e]));
+    }
+    all_scaled = resid <= env.bound(col[std::size_t(d)]);
+    scales.push_back(sc);
+  }
+  if (!all_scaled || scales.empty()) return std::nullopt;
+  const auto [mn, mx] = std::minmax_element(scales.begin(), scales.end());
+  return StructuralCheck{"column_scale", fmt::format("in {} the candidate is golden times one constant per column ({})",
+                                                     named("head-dim column", "head-dim columns", fc.ranges),
+                                                     *mn == *mx ? fmt::format("{:.4g}", *mn) : fmt::format("{:.4g} to {:.4g}", *mn, *mx))};
+}
+
 }  // namespace
 
 std::string format_ranges(const std::vector<SliceRange>& r, std::size_t max_ranges) {
@@ -154,248 +443,52 @@ void localisation_envelope(const CaseSpec& c, double golden_max_abs_value, doubl
 }
 
 Localisation localise(const LocalisationInput& in) {
-  const CaseSpec& spec = in.spec;
-  const Problem& p = spec.problem;
+  const Problem& p = in.spec.problem;
   const Shape& s = p.shape;
-  const std::int64_t B = s.batch, Sq = s.tokens, H = s.heads, D = s.head_dim, G = s.q_mult();
-  const std::int64_t Tq = std::max<std::int64_t>(1, spec.tiles.q), Tk = std::max<std::int64_t>(1, spec.tiles.kv);
+  const std::int64_t Tq = std::max<std::int64_t>(1, in.spec.tiles.q), Tk = std::max<std::int64_t>(1, in.spec.tiles.kv);
   const Envelope env{in.k_naive, in.k_tiled, in.floor};
   Localisation out{.k_naive = in.k_naive, .k_tiled = in.k_tiled, .floor = in.floor};
-  const bool has_tiled = in.tiled.size() == in.golden.size();
 
-  // One pass: maxima per row (b, i, h) and per head-dim column.
-  auto err = [](double x, double g) { return std::isfinite(x) ? std::abs(x - g) : HUGE_VAL; };
-  std::vector<Max3> row(static_cast<std::size_t>(B * Sq * H)), col(static_cast<std::size_t>(D));
-  for (std::int64_t b = 0; b < B; ++b)
-    for (std::int64_t i = 0; i < Sq; ++i)
-      for (std::int64_t h = 0; h < H; ++h) {
-        Max3& r = row[std::size_t((b * Sq + i) * H + h)];
-        for (std::int64_t d = 0; d < D; ++d) {
-          const std::size_t e = std::size_t(bshd(b, i, h, d, Sq, H, D));
-          const double g = in.golden[e];
-          if (!std::isfinite(g)) continue;  // no reference to measure against
-          const Max3 m{err(in.candidate[e], g), std::isfinite(in.naive[e]) ? std::abs(in.naive[e] - g) : 0.0,
-                       has_tiled && std::isfinite(in.tiled[e]) ? std::abs(in.tiled[e] - g) : 0.0};
-          r.merge(m);
-          col[std::size_t(d)].merge(m);
-        }
-      }
-  std::vector<Max3> batch(static_cast<std::size_t>(B)), head(static_cast<std::size_t>(H)), token(static_cast<std::size_t>(Sq));
-  for (std::int64_t b = 0; b < B; ++b)
-    for (std::int64_t i = 0; i < Sq; ++i)
-      for (std::int64_t h = 0; h < H; ++h) {
-        const Max3& r = row[std::size_t((b * Sq + i) * H + h)];
-        batch[std::size_t(b)].merge(r), head[std::size_t(h)].merge(r), token[std::size_t(i)].merge(r);
-      }
-  auto outs = [&](const std::vector<Max3>& v) {
-    std::vector<bool> o;
-    for (const Max3& m : v) o.push_back(env.out(m));
-    return o;
-  };
-  const std::vector<bool> batch_out = outs(batch), head_out = outs(head), token_out = outs(token), col_out = outs(col);
-  std::vector<bool> group_out(static_cast<std::size_t>(s.kv_heads), false), tile_out(static_cast<std::size_t>((Sq + Tq - 1) / Tq), false);
-  for (std::int64_t h = 0; h < H; ++h)
-    if (head_out[std::size_t(h)]) group_out[std::size_t(h / G)] = true;
-  for (std::int64_t i = 0; i < Sq; ++i)
-    if (token_out[std::size_t(i)]) tile_out[std::size_t(i / Tq)] = true;
-
-  LocalisationFinding fb = finding("batch", batch_out), fh = finding("head", head_out), fg = finding("kv_head", group_out),
-                      ft = finding("query_token", token_out), fq = finding("query_tile", tile_out),
-                      fc = finding("column", col_out);
-  // Slices of different axes have different envelopes, so an axis may have none out of precision
-  // while another has some (a rare, marginal failure): such an axis is left out of the summary.
+  const SliceMaxima m = slice_maxima(in);
+  const std::vector<bool> token_out = out_of_envelope(env, m.token), col_out = out_of_envelope(env, m.col);
+  const LocalisationFinding fb = batch_finding(out_of_envelope(env, m.batch));
+  const HeadFindings heads = head_findings(out_of_envelope(env, m.head), s.kv_heads, s.q_mult());
+  const TokenFindings tokens = token_findings(token_out, Tq);
+  const LocalisationFinding fc = column_finding(col_out);
+  const LocalisationFinding &fh = heads.heads, &ft = tokens.tokens;
+  out.findings = {fb, fh, heads.kv_heads, ft, tokens.tiles, fc};
+  // An axis with none out of precision is left out of the summary.
   out.located = !fb.ranges.empty() || !fh.ranges.empty() || !ft.ranges.empty() || !fc.ranges.empty();
-  fb.text = batch_text(fb);
-  fh.text = head_text(fh, fg, G);
-  fg.text = fg.all ? "all kv heads" : fmt::format("{} (of {})", named("kv head", "kv heads", fg.ranges), fg.of);
-  ft.text = token_text(ft, fq, Tq, Sq);
-  fq.text = fq.all ? "all query tiles" : fmt::format("{} (of {})", named("query tile", "query tiles", fq.ranges), fq.of);
-  fc.text = column_text(fc);
-  for (LocalisationFinding* f : {&fb, &fh, &fg, &ft, &fq, &fc}) {
-    if (f->ranges.empty()) f->text = "none out of precision";
-    out.findings.push_back(*f);
-  }
-
-  // Only the axes this shape has (a batch of one has no batch axis to speak of).
-  std::vector<const LocalisationFinding*> axes;
-  if (B > 1) axes.push_back(&fb);
-  if (H > 1) axes.push_back(&fh);
-  if (Sq > 1) axes.push_back(&ft);
-  if (D > 1) axes.push_back(&fc);
   if (!out.located) {
     out.summary = "no batch element, head, query token or head-dim column has error beyond the precision envelope: "
                   "the failure is not localised";
     return out;
   }
-  for (const std::vector<Max3>* v : {&batch, &head, &token, &col})
-    for (const Max3& m : *v)
-      out.worst_ratio = std::max(out.worst_ratio, env.bound(m) > 0 ? m.c / env.bound(m) : m.c > 0 ? HUGE_VAL : 0.0);
+
+  // Only the axes this shape has (a batch of one has no batch axis to speak of).
+  std::vector<const LocalisationFinding*> axes;
+  if (s.batch > 1) axes.push_back(&fb);
+  if (s.heads > 1) axes.push_back(&fh);
+  if (s.tokens > 1) axes.push_back(&ft);
+  if (s.head_dim > 1) axes.push_back(&fc);
+  out.worst_ratio = worst_ratio(env, m);
   const std::string marginal = out.worst_ratio < kMarginal
                                    ? fmt::format("marginally beyond precision (the worst slice is {:.3g}x its envelope): ", out.worst_ratio)
                                    : "";
   out.spread = std::all_of(axes.begin(), axes.end(), [](const LocalisationFinding* f) { return f->all; });
   if (out.spread) {
-    std::vector<std::string> names;
-    if (B > 1) names.push_back("batch elements");
-    if (H > 1) names.push_back("heads");
-    if (Sq > 1) names.push_back("query tokens");
-    if (D > 1) names.push_back("head-dim columns");
-    std::string list = names.empty() ? "elements" : names.back();
-    if (names.size() > 1) {
-      names.pop_back();
-      list = fmt::format("{} and {}", fmt::join(names, ", "), list);
-    }
-    out.summary = marginal + "error spread over all " + list;
+    out.summary = marginal + spread_summary(s);
     return out;
   }
-  std::vector<std::string> confined, everywhere;
-  for (const LocalisationFinding* f : axes)
-    if (!f->ranges.empty()) (f->all ? everywhere : confined).push_back(f->text);
-
-  // KV tiles: the tiles every out-of-precision token reads, when some tokens do not read them.
-  // A row's keys are one interval, so the tiles it reads are one interval too.
-  const std::int64_t kv_tiles = (s.kv_tokens + Tk - 1) / Tk;
-  std::vector<std::int64_t> readers;  // tokens with a visible key
-  for (std::int64_t i = 0; i < Sq; ++i)
-    if (!p.visible_keys(i).empty()) readers.push_back(i);
-  if (kv_tiles > 1 && !ft.all && count(ft.ranges) >= 2) {  // one token reads its tiles trivially
-    std::int64_t lo = 0, hi = kv_tiles - 1;
-    bool ok = true;
-    for (std::int64_t i = 0; i < Sq && ok; ++i) {
-      if (!token_out[std::size_t(i)]) continue;
-      const auto k = p.visible_keys(i);
-      if (k.empty()) ok = false;
-      else lo = std::max(lo, k.lo / Tk), hi = std::min(hi, (k.hi - 1) / Tk);
-    }
-    std::vector<bool> kv_out(static_cast<std::size_t>(kv_tiles), false), kv_exact(static_cast<std::size_t>(kv_tiles), false);
-    bool exact = false;
-    for (std::int64_t t = lo; ok && t <= hi; ++t) {
-      std::int64_t n = 0;
-      bool same = true;  // the tile's readers are exactly the out-of-precision tokens
-      for (std::int64_t i : readers) {
-        const auto k = p.visible_keys(i);
-        const bool reads = k.lo / Tk <= t && t <= (k.hi - 1) / Tk;
-        n += reads;
-        same = same && reads == bool(token_out[std::size_t(i)]);
-      }
-      if (n < std::int64_t(readers.size())) kv_out[std::size_t(t)] = true, kv_exact[std::size_t(t)] = same, exact = exact || same;
-    }
-    if (exact) kv_out = kv_exact;
-    LocalisationFinding fk = finding("kv_tile", kv_out);
-    if (!fk.ranges.empty()) {
-      const SliceRange keys{fk.ranges.front().lo * Tk, std::min(s.kv_tokens, (fk.ranges.back().hi + 1) * Tk) - 1};
-      fk.text = fmt::format("{} {} of {} (keys {}–{})", exact ? "the rows out of precision are exactly the rows that read"
-                                                              : "every row out of precision reads",
-                            named("KV tile", "KV tiles", fk.ranges), fk.of, keys.lo, keys.hi);
-      out.findings.push_back(fk);
-    }
+  const std::vector<std::int64_t> readers = key_readers(p);
+  out.summary = marginal + confined_summary(axes);
+  if (std::optional<LocalisationFinding> fk = kv_tile_finding(p, token_out, ft, Tk, readers)) {
+    out.summary += "; " + fk->text;
+    out.findings.push_back(std::move(*fk));
   }
-  out.summary = confined.empty() ? "error in " + fmt::format("{}", fmt::join(everywhere, ", "))
-                                  : "error confined to " + fmt::format("{}", fmt::join(confined, ", "));
-  if (!confined.empty() && !everywhere.empty()) out.summary += "; " + fmt::format("{}", fmt::join(everywhere, ", "));
-  if (!confined.empty()) out.summary += "; elsewhere within precision";
-  out.summary = marginal + out.summary;
-  if (out.findings.back().axis == "kv_tile") out.summary += "; " + out.findings.back().text;
-
-  // Structural checks, each kept only when the data shows it.
-  std::vector<SliceRange> one_key;
-  {
-    std::vector<bool> one(static_cast<std::size_t>(Sq), false);
-    for (std::int64_t i = 0; i < Sq; ++i) one[std::size_t(i)] = p.visible_keys(i).size() == 1;
-    one_key = ranges_of(one);
-  }
-  if (!one_key.empty() && count(one_key) < std::int64_t(readers.size())) {
-    bool any = false, all = true, other = false;
-    for (std::int64_t i = 0; i < Sq; ++i) {
-      const bool o = token_out[std::size_t(i)];
-      if (covers(one_key, i)) any = any || o, all = all && o;
-      else other = other || o;
-    }
-    const std::string which = named("query token", "query tokens", one_key);
-    if (!any && other)
-      out.checks.push_back({"one_key_rows", fmt::format("rows whose window holds one key ({}) are within precision", which)});
-    else if (all)
-      out.checks.push_back({"one_key_rows", fmt::format("rows whose window holds one key ({}) are out of precision too{}", which,
-                                                        p.has_sinks ? "" : " (there the output is that key's V row)")});
-  }
-  {
-    std::vector<double> n, e;
-    for (std::int64_t i : readers) n.push_back(double(p.visible_keys(i).size())), e.push_back(token[std::size_t(i)].c);
-    std::vector<double> distinct = n;
-    std::sort(distinct.begin(), distinct.end());
-    if (n.size() >= 8 && std::unique(distinct.begin(), distinct.end()) - distinct.begin() >= 3) {
-      const double rho = spearman(n, e);
-      if (rho >= 0.8 || rho <= -0.8)
-        out.checks.push_back({rho > 0 ? "grows_with_keys" : "shrinks_with_keys",
-                              fmt::format("the error {} (Spearman {:.2f} over {} query tokens)",
-                                          rho > 0 ? "grows with the number of visible keys" : "shrinks as the number of visible keys grows",
-                                          rho, n.size())});
-    }
-  }
-  // Per-row scale: candidate = s · golden along head_dim within precision, in the rows out of it.
-  auto fit = [&](std::int64_t b, std::int64_t i, std::int64_t h, std::int64_t d0, std::int64_t d1, double* scale) {
-    double cg = 0, gg = 0;
-    for (std::int64_t d = d0; d < d1; ++d) {
-      const std::size_t e = std::size_t(bshd(b, i, h, d, Sq, H, D));
-      if (std::isfinite(in.golden[e]) && std::isfinite(in.candidate[e])) cg += in.candidate[e] * in.golden[e], gg += in.golden[e] * in.golden[e];
-    }
-    *scale = gg > 0 ? cg / gg : 1.0;
-    return gg > 0;
-  };
-  if (D >= 4) {
-    std::int64_t rows_out = 0, scaled = 0;
-    double lo = HUGE_VAL, hi = -HUGE_VAL;
-    for (std::int64_t b = 0; b < B; ++b)
-      for (std::int64_t i = 0; i < Sq; ++i)
-        for (std::int64_t h = 0; h < H; ++h) {
-          const Max3& r = row[std::size_t((b * Sq + i) * H + h)];
-          if (!env.out(r)) continue;
-          ++rows_out;
-          double sc;
-          if (!fit(b, i, h, 0, D, &sc)) continue;
-          double resid = 0;
-          for (std::int64_t d = 0; d < D; ++d) {
-            const std::size_t e = std::size_t(bshd(b, i, h, d, Sq, H, D));
-            if (std::isfinite(in.golden[e])) resid = std::max(resid, err(in.candidate[e], sc * in.golden[e]));
-          }
-          if (resid <= env.bound(r)) ++scaled, lo = std::min(lo, sc), hi = std::max(hi, sc);
-        }
-    if (rows_out >= 4 && double(scaled) >= 0.9 * double(rows_out))
-      out.checks.push_back({"row_scale", fmt::format("in {} of {} rows out of precision the candidate is golden times one "
-                                                     "constant per row ({:.4g} to {:.4g}), as a wrong softmax normaliser gives",
-                                                     scaled, rows_out, lo, hi)});
-  }
-  // Per-column scale, in the columns out of precision when they are not all of them.
-  if (!fc.all && !fc.ranges.empty()) {
-    bool all_scaled = true;
-    std::vector<double> scales;
-    for (std::int64_t d = 0; d < D && all_scaled; ++d) {
-      if (!col_out[std::size_t(d)]) continue;
-      double cg = 0, gg = 0;
-      for (std::int64_t r = 0; r < B * Sq * H; ++r) {
-        const std::size_t e = std::size_t(r * D + d);
-        if (std::isfinite(in.golden[e]) && std::isfinite(in.candidate[e])) cg += in.candidate[e] * in.golden[e], gg += in.golden[e] * in.golden[e];
-      }
-      if (gg <= 0) {
-        all_scaled = false;
-        break;
-      }
-      const double sc = cg / gg;
-      double resid = 0;
-      for (std::int64_t r = 0; r < B * Sq * H; ++r) {
-        const std::size_t e = std::size_t(r * D + d);
-        if (std::isfinite(in.golden[e])) resid = std::max(resid, err(in.candidate[e], sc * in.golden[e]));
-      }
-      all_scaled = resid <= env.bound(col[std::size_t(d)]);
-      scales.push_back(sc);
-    }
-    if (all_scaled && !scales.empty()) {
-      const auto [mn, mx] = std::minmax_element(scales.begin(), scales.end());
-      out.checks.push_back({"column_scale", fmt::format("in {} the candidate is golden times one constant per column ({})",
-                                                        named("head-dim column", "head-dim columns", fc.ranges),
-                                                        *mn == *mx ? fmt::format("{:.4g}", *mn) : fmt::format("{:.4g} to {:.4g}", *mn, *mx))});
-    }
-  }
+  for (std::optional<StructuralCheck> c : {one_key_check(p, token_out, readers), key_count_check(p, m.token, readers),
+                                           row_scale_check(in, env, m.row), column_scale_check(in, env, m.col, col_out, fc)})
+    if (c) out.checks.push_back(std::move(*c));
   return out;
 }
 
