@@ -73,6 +73,92 @@ std::string other_run(const json& r, const std::string& file, const json& first,
   return "";
 }
 
+// A report that is not a shard (no "shard") is the one shard of a split in one.
+Shard shard_of_report(const json& r) {
+  std::string unused;  // parse_report has checked the shard
+  return parse_shard(r.value("shard", std::string("1/1")), &unused).value_or(Shard{});
+}
+
+// "" when report `r` (from `file`) is a shard of the run and of the split of `first`, not given
+// before (`indices`: the shards seen so far, to which it adds its own), else why not.
+std::string check_shard(const json& r, const std::string& file, const json& first, const std::string& first_file,
+                        const Shard& split, std::set<int>* indices) {
+  if (std::string why = other_run(r, file, first, first_file); !why.empty()) return why;
+  const Shard s = shard_of_report(r);
+  if (s.count != split.count)
+    return fmt::format("{}: error: shard {}/{} is not of the split into {} that {} belongs to\n{}", file, s.index, s.count,
+                       split.count, first_file, kOneRun);
+  if (!indices->insert(s.index).second)
+    return fmt::format("{}: error: shard '{}/{}' is given twice\nnote: pass each shard's report once", file, s.index, s.count);
+  return "";
+}
+
+// What the merge gathers from the shards, one report after another.
+struct Joined {
+  json cases = json::array();
+  std::map<std::string, std::string> seen;  // case name -> file
+  bool incomplete = false, any_baseline = false;
+  std::int64_t not_run = 0;
+  json baseline = {{"file", json::array()}, {"new", json::array()}, {"vanished", json::array()}};
+};
+
+// Appends the cases of shard report `r` (each with its suite) to `j`; "" or why not: a case of
+// another shard, or one another report has too.
+std::string join_cases(const json& r, const std::string& file, Joined* j) {
+  const Shard s = shard_of_report(r);
+  for (const json& c : r.at("cases")) {
+    const std::string name = c.at("name").get<std::string>();
+    if (const int home = shard_of(name, s.count); home != s.index)
+      return fmt::format("{}: error: case '{}' belongs to shard {}/{}, not to this report's {}/{}\nnote: the report was "
+                         "edited or written by another split",
+                         file, printable(name), home, s.count, s.index, s.count);
+    if (auto [it, fresh] = j->seen.emplace(name, file); !fresh)
+      return fmt::format("{}: error: case '{}' is also in {}\nnote: merge joins reports of disjoint cases (the shards of one run)",
+                         file, printable(name), it->second);
+    json copy = c;
+    copy["suite"] = r.at("suite");
+    j->cases.push_back(std::move(copy));
+  }
+  return "";
+}
+
+// Adds what `r`'s summary and baseline record say of the whole run to `j`.
+void join_summary(const json& r, Joined* j) {
+  const json& sum = r.at("summary");
+  j->incomplete = j->incomplete || sum.value("incomplete", false);
+  j->not_run += sum.value("not_run", std::int64_t(0));
+  if (r.contains("baseline")) {
+    j->any_baseline = true;
+    const json& b = r.at("baseline");
+    const json f = b.value("file", json(""));
+    add_unique(j->baseline["file"], f.is_array() ? f : json::array({f}));
+    add_unique(j->baseline["new"], b.value("new", json::array()));
+    add_unique(j->baseline["vanished"], b.value("vanished", json::array()));
+  }
+}
+
+// The merged report: the first report's run, with the joined cases and a summary counted from them.
+json merged_report(const json& first, const std::vector<std::string>& files, Joined& j) {
+  auto count = [&](const char* verdict) {
+    return std::count_if(j.cases.begin(), j.cases.end(), [&](const json& c) { return c.at("verdict") == verdict; });
+  };
+  json out = {{"schema", "attn-diff.report.v1"},
+              {"tool", first.at("tool")},
+              {"suite", first.at("suite")},
+              {"config", first.at("config")},
+              {"summary", {{"cases", j.cases.size()}, {"passed", count("pass")}, {"failed", count("fail")},
+                           {"errors", count("error")}, {"unsupported", count("unsupported")},
+                           {"incomplete", j.incomplete}, {"not_run", j.not_run}}},
+              {"merged_from", files},
+              {"cases", j.cases}};
+  if (first.contains("run")) out["run"] = first.at("run");
+  if (j.any_baseline) {
+    j.baseline["file"] = j.baseline["file"].size() == 1 ? j.baseline["file"][0] : j.baseline["file"];
+    out["baseline"] = j.baseline;
+  }
+  return out;
+}
+
 }  // namespace
 
 bool merge_reports(const std::vector<json>& reports, const std::vector<std::string>& files, json* out, std::string* err,
@@ -81,63 +167,17 @@ bool merge_reports(const std::vector<json>& reports, const std::vector<std::stri
     *err = "error: no report to merge";
     return false;
   }
-  json cases = json::array();
-  std::map<std::string, std::string> seen;  // case name -> file
-  std::set<int> indices;                    // of the shards given
-  bool incomplete = false, any_baseline = false;
-  std::int64_t not_run = 0;
-  json baseline = {{"file", json::array()}, {"new", json::array()}, {"vanished", json::array()}};
-  // A report that is not a shard (no "shard") is the one shard of a split in one.
-  auto shard_of_report = [](const json& r) {
-    std::string unused;  // parse_report has checked the shard
-    return parse_shard(r.value("shard", std::string("1/1")), &unused).value_or(Shard{});
-  };
   const Shard split = shard_of_report(reports[0]);
+  std::set<int> indices;  // of the shards given
+  Joined joined;
   for (std::size_t n = 0; n < reports.size(); ++n) {
-    const json& r = reports[n];
-    const std::string& file = files[n];
-    if (std::string why = other_run(r, file, reports[0], files[0]); !why.empty()) {
+    std::string why = check_shard(reports[n], files[n], reports[0], files[0], split, &indices);
+    if (why.empty()) why = join_cases(reports[n], files[n], &joined);
+    if (!why.empty()) {
       *err = why;
       return false;
     }
-    const Shard s = shard_of_report(r);
-    if (s.count != split.count) {
-      *err = fmt::format("{}: error: shard {}/{} is not of the split into {} that {} belongs to\n{}", file, s.index, s.count,
-                         split.count, files[0], kOneRun);
-      return false;
-    }
-    if (!indices.insert(s.index).second) {
-      *err = fmt::format("{}: error: shard '{}/{}' is given twice\nnote: pass each shard's report once", file, s.index, s.count);
-      return false;
-    }
-    for (const json& c : r.at("cases")) {
-      const std::string name = c.at("name").get<std::string>();
-      if (const int home = shard_of(name, s.count); home != s.index) {
-        *err = fmt::format("{}: error: case '{}' belongs to shard {}/{}, not to this report's {}/{}\nnote: the report was "
-                           "edited or written by another split",
-                           file, printable(name), home, s.count, s.index, s.count);
-        return false;
-      }
-      if (auto [it, fresh] = seen.emplace(name, file); !fresh) {
-        *err = fmt::format("{}: error: case '{}' is also in {}\nnote: merge joins reports of disjoint cases (the shards of one run)",
-                           file, printable(name), it->second);
-        return false;
-      }
-      json copy = c;
-      copy["suite"] = r.at("suite");
-      cases.push_back(std::move(copy));
-    }
-    const json& sum = r.at("summary");
-    incomplete = incomplete || sum.value("incomplete", false);
-    not_run += sum.value("not_run", std::int64_t(0));
-    if (r.contains("baseline")) {
-      any_baseline = true;
-      const json& b = r.at("baseline");
-      const json f = b.value("file", json(""));
-      add_unique(baseline["file"], f.is_array() ? f : json::array({f}));
-      add_unique(baseline["new"], b.value("new", json::array()));
-      add_unique(baseline["vanished"], b.value("vanished", json::array()));
-    }
+    join_summary(reports[n], &joined);
   }
   for (int i = 1; i <= split.count; ++i)
     if (!indices.count(i)) {
@@ -149,24 +189,7 @@ bool merge_reports(const std::vector<json>& reports, const std::vector<std::stri
   if (!reports[0].contains("run") && warning)
     *warning = "warning: the reports have no 'run' record (written by an older attn-diff): their seeds and candidates "
                "cannot be compared, only their suite, config path and version";
-  auto count = [&](const char* verdict) {
-    return std::count_if(cases.begin(), cases.end(), [&](const json& c) { return c.at("verdict") == verdict; });
-  };
-  json j = {{"schema", "attn-diff.report.v1"},
-            {"tool", reports[0].at("tool")},
-            {"suite", reports[0].at("suite")},
-            {"config", reports[0].at("config")},
-            {"summary", {{"cases", cases.size()}, {"passed", count("pass")}, {"failed", count("fail")},
-                         {"errors", count("error")}, {"unsupported", count("unsupported")},
-                         {"incomplete", incomplete}, {"not_run", not_run}}},
-            {"merged_from", files},
-            {"cases", cases}};
-  if (reports[0].contains("run")) j["run"] = reports[0].at("run");
-  if (any_baseline) {
-    baseline["file"] = baseline["file"].size() == 1 ? baseline["file"][0] : baseline["file"];
-    j["baseline"] = baseline;
-  }
-  *out = std::move(j);
+  *out = merged_report(reports[0], files, joined);
   return true;
 }
 
