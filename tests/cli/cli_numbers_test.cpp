@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "src/cli/common.hpp"
+#include "src/cli/options.hpp"
 #include "tests/cli_helpers.hpp"
 
 using attn::test::run_cli;
