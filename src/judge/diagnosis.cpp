@@ -137,6 +137,114 @@ bool swapped_golden(const PreparedCase& p, std::vector<double>* out, std::string
   return true;
 }
 
+// How far the candidate is from golden: the NMSE, the NaN/Inf values where golden is finite, and
+// the largest |c - golden| over the rest.
+struct GoldenDistance {
+  double nmse = 0.0;
+  std::int64_t nonfinite = 0;
+  double max_abs = 0.0;
+};
+
+GoldenDistance golden_distance(const DiagnosisContext& ctx, const PreparedCase& p, std::span<const double> candidate) {
+  GoldenDistance g{.nmse = sum_sq_diff(candidate, std::span<const double>(p.golden)) / ctx.reference_sq};
+  for (std::size_t n = 0; n < candidate.size(); ++n) {
+    if (!std::isfinite(candidate[n])) {
+      g.nonfinite += std::isfinite(p.golden[n]);
+      continue;
+    }
+    g.max_abs = std::max(g.max_abs, std::abs(candidate[n] - p.golden[n]));
+  }
+  return g;
+}
+
+struct Scored {
+  std::size_t index;  // into ctx.hypotheses: the tie-break order
+  double score, d;
+  std::string evidence;
+};
+
+// "precision": the candidate's distance from golden in units of what rounding explains.
+Scored score_precision(const DiagnosisContext& ctx, const GoldenDistance& g, std::size_t index) {
+  Scored s{.index = index, .score = 0.0, .d = std::numeric_limits<double>::infinity()};
+  const double ratio = g.max_abs / ctx.envelope;
+  if (g.nonfinite) {
+    s.evidence = fmt::format("the candidate has {} NaN/Inf values where golden is finite; rounding never makes them",
+                             g.nonfinite);
+    return s;
+  }
+  // In RMS too, as for every other hypothesis: an error spread over every element (a bug
+  // that is itself a rounding, acc_bf16) can stay under the max_abs envelope.
+  const double d_rms = std::sqrt(g.nmse / (2.0 * ctx.noise_nmse));
+  s.d = std::max(ratio, d_rms);
+  s.score = 1.0 / (1.0 + s.d);
+  s.evidence = fmt::format(
+      "max_abs {:.2e} against golden is {:.2g}x the precision envelope {:.2e} (2 x max(correct tiled {:.2e}, naive "
+      "{:.2e}) + 1 ulp) and NMSE {} against golden {:.2g}x its RMS counterpart (2 x a correct kernel's NMSE {}){}",
+      g.max_abs, ratio, ctx.envelope, ctx.tiled_max_abs, ctx.naive_max_abs, nmse_text(g.nmse), d_rms,
+      nmse_text(ctx.noise_nmse), s.d <= 1 ? ": within what rounding explains" : ": more than rounding explains");
+  return s;
+}
+
+// An applicable mutant or layout mix-up: the candidate's distance from its prediction.
+Scored score_prediction(const DiagnosisContext& ctx, const HypothesisPrediction& h, std::size_t index,
+                        std::span<const double> candidate, const std::string& vs_golden) {
+  Scored s{.index = index, .score = 0.0, .d = std::numeric_limits<double>::infinity()};
+  const std::span<const float> pred(h.values);
+  const double r = sum_sq_diff(candidate, pred) / ctx.reference_sq;
+  // d <= 1: no farther from the prediction than the prediction's own rounding (the tiled
+  // kernel's) plus a correct kernel's explain.
+  const double d_rms = std::sqrt(r / ctx.match_nmse);
+  // Within a correct kernel's error on average is not enough: a bug that touches few rows
+  // (a sink scaled instead of dropped, seen only where a row has few keys) hides in the RMS.
+  const double worst = max_abs_diff(candidate, pred);
+  const double d_max = worst / ctx.envelope;
+  s.d = std::max(d_rms, d_max);
+  s.score = std::isfinite(s.d) ? 1.0 / (1.0 + s.d) : 0.0;
+  const std::string what = h.name.starts_with("layout:") ? "matches " + h.description + ","
+                                                         : "matches the kernel in which " + h.description + ",";
+  s.evidence = r == 0 && worst == 0
+                   ? fmt::format("{} bit for bit; {}", what, vs_golden)
+                   : fmt::format("{} to NMSE {} ({:.2g}x a correct kernel's error) and max_abs {:.2e} ({:.2g}x the "
+                                 "precision envelope); {}",
+                                 what, nmse_text(r), d_rms, worst, d_max, vs_golden);
+  return s;
+}
+
+// Best first: by score, then by distance, then in table order.
+void rank(std::vector<Scored>* scored) {
+  std::stable_sort(scored->begin(), scored->end(), [](const Scored& a, const Scored& b) {
+    if (a.score != b.score) return a.score > b.score;
+    if (a.d != b.d) return a.d < b.d;
+    return a.index < b.index;
+  });
+}
+
+// Two bugs can give the same output on a case (no_sinks and sink_not_in_max when the sinks are
+// tiny): the data cannot separate them, so the table order decides and the evidence says so.
+void note_indistinguishable(const DiagnosisContext& ctx, std::vector<Scored>* ranked) {
+  std::vector<Scored>& scored = *ranked;
+  const std::size_t window = std::min(kTieWindow, scored.size());
+  for (std::size_t i = 1; i < window; ++i) {
+    const HypothesisPrediction& hi = ctx.hypotheses[scored[i].index];
+    if (hi.values.empty() || scored[i].score == 0) continue;
+    for (std::size_t j = 0; j < i; ++j) {
+      const HypothesisPrediction& hj = ctx.hypotheses[scored[j].index];
+      if (hj.values.empty() || scored[j].score == 0) continue;
+      const double between =
+          sum_sq_diff(std::span<const float>(hi.values), std::span<const float>(hj.values)) / ctx.reference_sq;
+      const double dist = std::sqrt(between / (2.0 * ctx.noise_nmse));
+      if (dist >= kIndistinguishable) continue;
+      const std::string how = between == 0 ? "the identical output" : fmt::format("the same output to NMSE {}", nmse_text(between));
+      scored[i].evidence += fmt::format("; {} gives {} on this case, so the two cannot be told apart here ({} is listed "
+                                        "first{})",
+                                        hj.name, how, hj.name,
+                                        scored[i].score == scored[j].score ? " by table order" : "");
+      scored[j].evidence += fmt::format("; {} gives {} on this case", hi.name, how);
+      break;
+    }
+  }
+}
+
 }  // namespace
 
 DiagnosisContext build_diagnosis_context(PreparedCase& p, Layout declared, int threads) {
@@ -226,96 +334,19 @@ DiagnosisContext build_diagnosis_context(PreparedCase& p, Layout declared, int t
 }
 
 std::vector<Hypothesis> diagnose(const DiagnosisContext& ctx, const PreparedCase& p, std::span<const double> candidate) {
-  struct Scored {
-    std::size_t index;  // into ctx.hypotheses: the tie-break order
-    double score, d;
-    std::string evidence;
-  };
-  const double e0 = sum_sq_diff(candidate, std::span<const double>(p.golden)) / ctx.reference_sq;
-  const std::string vs_golden = fmt::format("against golden NMSE {}", nmse_text(e0));
-  std::int64_t nonfinite = 0;
-  double max_abs = 0;
-  for (std::size_t n = 0; n < candidate.size(); ++n) {
-    if (!std::isfinite(candidate[n])) {
-      nonfinite += std::isfinite(p.golden[n]);
-      continue;
-    }
-    max_abs = std::max(max_abs, std::abs(candidate[n] - p.golden[n]));
-  }
-
+  const GoldenDistance g = golden_distance(ctx, p, candidate);
+  const std::string vs_golden = fmt::format("against golden NMSE {}", nmse_text(g.nmse));
   std::vector<Scored> scored;
   for (std::size_t i = 0; i < ctx.hypotheses.size(); ++i) {
     const HypothesisPrediction& h = ctx.hypotheses[i];
-    Scored s{.index = i, .score = 0.0, .d = std::numeric_limits<double>::infinity()};
-    if (h.name == "precision") {
-      const double ratio = max_abs / ctx.envelope;
-      if (nonfinite) {
-        s.evidence = fmt::format("the candidate has {} NaN/Inf values where golden is finite; rounding never makes them",
-                                 nonfinite);
-      } else {
-        // In RMS too, as for every other hypothesis: an error spread over every element (a bug
-        // that is itself a rounding, acc_bf16) can stay under the max_abs envelope.
-        const double d_rms = std::sqrt(e0 / (2.0 * ctx.noise_nmse));
-        s.d = std::max(ratio, d_rms);
-        s.score = 1.0 / (1.0 + s.d);
-        s.evidence = fmt::format(
-            "max_abs {:.2e} against golden is {:.2g}x the precision envelope {:.2e} (2 x max(correct tiled {:.2e}, naive "
-            "{:.2e}) + 1 ulp) and NMSE {} against golden {:.2g}x its RMS counterpart (2 x a correct kernel's NMSE {}){}",
-            max_abs, ratio, ctx.envelope, ctx.tiled_max_abs, ctx.naive_max_abs, nmse_text(e0), d_rms,
-            nmse_text(ctx.noise_nmse), s.d <= 1 ? ": within what rounding explains" : ": more than rounding explains");
-      }
-    } else if (!h.not_applicable.empty()) {
-      s.evidence = "not applicable: " + h.not_applicable;
-    } else {
-      const std::span<const float> pred(h.values);
-      const double r = sum_sq_diff(candidate, pred) / ctx.reference_sq;
-      // d <= 1: no farther from the prediction than the prediction's own rounding (the tiled
-      // kernel's) plus a correct kernel's explain.
-      const double d_rms = std::sqrt(r / ctx.match_nmse);
-      // Within a correct kernel's error on average is not enough: a bug that touches few rows
-      // (a sink scaled instead of dropped, seen only where a row has few keys) hides in the RMS.
-      const double worst = max_abs_diff(candidate, pred);
-      const double d_max = worst / ctx.envelope;
-      s.d = std::max(d_rms, d_max);
-      s.score = std::isfinite(s.d) ? 1.0 / (1.0 + s.d) : 0.0;
-      const std::string what = h.name.starts_with("layout:") ? "matches " + h.description + ","
-                                                             : "matches the kernel in which " + h.description + ",";
-      s.evidence = r == 0 && worst == 0
-                       ? fmt::format("{} bit for bit; {}", what, vs_golden)
-                       : fmt::format("{} to NMSE {} ({:.2g}x a correct kernel's error) and max_abs {:.2e} ({:.2g}x the "
-                                     "precision envelope); {}",
-                                     what, nmse_text(r), d_rms, worst, d_max, vs_golden);
-    }
-    scored.push_back(std::move(s));
+    if (h.name == "precision") scored.push_back(score_precision(ctx, g, i));
+    else if (!h.not_applicable.empty())
+      scored.push_back({.index = i, .score = 0.0, .d = std::numeric_limits<double>::infinity(),
+                        .evidence = "not applicable: " + h.not_applicable});
+    else scored.push_back(score_prediction(ctx, h, i, candidate, vs_golden));
   }
-  std::stable_sort(scored.begin(), scored.end(), [](const Scored& a, const Scored& b) {
-    if (a.score != b.score) return a.score > b.score;
-    if (a.d != b.d) return a.d < b.d;
-    return a.index < b.index;
-  });
-
-  // Two bugs can give the same output on a case (no_sinks and sink_not_in_max when the sinks are
-  // tiny): the data cannot separate them, so the table order decides and the evidence says so.
-  const std::size_t window = std::min(kTieWindow, scored.size());
-  for (std::size_t i = 1; i < window; ++i) {
-    const HypothesisPrediction& hi = ctx.hypotheses[scored[i].index];
-    if (hi.values.empty() || scored[i].score == 0) continue;
-    for (std::size_t j = 0; j < i; ++j) {
-      const HypothesisPrediction& hj = ctx.hypotheses[scored[j].index];
-      if (hj.values.empty() || scored[j].score == 0) continue;
-      const double between =
-          sum_sq_diff(std::span<const float>(hi.values), std::span<const float>(hj.values)) / ctx.reference_sq;
-      const double dist = std::sqrt(between / (2.0 * ctx.noise_nmse));
-      if (dist >= kIndistinguishable) continue;
-      const std::string how = between == 0 ? "the identical output" : fmt::format("the same output to NMSE {}", nmse_text(between));
-      scored[i].evidence += fmt::format("; {} gives {} on this case, so the two cannot be told apart here ({} is listed "
-                                        "first{})",
-                                        hj.name, how, hj.name,
-                                        scored[i].score == scored[j].score ? " by table order" : "");
-      scored[j].evidence += fmt::format("; {} gives {} on this case", hi.name, how);
-      break;
-    }
-  }
+  rank(&scored);
+  note_indistinguishable(ctx, &scored);
   std::vector<Hypothesis> out;
   for (Scored& s : scored) out.push_back({ctx.hypotheses[s.index].name, s.score, std::move(s.evidence)});
   return out;
