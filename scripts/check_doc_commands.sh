@@ -5,10 +5,12 @@
 #   bash scripts/check_doc_commands.sh --bin BUILD_DIR [--root DIR] [FILE.md ...]
 #   bash scripts/check_doc_commands.sh --bin BUILD_DIR --self-test
 #
-# Each block runs under `bash` with `set -euo pipefail`, in a fresh temporary directory that holds a
-# symlink to every top-level entry of the repo root (so `configs/phase1.json` and
+# Each block runs in its own `bash` with `set -euo pipefail`, from a temporary directory that holds
+# a symlink to every top-level entry of the repo root (so `configs/phase1.json` and
 # `scripts/torch_candidate.py` resolve, and files the commands write land in the temporary
-# directory), with `build` pointing at BUILD_DIR and BUILD_DIR first on PATH. A block must exit 0
+# directory), with `build` pointing at BUILD_DIR and BUILD_DIR first on PATH. The directory is fresh
+# for each file and shared by its blocks, run in order, as a reader following the page would type
+# them: a later block may use what an earlier one wrote. A block must exit 0
 # unless the line just before its fence declares another code:
 #   <!-- exit: 1 -->            the block must exit with exactly this code
 #   <!-- no-run: REASON -->     the block is not run; it is listed as skipped with REASON
@@ -78,12 +80,12 @@ for f in "${files[@]}"; do
     function trim(s) { gsub(/^[ \t]+|[ \t]+$/, "", s); return s }
     BEGIN { in_block = 0; marker = ""; marker_line = 0; count = 0 }
     in_block {
-      if ($0 ~ /^```[ \t]*$/) { in_block = 0; close(body); next }
+      if ($0 ~ /^[ \t]*```[ \t]*$/) { in_block = 0; close(body); next }
       if (lang == "sh") print > body
       next
     }
-    /^```/ {
-      lang = trim(substr($0, 4)); in_block = 1; count++
+    /^[ \t]*```/ {
+      lang = $0; sub(/^[ \t]*```/, "", lang); lang = trim(lang); in_block = 1; count++
       body = sprintf("%s/%04d", dir, count)
       printf "" > body
       exit_code = 0; norun = ""
@@ -97,7 +99,8 @@ for f in "${files[@]}"; do
       next
     }
     /^[ \t]*$/ { next }
-    /^<!-- (exit|no-run):/ {
+    /^[ \t]*<!-- (exit|no-run):/ {
+      sub(/^[ \t]+/, "")
       if ($0 !~ /^<!-- exit: [0-9]+ -->$/ && $0 !~ /^<!-- no-run: .*[^ ].* -->$/)
         printf "MARKER %d %s\n", NR, "is malformed (write <!-- exit: N --> or <!-- no-run: REASON -->)"
       else { marker = $0; marker_line = NR }
@@ -109,6 +112,18 @@ for f in "${files[@]}"; do
       if (marker != "") printf "MARKER %d %s\n", marker_line, "is not just before a ```sh block"
     }
   ' "$path" > "$work/index"
+
+  # The user's view of the repo root, fresh for each file: its blocks run in order in it, as a
+  # reader following the page would type them (a later step may read what an earlier one wrote).
+  view="$work/view"
+  rm -rf "$view"; mkdir -p "$view/.tmp"
+  for entry in "$root"/* "$root"/.[!.]*; do
+    [[ -e "$entry" || -L "$entry" ]] || continue
+    name="$(basename "$entry")"
+    [[ "$name" == .git || "$name" == build ]] && continue
+    ln -s "$entry" "$view/$name"
+  done
+  ln -s "$bin" "$view/build"
 
   while read -r kind line id lang code reason; do
     if [[ "$kind" == MARKER ]]; then
@@ -132,16 +147,6 @@ for f in "${files[@]}"; do
       fail "$f:$line: a line starts with '\$ ': that is a transcript; put commands with their output in a \`\`\`text block"
       continue
     fi
-    # The user's view of the repo root, in a fresh directory.
-    view="$work/run-$id"
-    rm -rf "$view"; mkdir -p "$view/.tmp"
-    for entry in "$root"/* "$root"/.[!.]*; do
-      [[ -e "$entry" || -L "$entry" ]] || continue
-      name="$(basename "$entry")"
-      [[ "$name" == .git || "$name" == build ]] && continue
-      ln -s "$entry" "$view/$name"
-    done
-    ln -s "$bin" "$view/build"
     start=$(date +%s.%N)
     set +e
     (cd "$view" && PATH="$bin:$PATH" TMPDIR="$view/.tmp" NO_COLOR=1 \
@@ -159,8 +164,8 @@ $(cat "$body")" < /dev/null > "$work/out" 2>&1)
       echo "  the block:"; sed 's/^/  | /' "$body"
       echo "  its output (last 20 lines):"; tail -n 20 "$work/out" | sed 's/^/  > /'
     fi
-    rm -rf "$view"
   done < "$work/index"
+  rm -rf "$view"
 done
 
 echo "blocks: $n: $passed passed, $failed failed, $skipped skipped; $markers bad markers or files"
