@@ -16,6 +16,7 @@
 #   <!-- no-run: REASON -->     the block is not run; it is listed as skipped with REASON
 # A ```sh block holds commands only: a line starting with `$ ` is a transcript and fails the check
 # (put a command with its output in a ```text block). Blocks in other fences are never run.
+# Relative Markdown links must name files that exist.
 # Exit: 0 every block behaved as declared, 1 one did not (or a marker is malformed), 2 bad usage.
 set -euo pipefail
 
@@ -113,6 +114,17 @@ for f in "${files[@]}"; do
     }
   ' "$path" > "$work/index"
 
+  # Relative links outside code must name files that exist (the part before any #anchor).
+  while IFS= read -r target; do
+    target="${target%%#*}"
+    [[ -z "$target" || "$target" == *://* || "$target" == mailto:* ]] && continue
+    if [[ ! -e "$(dirname "$path")/$target" ]]; then
+      echo "FAIL $f: the link ($target) names no file"
+      markers=$((markers + 1))
+    fi
+  done < <(awk '/^[ \t]*```/ { fence = !fence; next } !fence' "$path" | sed -E 's/`[^`]*`//g' |
+             grep -oE '\]\([^) ]+\)' | sed -E 's/^\]\(//; s/\)$//')
+
   # The user's view of the repo root, fresh for each file: its blocks run in order in it, as a
   # reader following the page would type them (a later step may read what an earlier one wrote).
   view="$work/view"
@@ -168,5 +180,5 @@ $(cat "$body")" < /dev/null > "$work/out" 2>&1)
   rm -rf "$view"
 done
 
-echo "blocks: $n: $passed passed, $failed failed, $skipped skipped; $markers bad markers or files"
+echo "blocks: $n: $passed passed, $failed failed, $skipped skipped; $markers bad markers, links or files"
 ((failed == 0 && markers == 0))
