@@ -10,11 +10,6 @@
 
 namespace attn {
 
-struct TileSizes {
-  std::int64_t q = 128;    // queries per tile
-  std::int64_t kv = 2048;  // keys per tile
-};
-
 struct TiledOptions {
   Recipe recipe;
   TileSizes tiles;

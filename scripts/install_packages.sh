@@ -5,7 +5,7 @@
 set -euo pipefail
 
 ATTN_DIFF_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-packages=(g++ cmake ninja-build libcli11-dev nlohmann-json3-dev libfmt-dev catch2 libxtensor-dev)
+packages=(g++ cmake ninja-build libcli11-dev nlohmann-json3-dev libfmt-dev catch2)
 read -r -a extra <<<"${ATTN_DIFF_EXTRA_PACKAGES:-}"
 packages+=("${extra[@]}")
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "src/layout.hpp"
-#include "src/metrics.hpp"
+#include "src/problem.hpp"
 
 namespace attn {
 

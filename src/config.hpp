@@ -10,10 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "kernels/tiled.hpp"
 #include "src/diagnostic.hpp"
-#include "src/gates.hpp"
-#include "src/metrics.hpp"
+#include "src/gate_spec.hpp"
 #include "src/problem.hpp"
 #include "src/recipe.hpp"
 

@@ -1,7 +1,6 @@
 #include "src/diagnostic.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -16,10 +15,6 @@ std::string Diagnostic::format() const {
   s += "error: " + printable(message);
   if (!note.empty()) s += "\nnote: " + printable(note);
   return s;
-}
-
-void print_diagnostics(const Diagnostics& diags) {
-  for (const Diagnostic& d : diags) std::fprintf(stderr, "%s\n", d.format().c_str());
 }
 
 namespace {

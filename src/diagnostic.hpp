@@ -20,8 +20,6 @@ struct Diagnostic {
 
 using Diagnostics = std::vector<Diagnostic>;
 
-/// Prints every diagnostic to stderr.
-void print_diagnostics(const Diagnostics& diags);
 
 /// Text from outside (a file's content, a command's output, a path, a case name) made safe to
 /// print on a terminal and to put in a JSON report (which must be UTF-8). The one escaping

@@ -50,18 +50,4 @@ struct CleanupPending {
   CleanupPending& operator=(const CleanupPending&) = delete;
 };
 
-/// Installs the SIGINT and SIGTERM handlers for its lifetime, then restores the previous ones and
-/// clears the flag.
-class InterruptScope {
- public:
-  InterruptScope();
-  ~InterruptScope();
-  InterruptScope(const InterruptScope&) = delete;
-  InterruptScope& operator=(const InterruptScope&) = delete;
-
- private:
-  struct Saved;
-  Saved* saved_;
-};
-
 }  // namespace attn

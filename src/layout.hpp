@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "src/metrics.hpp"
+#include "src/problem.hpp"
 
 namespace attn {
 

@@ -18,7 +18,7 @@
 #include "src/commands/shrink.hpp"
 #include "src/commands/validate.hpp"
 #include "src/diagnostic.hpp"
-#include "src/memory.hpp"
+#include "src/commands/hugepages.hpp"
 
 namespace {
 

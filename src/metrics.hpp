@@ -9,15 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "src/gate_spec.hpp"
+#include "src/problem.hpp"
+
 namespace attn {
-
-using Index4 = std::array<std::int64_t, 4>;  // [b, i, h, d]
-
-struct Tolerance {
-  double atol = 1e-5;
-  double rtol = 1.3e-6;
-  std::vector<double> bands = {1e-3, 1e-2, 1e-1};
-};
 
 /// The null reason of `pearson` when only the candidate is constant (a failure, not a skip).
 inline constexpr const char* kCandidateConstant = "the candidate has zero variance (constant output)";

@@ -3,10 +3,19 @@
 // for another without touching the harness.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
 namespace attn {
+
+using Index4 = std::array<std::int64_t, 4>;  // an element of a bshd tensor: [b, i, h, d]
+
+/// Queries and keys per tile of the tiled kernel (a case's `tiles` key).
+struct TileSizes {
+  std::int64_t q = 128;    // queries per tile
+  std::int64_t kv = 2048;  // keys per tile
+};
 
 /// Sizes of one attention problem. Q: [B][Sq][H][D], K,V: [B][Sk][Hkv][D], O: [B][Sq][H][D].
 struct Shape {

@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "src/commands/signals.hpp"
 #include "src/parallel.hpp"
 #include "tests/cli_helpers.hpp"
 

@@ -18,6 +18,10 @@
 
 namespace attn {
 
+void print_diagnostics(const Diagnostics& diags) {
+  for (const Diagnostic& d : diags) std::fprintf(stderr, "%s\n", d.format().c_str());
+}
+
 bool use_color(bool no_color_flag) {
   if (no_color_flag) return false;
   const char* env = std::getenv("NO_COLOR");

@@ -19,6 +19,9 @@ namespace attn {
 /// shell reports a process the signal killed.
 enum Exit : int { kExitPass = 0, kExitFail = 1, kExitUsage = 2, kExitRuntime = 3, kExitInterrupted = 128 };
 
+/// Prints every diagnostic to stderr, one format() each.
+void print_diagnostics(const Diagnostics& diags);
+
 /// Colour on stdout: only on a terminal, never with --no-color or NO_COLOR set.
 bool use_color(bool no_color_flag);
 

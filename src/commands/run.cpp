@@ -12,7 +12,7 @@
 #include "src/diagnosis.hpp"
 #include "src/diagnostic.hpp"
 #include "src/fileio.hpp"
-#include "src/interrupt.hpp"
+#include "src/commands/signals.hpp"
 #include "src/parallel.hpp"
 #include "src/baseline.hpp"
 #include "src/progress.hpp"

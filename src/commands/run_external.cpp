@@ -45,6 +45,10 @@ bool apply_run_external(const RunCommandOptions& opt, bool has_mutant, Candidate
     return false;
   }
   *cand = external_candidate({.command = *opt.candidate_cmd, .timeout_s = opt.timeout, .keep_temp = opt.keep_temp,
+                              .on_kept =
+                                  [](const std::string& name, const std::string& dir) {
+                                    std::fprintf(stderr, "attn-diff: case '%s': kept %s\n", name.c_str(), dir.c_str());
+                                  },
                               .read = {.layout = *layout, .bf16_bits = opt.bf16_bits}});
   return true;
 }

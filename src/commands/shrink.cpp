@@ -13,7 +13,7 @@
 #include "src/dumpdir.hpp"
 #include "src/external.hpp"
 #include "src/fileio.hpp"
-#include "src/interrupt.hpp"
+#include "src/commands/signals.hpp"
 #include "src/npy.hpp"
 #include "src/parallel.hpp"
 #include "src/report_table.hpp"

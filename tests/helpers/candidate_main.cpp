@@ -195,7 +195,7 @@ int main(int argc, char** argv) {
   Dump dump;
   Diagnostics diags;
   if (!load_dump(inputs, {}, &dump, &diags)) {
-    print_diagnostics(diags);
+    for (const attn::Diagnostic& d : diags) std::fprintf(stderr, "%s\n", d.format().c_str());
     return 2;
   }
   Inputs in;

@@ -1,4 +1,4 @@
-#include "src/interrupt.hpp"
+#include "src/commands/signals.hpp"
 
 #include <signal.h>
 #include <unistd.h>
