@@ -10,15 +10,15 @@
 #include <stdexcept>
 #include <vector>
 
+#include "kernels/blocks.hpp"
 #include "kernels/golden.hpp"
 #include "kernels/naive.hpp"
-#include "kernels/blocks.hpp"
 #include "kernels/tiled.hpp"
-#include "src/bench.hpp"
-#include "src/config.hpp"
-#include "src/dtype.hpp"
-#include "src/inputs.hpp"
-#include "src/metrics.hpp"
+#include "src/judge/metrics.hpp"
+#include "src/suite/config.hpp"
+#include "src/suite/dtype.hpp"
+#include "src/suite/inputs.hpp"
+#include "src/tools/bench.hpp"
 
 namespace {
 

@@ -18,9 +18,9 @@
 #include <memory>
 
 #include "kernels/fast_math.hpp"
-#include "src/dtype.hpp"
-#include "src/parallel.hpp"
-#include "src/problem.hpp"
+#include "src/base/parallel.hpp"
+#include "src/suite/dtype.hpp"
+#include "src/suite/problem.hpp"
 
 namespace attn {
 

@@ -4,7 +4,7 @@
 //   exp(x)  = 2^n · P(r),  n = round(x·log2 e),  r = x - n·ln2 (Cody–Waite, two-part ln2),
 //             P the Taylor polynomial of degree 7 (float) or 12 (double), Horner with fma.
 //   exp2(x) = 2^n · P(r·ln2),  n = round(x),  r = x - n (exact).
-// Accuracy (tests/fast_math_test.cpp): within 2 ulp (float) and 2.5 ulp (double) of the exact value for every x whose result is a
+// Accuracy (tests/kernels/fast_math_test.cpp): within 2 ulp (float) and 2.5 ulp (double) of the exact value for every x whose result is a
 // normal number. Results below the smallest normal number are flushed to +0 (x < -87.33 in float,
 // x < -708.39 in double): those are terms of a softmax at least 2^-126 times its largest term.
 // Results above the largest finite number are +Inf. A NaN argument gives NaN (a score that is not

@@ -3,7 +3,7 @@
 
 #include <span>
 
-#include "src/problem.hpp"
+#include "src/suite/problem.hpp"
 
 namespace attn {
 
@@ -18,7 +18,7 @@ void golden_attention(const Problem& p, const Inputs& in, std::span<double> out,
 /// the row's normaliser (sink term included). The first term is the worst case (every error the same
 /// sign), the second 5 standard deviations of a sum of independent errors uniform in ±e_j: it is
 /// what a correct kernel that rounds P more coarsely than its reference may add to the reference's
-/// error (src/gates.cpp). Rows with no visible key give 0.
+/// error (src/judge/gates.cpp). Rows with no visible key give 0.
 double probs_rounding_bound(const Problem& p, const Inputs& in, double u, double abs_floor, int threads = 1);
 
 }  // namespace attn

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "kernels/fault.hpp"
-#include "src/recipe.hpp"
+#include "src/suite/recipe.hpp"
 
 namespace attn {
 
@@ -15,7 +15,7 @@ struct MutantInfo {
   std::string name;
   std::string description;  // one line: the bug it models
   Fault fault;
-  // Coverage paths (src/coverage.hpp) a case needs for this bug to be able to show; used to say
+  // Coverage paths (src/judge/coverage.hpp) a case needs for this bug to be able to show; used to say
   // why a mutant survived a suite.
   std::vector<std::string> needs;
   // The recipe this mutant is restricted to ("" = every recipe); other cases are `unsupported`.

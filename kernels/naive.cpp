@@ -17,8 +17,8 @@
 
 #include "kernels/blocks.hpp"
 #include "kernels/tiled.hpp"
-#include "src/parallel.hpp"
-#include "src/poison.hpp"
+#include "src/base/parallel.hpp"
+#include "src/base/poison.hpp"
 
 namespace attn {
 

@@ -3,8 +3,8 @@
 
 #include <span>
 
-#include "src/problem.hpp"
-#include "src/recipe.hpp"
+#include "src/suite/problem.hpp"
+#include "src/suite/recipe.hpp"
 
 namespace attn {
 

@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "kernels/blocks.hpp"
-#include "src/parallel.hpp"
-#include "src/poison.hpp"
+#include "src/base/parallel.hpp"
+#include "src/base/poison.hpp"
 
 namespace attn {
 

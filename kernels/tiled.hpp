@@ -5,8 +5,8 @@
 #include <span>
 
 #include "kernels/fault.hpp"
-#include "src/problem.hpp"
-#include "src/recipe.hpp"
+#include "src/suite/problem.hpp"
+#include "src/suite/recipe.hpp"
 
 namespace attn {
 

@@ -23,7 +23,7 @@
 #include "kernels/blocks.hpp"
 #include "kernels/fast_math.hpp"
 #include "kernels/naive.hpp"
-#include "src/parallel.hpp"
+#include "src/base/parallel.hpp"
 
 namespace attn {
 

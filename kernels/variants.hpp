@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "kernels/tiled.hpp"
-#include "src/problem.hpp"
-#include "src/recipe.hpp"
+#include "src/suite/problem.hpp"
+#include "src/suite/recipe.hpp"
 
 namespace attn {
 

@@ -6,7 +6,7 @@
 # case.json as compare and diagnose read it). Seeds come from tests/fuzz/corpus/<target>/ and
 # tests/fuzz/regressions/<target>/; what the fuzzer learns grows build-fuzz/corpus/<target>/, and a
 # finding is saved as build-fuzz/artifacts/<target>/crash-*. Copy a finding into
-# tests/fuzz/regressions/<target>/ once fixed: tests/fuzz_regression_test.cpp replays it in the
+# tests/fuzz/regressions/<target>/ once fixed: tests/io/fuzz_regression_test.cpp replays it in the
 # normal suite. Exit status 1 when any target found something.
 set -euo pipefail
 ATTN_DIFF_EXTRA_PACKAGES="clang libclang-rt-14-dev" source "$(dirname "${BASH_SOURCE[0]}")/robust_setup.sh"

@@ -11,4 +11,6 @@ ATTN_DIFF_BUILD="${ATTN_DIFF_BUILD:-$ATTN_DIFF_ROOT/build}"
 cmake -S "$ATTN_DIFF_ROOT" -B "$ATTN_DIFF_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 targets=()
 for t in ${ATTN_DIFF_TARGETS:-}; do targets+=(--target "$t"); done
+# A full build starts with the core library alone: it must build without src/cli and CLI11.
+if [ ${#targets[@]} -eq 0 ]; then cmake --build "$ATTN_DIFF_BUILD" --parallel "$(nproc)" --target attn_diff_core >&2; fi
 cmake --build "$ATTN_DIFF_BUILD" --parallel "$(nproc)" "${targets[@]}" >&2

@@ -28,7 +28,7 @@ import torch
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 # --dtype eager: the dtype PyTorch eager runs the case's recipe in, as attn-diff's `naive` reference
-# does (src/recipe.hpp): bf16 for bf16-mixed and fp8-e4m3 (whose reference is bf16 on the
+# does (src/suite/recipe.hpp): bf16 for bf16-mixed and fp8-e4m3 (whose reference is bf16 on the
 # dequantised inputs), float32 for fp32 and int8, and float32 for fp16-mixed too, because CPU
 # PyTorch has no float16 matmul ("bmm" not implemented for 'Half').
 EAGER = {"fp32": "float32", "bf16-mixed": "bfloat16", "fp16-mixed": "float32", "fp8-e4m3": "bfloat16", "int8": "float32"}

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "src/shrink.hpp"
+#include "src/tools/shrink.hpp"
 
 namespace attn::test {
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "src/problem.hpp"
+#include "src/suite/problem.hpp"
 
 namespace attn::test {
 

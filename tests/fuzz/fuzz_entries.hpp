@@ -1,7 +1,7 @@
 // The fuzz entry points: arbitrary bytes into the readers of outside files (a suite, an .npy, a
 // .safetensors, a JSON report as `merge` reads it, a dump's case.json), with the properties every
 // answer must have. The libFuzzer targets beside this
-// file and tests/fuzz_regression_test.cpp (a plain Catch2 test, no libFuzzer) call the same
+// file and tests/io/fuzz_regression_test.cpp (a plain Catch2 test, no libFuzzer) call the same
 // functions, so a finding replays in the normal suite as soon as its file is saved under
 // tests/fuzz/regressions/<target>/.
 //
@@ -22,14 +22,14 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "src/config.hpp"
-#include "src/dumpdir.hpp"
-#include "src/npy.hpp"
-#include "src/report_formats.hpp"
-#include "src/report_reader.hpp"
-#include "src/runner.hpp"
-#include "src/safetensors.hpp"
-#include "src/shard.hpp"
+#include "src/io/dumpdir.hpp"
+#include "src/io/npy.hpp"
+#include "src/io/safetensors.hpp"
+#include "src/judge/runner.hpp"
+#include "src/report/formats.hpp"
+#include "src/report/reader.hpp"
+#include "src/report/shard.hpp"
+#include "src/suite/config.hpp"
 
 namespace attn::fuzz {
 
@@ -175,7 +175,7 @@ inline std::string check_markup(const std::string& text, const char* what) {
   return "";
 }
 
-/// One report as `merge` reads it (parse_report, src/report_reader.hpp). Refused: with a message
+/// One report as `merge` reads it (parse_report, src/report/reader.hpp). Refused: with a message
 /// naming the file. Accepted: every writer renders it without throwing, JUnit and HTML as valid
 /// XML characters; `merge` of it alone either refuses with a message or gives a report that
 /// parse_report accepts again and every writer renders.

@@ -27,11 +27,11 @@
 #include "kernels/mutants.hpp"
 #include "kernels/tiled.hpp"
 #include "kernels/variants.hpp"
-#include "src/dtype.hpp"
-#include "src/dumpdir.hpp"
-#include "src/layout.hpp"
-#include "src/npy.hpp"
-#include "src/safetensors.hpp"
+#include "src/io/dumpdir.hpp"
+#include "src/io/layout.hpp"
+#include "src/io/npy.hpp"
+#include "src/io/safetensors.hpp"
+#include "src/suite/dtype.hpp"
 
 using namespace attn;
 
@@ -64,7 +64,7 @@ bool write_bf16_bits_npy(const std::string& path, const std::vector<std::int64_t
 
 }  // namespace
 
-// ---- bug:<name>: port bugs attn-diff has no model of (tests/localisation_test.cpp) --------------
+// ---- bug:<name>: port bugs attn-diff has no model of (tests/cli/localisation_test.cpp) --------------
 // Each is the plain float64 attention (golden's algorithm, in loops) with one deliberate fault, as
 // a user's port might have it; bug:none is the same without a fault (it must pass).
 namespace bugs {

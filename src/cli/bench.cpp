@@ -1,0 +1,129 @@
+#include "src/cli/bench.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "src/base/parallel.hpp"
+#include "src/cli/common.hpp"
+#include "src/suite/config.hpp"
+#include "src/tools/bench.hpp"
+
+namespace attn {
+
+void setup_bench(CLI::App& app, BenchCommandOptions& opt) {
+  app.footer(
+      "Validates first (one run of each computation, the tiled kernel judged with the case's gates), then\n"
+      "times each stage: --warmup untimed runs, --repeats timed runs, median with min and max. GFLOP/s count\n"
+      "4*D flops per visible query-key pair per head; % peak is of the FMA peak measured at start-up\n"
+      "(float64 for golden, float32 for naive and tiled) on the same number of threads. `cpu s` is the\n"
+      "process CPU time of a repeat (all threads): on a busy machine, cpu s / threads estimates the idle wall time.\n\n"
+      "Examples:\n"
+      "  attn-diff bench                                   # gpt-oss layer: 2048 tokens, 64/8 heads, D 64, causal, sinks\n"
+      "  attn-diff bench --window 128 --only tiled -j 2    # the sliding-window layer, tiled kernel only\n"
+      "  attn-diff bench -c configs/phase4.json --case gpt_oss_120b_decode_even_layer --json bench.json\n"
+      "  attn-diff bench --tokens 256 --heads 8 --kv-heads 2 --repeats 3 --threads 1\n");
+  auto* config = app.add_option("--config,-c", opt.config, "suite file (JSON, SPEC §4); needs --case when it has several");
+  app.add_option("--case", opt.case_name, "the case to time (its name, or a glob matching one case)")->needs(config);
+  const CLI::Validator size = integer_in(1, kMaxInteger);  // the range of the suite keys they stand for
+  const std::vector<CLI::Option*> shape = {
+      app.add_option("--batch", opt.batch, "batch size (default 1)")->transform(size),
+      app.add_option("--tokens", opt.tokens, "query tokens Sq (default 2048)")->transform(size),
+      app.add_option("--kv-tokens", opt.kv_tokens, "key tokens Sk (default = tokens)")->transform(size),
+      app.add_option("--q-offset", opt.q_offset, "position of query row 0 (default kv_tokens - tokens)")
+          ->transform(integer_in(-(std::int64_t(1) << 50), kMaxInteger)),
+      app.add_option("--heads", opt.heads, "query heads H (default 64)")->transform(size),
+      app.add_option("--kv-heads", opt.kv_heads, "kv heads Hkv (default 8)")->transform(size),
+      app.add_option("--head-dim", opt.head_dim, "head dimension D (default 64)")->transform(size),
+      app.add_option("--window", opt.window, "sliding window, 0 = none (default 0)")->transform(integer_in(0, kMaxInteger)),
+      app.add_flag("--causal,!--no-causal", opt.causal, "causal masking (default on)"),
+      app.add_flag("--sinks,!--no-sinks", opt.sinks, "learned sinks, normal(0, 1) per head (default on)"),
+      app.add_option("--precision", opt.precision, "precision recipe (default bf16-mixed)"),
+      app.add_option("--tiles", opt.tiles, "tile sizes QxKV of the tiled kernel (default 128x2048)")->check(tile_sizes()),
+      app.add_option("--seed", opt.seed, "input seed (default 0)")->transform(seed_value())};
+  for (CLI::Option* o : shape) o->excludes(config)->group("Shape (instead of --config)");
+  app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->transform(thread_count());
+  app.add_option("--repeats,-r", opt.repeats, "timed runs per stage (default 5)")->transform(integer_in(1, 1000000));
+  app.add_option("--warmup", opt.warmup, "untimed runs before them (default 1)")->transform(integer_in(0, 1000000));
+  app.add_option("--only", opt.only, "time only these stages: golden,naive,tiled,metrics,run (run = a whole `attn-diff run` of the case)")
+      ->delimiter(',')
+      ->check(CLI::IsMember(bench_stage_names()));
+  app.add_option("--probe-seconds", opt.probe_seconds, "time spent measuring the FMA peak, 0 = skip (default 0.2)")
+      ->transform(seconds_in(0, /*min_exclusive=*/false));
+  app.add_option("--json", opt.json, "write the results as JSON (schema attn-diff.bench.v1) to this file");
+  app.add_option("--max-memory", opt.max_memory, "refuse a case estimated above this size (default 8G)")->check(byte_size());
+}
+
+nlohmann::json bench_shape_suite(const BenchCommandOptions& opt) {
+  nlohmann::json c = {{"name", "bench"},
+                       {"batch", opt.batch},
+                       {"tokens", opt.tokens},
+                       {"kv_tokens", opt.kv_tokens > 0 ? opt.kv_tokens : opt.tokens},
+                       {"heads", opt.heads},
+                       {"kv_heads", opt.kv_heads},
+                       {"head_dim", opt.head_dim},
+                       {"causal", opt.causal},
+                       {"window", opt.window},
+                       {"precision", opt.precision},
+                       {"seed", opt.seed}};
+  if (opt.q_offset) c["q_offset"] = *opt.q_offset;
+  if (opt.sinks) c["sinks"] = {{"dist", "normal"}, {"std", 1.0}};
+  const auto x = opt.tiles.find_first_of("xX");
+  try {
+    std::size_t a = 0, b = 0;
+    if (x == std::string::npos) throw std::invalid_argument("no x");
+    const long long q = std::stoll(opt.tiles.substr(0, x), &a), kv = std::stoll(opt.tiles.substr(x + 1), &b);
+    if (a != x || b != opt.tiles.size() - x - 1) throw std::invalid_argument("trailing");
+    c["tiles"] = {{"q", q}, {"kv", kv}};
+  } catch (const std::exception&) {
+    c["tiles"] = opt.tiles;  // the suite loader rejects it with its own message
+  }
+  return {{"suite", "bench"}, {"cases", {c}}};
+}
+
+int run_bench(const BenchCommandOptions& opt) {
+  const int threads = resolve_threads(opt.threads);
+  LoadOptions load{.threads = threads};
+  Suite suite;
+  if (!opt.config.empty()) {
+    if (!load_for_command(opt.config, opt.max_memory, load, &suite)) return kExitUsage;
+  } else {
+    if (auto bytes = parse_bytes(opt.max_memory)) load.max_memory = *bytes;
+    else {
+      std::fprintf(stderr, "error: --max-memory '%s' is not a size (e.g. 8G, 512M, 1000000)\n", opt.max_memory.c_str());
+      return kExitUsage;
+    }
+    Diagnostics diags;
+    if (!parse_suite(bench_shape_suite(opt), "bench shape options", load, &suite, &diags)) {
+      print_diagnostics(diags);
+      return kExitUsage;
+    }
+  }
+  const CaseSpec* c = nullptr;
+  if (opt.case_name.empty() && suite.cases.size() == 1) c = &suite.cases.front();
+  else if (opt.case_name.empty()) {
+    std::fprintf(stderr, "%s: error: the suite has %zu cases; bench needs --case NAME\n", printable(opt.config).c_str(),
+                 suite.cases.size());
+    return kExitUsage;
+  } else if (!(c = find_one_case(suite, opt.config, opt.case_name, "bench")))
+    return kExitUsage;
+
+  if (!check_output_paths({{"--config", opt.config}}, {{"--json", opt.json}})) return kExitUsage;
+  BenchOptions bo{.threads = threads, .warmup = opt.warmup, .repeats = opt.repeats, .stages = opt.only,
+                  .probe_seconds = opt.probe_seconds};
+  const BenchResult r = run_benchmark(*c, bo, [](const std::string& phase) { std::fprintf(stderr, "bench: %s\n", phase.c_str()); });
+  if (r.verdict != "pass") {
+    std::fprintf(stderr, "bench: error: the tiled kernel fails case '%s' (%s); not benchmarking a wrong kernel\n",
+                 c->name.c_str(), r.verdict.c_str());
+    for (const std::string& f : r.failures) std::fprintf(stderr, "  %s\n", f.c_str());
+    return kExitFail;
+  }
+  std::printf("validated: tiled vs golden max_abs %.3g (naive %.3g), the case's gates pass (%.2f s)\n", r.max_abs,
+              r.naive_max_abs, r.validate_seconds);
+  std::fputs(render_bench(r).c_str(), stdout);
+  std::fflush(stdout);
+  if (!opt.json.empty() && !write_json_file(opt.json, bench_to_json(r))) return kExitRuntime;
+  return kExitPass;
+}
+
+}  // namespace attn

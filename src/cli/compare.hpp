@@ -1,0 +1,51 @@
+// `attn-diff compare`: judge an external kernel's output file against a dump directory with the
+// same code path, metrics, gates, table, reports and exit codes as `run` (SPEC §6).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "src/cli/report_files.hpp"
+
+#include "src/io/dumpdir.hpp"
+#include "src/io/layout.hpp"
+#include "src/judge/runner.hpp"
+
+namespace attn {
+
+struct CompareOptions {
+  std::string inputs;     // the dump directory (or its case.json)
+  std::string candidate;  // .npy or .safetensors
+  std::string layout = "bshd";
+  bool bf16_bits = false;
+  ReportFiles reports;  // --json, --junit, --md, --html
+  bool no_diagnose = false;
+  int threads = 0;
+  std::string max_memory = "8G";
+  bool quiet = false;
+  bool no_color = false;
+};
+
+void setup_compare(CLI::App& app, CompareOptions& opt);
+int run_compare(const CompareOptions& opt);
+
+/// A dump and a candidate file, loaded and checked: what compare and diagnose both start from.
+struct Comparison {
+  Dump dump;
+  PreparedCase prepared;
+  std::vector<double> candidate;  // bshd
+  Layout layout = Layout::bshd;
+  int threads = 1;
+};
+
+/// Loads the dump, regenerates its inputs and checks them against the dumped ones, and reads the
+/// candidate file. Prints what went wrong and returns the exit code (kExitUsage), or 0.
+int load_comparison(const std::string& inputs, const std::string& candidate, const std::string& layout,
+                    bool bf16_bits, int threads, const std::string& max_memory, Comparison* out);
+
+/// A candidate whose output is `values` (read beforehand from a file).
+Candidate file_candidate(const std::vector<double>& values);
+
+}  // namespace attn

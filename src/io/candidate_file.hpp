@@ -1,0 +1,25 @@
+// Reading an external kernel's output (SPEC §8 "Candidate files"): .npy or .safetensors, recognised
+// by their content rather than their name, in any accepted layout, returned as bshd float64.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "src/io/layout.hpp"
+#include "src/suite/problem.hpp"
+
+namespace attn {
+
+struct CandidateReadOptions {
+  Layout layout = Layout::bshd;
+  bool bf16_bits = false;  // read '<u2' / '<i2' .npy files as bf16 bit patterns
+};
+
+/// Reads the candidate output at `path` for an output of dims {B, Sq, H, D}. A file starting with
+/// NumPy's magic is read as .npy, anything else as .safetensors (tensor "out", or the only one), so
+/// a command may write either format to {out}. Every problem is an error naming the file.
+bool read_candidate(const std::string& path, const Index4& dims, const CandidateReadOptions& opt,
+                    std::vector<double>* out, std::string* err);
+
+}  // namespace attn

@@ -1,0 +1,199 @@
+#include "src/io/process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "src/base/diagnostic.hpp"
+#include "src/base/interrupt.hpp"
+
+extern char** environ;
+
+namespace attn {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kKeepBytes = 64 * 1024;  // output kept while the command runs
+constexpr std::size_t kMaxLine = 400;          // characters kept of one line
+
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// True once the child has ended. It is left a zombie (WNOWAIT) so that its pid, which is also its
+// process group id, cannot be reused before we have killed the rest of the group.
+bool child_ended(pid_t pid) {
+  siginfo_t info{};
+  return ::waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+}
+
+void read_available(int fd, std::string* buf, bool* eof) {
+  char chunk[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n > 0) {
+      buf->append(chunk, std::size_t(n));
+      if (buf->size() > 2 * kKeepBytes) buf->erase(0, buf->size() - kKeepBytes);
+      continue;
+    }
+    if (n == 0) *eof = true;
+    if (n < 0 && errno == EINTR) continue;
+    return;  // EAGAIN, EOF or an error: nothing more for now
+  }
+}
+
+std::vector<std::string> last_lines(const std::string& text, std::size_t n) {
+  std::vector<std::string> lines;
+  std::size_t end = text.size();
+  while (end > 0 && lines.size() < n) {
+    const std::size_t start = text.rfind('\n', end - 1);
+    const std::size_t from = start == std::string::npos ? 0 : start + 1;
+    std::string line = text.substr(from, end - from);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    // The output is the command's, not ours: it may not be UTF-8 and may hold terminal escapes.
+    // Both would reach the terminal and the reports (a JSON report must be UTF-8).
+    if (line.size() > kMaxLine) line = printable(utf8_prefix(line, kMaxLine)) + "...";
+    else line = printable(line);
+    if (!line.empty()) lines.push_back(std::move(line));
+    if (start == std::string::npos) break;
+    end = start;
+  }
+  return {lines.rbegin(), lines.rend()};
+}
+
+}  // namespace
+
+std::string CommandResult::describe(double timeout_s) const {
+  if (!started) return "could not be started: " + start_error;
+  if (timed_out)
+    return fmt::format("did not finish within {} s and was killed with its process group", timeout_s);
+  if (interrupted)
+    return fmt::format("was stopped by attn-diff's signal {} ({}) and killed with its process group", interrupted,
+                       ::strsignal(interrupted));
+  if (signal) return fmt::format("was killed by signal {} ({})", signal, ::strsignal(signal));
+  // The shell reports a command killed by signal N as status 128 + N.
+  if (exit_code > 128 && exit_code < 128 + 65)
+    return fmt::format("exited with status {} (the command it ran was killed by signal {}: {})", exit_code,
+                       exit_code - 128, ::strsignal(exit_code - 128));
+  return fmt::format("exited with status {}", exit_code);
+}
+
+CommandResult run_shell_command(const std::string& command, const CommandOptions& opt) {
+  CommandResult r;
+  // Everything the child needs is built before fork: between fork and exec only async-signal-safe
+  // calls are allowed (we may have threads).
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) {
+    const std::string entry = *e;
+    bool overridden = false;
+    for (const auto& [key, _] : opt.env) overridden = overridden || entry.starts_with(key + "=");
+    if (!overridden) env_strings.push_back(entry);
+  }
+  for (const auto& [key, value] : opt.env) env_strings.push_back(key + "=" + value);
+  std::vector<char*> envp;
+  for (std::string& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::string sh = "/bin/sh", dash_c = "-c", cmd = command;
+  char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
+
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    r.start_error = std::strerror(errno);
+    return r;
+  }
+  const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const auto start = Clock::now();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    r.start_error = std::strerror(errno);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    if (devnull >= 0) ::close(devnull);
+    return r;
+  }
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
+    ::dup2(fds[1], STDOUT_FILENO);
+    ::dup2(fds[1], STDERR_FILENO);
+    ::signal(SIGPIPE, SIG_DFL);
+    ::execve(argv[0], argv, envp.data());
+    const char msg[] = "attn-diff: cannot execute /bin/sh\n";
+    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+    ::_exit(127);
+  }
+  ::setpgid(pid, pid);  // also here, so the group exists whichever process runs first
+  ::close(fds[1]);
+  if (devnull >= 0) ::close(devnull);
+  const int fd = fds[0];
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  r.started = true;
+
+  std::string output;
+  bool eof = false;
+  auto wait_a_little = [&](int ms) {
+    if (eof) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(ms, 5)));
+      return;
+    }
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, ms) > 0) read_available(fd, &output, &eof);
+  };
+  g_command_group.store(pid);  // a second Ctrl-C kills the group from the signal handler
+  const double limit = opt.timeout_s > 0 ? std::min(opt.timeout_s, kMaxTimeoutSeconds) : 0;
+  for (;;) {
+    if (child_ended(pid)) break;
+    // A stop signal ends the command as the timeout does: it may not hold attn-diff for --timeout.
+    const bool stop = interrupted();
+    if (stop || (limit > 0 && since(start) >= limit)) {
+      if (stop) r.interrupted = interrupt_signal();
+      else r.timed_out = true;
+      ::kill(-pid, SIGTERM);
+      const auto term = Clock::now();
+      while (!child_ended(pid) && since(term) < opt.kill_grace_s && !g_quit_now.load()) wait_a_little(20);
+      break;
+    }
+    int ms = 50;  // also how soon a signal is noticed
+    if (limit > 0) ms = int(std::clamp((limit - since(start)) * 1000 + 1, 1.0, 50.0));
+    wait_a_little(ms);
+  }
+  // The shell has ended (or is being killed): nothing of its group may outlive the case.
+  ::kill(-pid, SIGKILL);
+  g_command_group.store(0);  // before the reap, after which the pid may be reused
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  r.seconds = since(start);
+  // What the command wrote before it ended is in the pipe (or held open by a process we just killed).
+  for (int spins = 0; !eof && spins < 50; ++spins) wait_a_little(10);
+  ::close(fd);
+  if (!r.timed_out && !r.interrupted) {
+    if (WIFEXITED(status)) {
+      r.exited = true;
+      r.exit_code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+      r.signal = WTERMSIG(status);
+    }
+  }
+  r.tail = last_lines(output, opt.tail_lines);
+  return r;
+}
+
+std::string timeout_problem(double seconds) {
+  if (!(seconds > 0) || !(seconds <= kMaxTimeoutSeconds))  // NaN fails both
+    return fmt::format("must be a number of seconds > 0 and at most {:g} (a week), got {}", kMaxTimeoutSeconds,
+                       seconds);
+  return "";
+}
+
+}  // namespace attn

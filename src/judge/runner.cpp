@@ -1,0 +1,176 @@
+#include "src/judge/runner.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "kernels/golden.hpp"
+#include "kernels/naive.hpp"
+#include "kernels/tiled.hpp"
+#include "src/base/memory.hpp"
+#include "src/base/numfmt.hpp"
+#include "src/base/poison.hpp"
+#include "src/judge/coverage.hpp"
+#include "src/suite/inputs.hpp"
+
+namespace attn {
+
+const char* verdict_name(Verdict v) {
+  switch (v) {
+    case Verdict::pass: return "pass";
+    case Verdict::fail: return "fail";
+    case Verdict::error: return "error";
+    case Verdict::unsupported: return "unsupported";
+  }
+  return "?";
+}
+
+namespace {
+
+std::vector<double> widen(const std::vector<float>& x) { return {x.begin(), x.end()}; }
+
+bool same_tolerance(const Tolerance& a, const Tolerance& b) { return a.atol == b.atol && a.rtol == b.rtol; }
+
+std::vector<float> run_tiled(const CaseSpec& c, const Inputs& in, int threads, Fault fault = Fault::none) {
+  std::vector<float> out(c.problem.shape.q_elements());
+  poison(out);  // ATTN_DIFF_POISON: the kernel must write every element
+  tiled_attention(c.problem, in, {.recipe = c.recipe, .tiles = c.tiles, .threads = threads, .fault = fault}, out);
+  return out;
+}
+
+}  // namespace
+
+Candidate tiled_candidate(int threads) {
+  return {.kernel = "tiled", .is_expected = true,
+          .produce = [threads](const CaseSpec& c, const Inputs& in, std::vector<double>* out, std::string*) {
+            *out = widen(run_tiled(c, in, threads));
+            return true;
+          }};
+}
+
+Candidate mutant_candidate(const MutantInfo& m, int threads) {
+  return {.kernel = "mutant:" + m.name, .is_expected = false,
+          .produce = [&m, threads](const CaseSpec& c, const Inputs& in, std::vector<double>* out, std::string*) {
+            *out = widen(run_tiled(c, in, threads, m.fault));
+            return true;
+          },
+          .unsupported = [&m](const CaseSpec& c) { return mutant_unsupported(m, c.recipe); }};
+}
+
+PreparedCase prepare_case(const CaseSpec& c, int threads) {
+  const auto start = std::chrono::steady_clock::now();
+  reset_peak_memory();  // judge() reports the peak since here
+  const Shape& s = c.problem.shape;
+  PreparedCase p;
+  p.spec = c;
+  p.inputs = make_inputs(c, threads);
+  p.coverage = compute_coverage(c, p.inputs);
+  p.golden.resize(s.q_elements());
+  poison(p.golden);
+  golden_attention(c.problem, p.inputs, p.golden, threads);
+  p.naive = widen([&] {
+    std::vector<float> naive(s.q_elements());
+    poison(naive);
+    naive_attention(c.problem, p.inputs, c.recipe, naive, threads);
+    return naive;
+  }());
+  p.naive_vs_golden = compute_metrics(p.naive, p.golden, p.dims(), c.tolerance, threads);
+  p.empty_rows = c.problem.empty_rows();
+  for (double g : p.golden) p.golden_max_abs_value = std::max(p.golden_max_abs_value, std::abs(g));
+  double abs_floor = 0.0;
+  if (const double u = probs_rounding_unit(c.recipe, &abs_floor); u > 0.0)
+    p.probs_rounding = probs_rounding_bound(c.problem, p.inputs, u, abs_floor, threads);
+  p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return p;
+}
+
+const Metrics& PreparedCase::tiled_vs_golden(int threads) {
+  if (!tiled_metrics_) tiled_metrics_ = compute_metrics(tiled_output(threads), golden, dims(), spec.tolerance, threads);
+  return *tiled_metrics_;
+}
+
+const std::vector<double>& PreparedCase::tiled_output(int threads) {
+  if (!tiled_output_) tiled_output_ = widen(run_tiled(spec, inputs, threads));
+  return *tiled_output_;
+}
+
+CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) {
+  const auto start = std::chrono::steady_clock::now();
+  const CaseSpec& c = p.spec;
+  CaseResult r{.spec = c, .kernel = cand.kernel, .naive_vs_golden = p.naive_vs_golden, .empty_rows = p.empty_rows,
+               .golden_max_abs_value = p.golden_max_abs_value, .coverage = p.coverage,
+               .input_scales = {p.inputs.q_scale, p.inputs.k_scale, p.inputs.v_scale, p.inputs.sinks_scale}};
+  auto finish = [&] {
+    r.seconds = p.seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    r.peak_memory_bytes = peak_memory_bytes();
+    return r;
+  };
+  std::vector<double> candidate;
+  std::string err;
+  const bool produced = cand.produce(c, p.inputs, &candidate, &err);
+  if (cand.last_run) r.candidate_run = cand.last_run();
+  if (!produced) {
+    r.verdict = Verdict::error;
+    r.error = err;
+    return finish();
+  }
+  if (candidate.size() != p.golden.size()) {
+    r.verdict = Verdict::error;
+    r.error = fmt::format("the candidate has {} elements, expected {}", candidate.size(), p.golden.size());
+    return finish();
+  }
+  const Index4 dims = p.dims();
+  r.vs_golden = compute_metrics(candidate, p.golden, dims, c.tolerance, opt.threads);
+  r.vs_naive = compute_metrics(candidate, p.naive, dims, c.tolerance, opt.threads);
+  if (!cand.is_expected) r.expected_vs_golden = p.tiled_vs_golden(opt.threads);
+  r.worst = worst_elements(candidate, p.golden, dims, opt.worst);
+  if (opt.breakdown) r.breakdown = compute_breakdown(c, candidate, p.golden);
+
+  r.gates = evaluate_gates(c.gates, {.vs_golden = r.vs_golden,
+                                     .naive_vs_golden = r.naive_vs_golden,
+                                     .expected_vs_golden = r.expected_vs_golden ? &*r.expected_vs_golden : nullptr,
+                                     .golden_max_abs_value = r.golden_max_abs_value,
+                                     .output = c.recipe.output,
+                                     .probs_rounding = p.probs_rounding,
+                                     .default_tolerance = same_tolerance(c.tolerance, default_tolerance(c.recipe))});
+  // NaN or Inf in the candidate where golden is finite fails the case whatever the gates say.
+  if (const std::int64_t bad = r.vs_golden.unexpected_nonfinite) {
+    const Index4& at = *r.vs_golden.first_nonfinite_index;
+    const double first = candidate[std::size_t(((at[0] * dims[1] + at[1]) * dims[2] + at[2]) * dims[3] + at[3])];
+    r.failures.push_back(fmt::format("{} non-finite candidate values where golden is finite; the first is {} at [{}]", bad,
+                                     first, fmt::join(at, ",")));
+  }
+  for (const GateResult& g : r.gates)
+    if (!g.pass)
+      r.failures.push_back(fmt::format("gate {}: {}", g.name,
+                                       g.value ? comparison_text(*g.value, find_gate_kind(g.name)->lower ? "<" : ">", g.bound)
+                                               : g.note));
+  r.verdict = r.failures.empty() ? Verdict::pass : Verdict::fail;
+  if (r.verdict == Verdict::fail && opt.breakdown) {  // one pass over the error; failures only need the words
+    LocalisationInput li{.spec = c, .candidate = candidate, .golden = p.golden, .naive = p.naive,
+                         .tiled = cand.is_expected ? std::span<const double>() : std::span<const double>(p.tiled_output(opt.threads))};
+    localisation_envelope(c, p.golden_max_abs_value, p.probs_rounding, &li.k_naive, &li.k_tiled, &li.floor);
+    r.localisation = localise(li);
+  }
+  if (opt.keep_candidate) *opt.keep_candidate = std::move(candidate);
+  return finish();
+}
+
+std::string unsupported_reason(const CaseSpec& c, const Candidate& cand) {
+  return cand.unsupported ? cand.unsupported(c) : std::string();
+}
+
+CaseResult unsupported_result(const CaseSpec& c, const Candidate& cand, std::string why) {
+  return {.spec = c, .kernel = cand.kernel, .verdict = Verdict::unsupported, .error = std::move(why)};
+}
+
+CaseResult run_case(const CaseSpec& c, const Candidate& cand, const RunOptions& opt) {
+  if (std::string why = unsupported_reason(c, cand); !why.empty()) return unsupported_result(c, cand, why);
+  PreparedCase p = prepare_case(c, opt.threads);
+  return judge(p, cand, opt);
+}
+
+}  // namespace attn

@@ -1,0 +1,608 @@
+#include "src/suite/config.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include "src/base/fileio.hpp"
+#include "src/base/json_strict.hpp"
+#include "src/suite/numeric_limits_check.hpp"
+
+namespace attn {
+
+using nlohmann::json;
+
+const std::vector<std::string>& case_keys() {
+  static const std::vector<std::string> keys = {
+      "name",   "batch",     "tokens", "kv_tokens", "q_offset", "heads", "kv_heads",
+      "head_dim", "causal",  "window", "sinks",     "scale",    "precision", "exp2",
+      "mask_value", "tiles", "seed",   "inputs",    "tolerance", "gates", "tags"};
+  return keys;
+}
+
+
+std::optional<Tolerance> tolerance_preset(const std::string& name, const Recipe& recipe) {
+  if (name == "recipe") return default_tolerance(recipe);
+  if (name != "torch") return std::nullopt;
+  // torch.testing.assert_close's defaults for the output dtype (integers compare exactly).
+  switch (recipe.output) {
+    case DType::f64: return Tolerance{.atol = 1e-7, .rtol = 1e-7};
+    case DType::f32: return Tolerance{.atol = 1e-5, .rtol = 1.3e-6};
+    case DType::bf16: return Tolerance{.atol = 1e-5, .rtol = 1.6e-2};
+    case DType::f16: return Tolerance{.atol = 1e-5, .rtol = 1e-3};
+    case DType::e4m3: return Tolerance{.atol = 1e-5, .rtol = 1.25e-1};
+    case DType::int8: return Tolerance{.atol = 0.0, .rtol = 0.0};
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// "dump" is written by `attn-diff dump` into case.json (what was dumped, input scales); the loader ignores it.
+const std::vector<std::string> kTopKeys = {"suite", "description", "defaults", "cases", "dump"};
+const std::vector<std::string> kDistKeys = {"dist", "mean", "std", "low", "high", "value", "fraction", "magnitude"};
+const std::vector<std::string> kDistNames = {"normal", "uniform", "constant", "outliers", "integers"};
+const std::vector<std::string> kTileKeys = {"q", "kv"};
+const std::vector<std::string> kToleranceKeys = {"atol", "rtol", "bands"};
+const std::vector<std::string> kRelativeGateKeys = {"k", "eps"};
+
+std::string type_name(const json& v) {
+  if (v.is_boolean()) return "a boolean";
+  if (v.is_number_integer() || v.is_number_unsigned()) return "an integer";
+  if (v.is_number()) return "a number";
+  if (v.is_string()) return "a string";
+  if (v.is_array()) return "a list";
+  if (v.is_object()) return "an object";
+  return "null";
+}
+
+// Reads values out of one JSON object, turning every problem into a diagnostic that names the
+// file, the place (case or defaults) and the key.
+class Reader {
+ public:
+  Reader(std::string file, std::string where, Diagnostics* diags)
+      : file_(std::move(file)), where_(std::move(where)), diags_(diags) {}
+
+  void error(const std::string& message, const std::string& note = "") {
+    diags_->push_back({file_, where_, message, note});
+    ok_ = false;
+  }
+  bool ok() const { return ok_; }
+
+  void check_keys(const json& obj, const std::vector<std::string>& known, const std::string& prefix) {
+    for (const auto& [key, _] : obj.items()) {
+      if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+      const std::string near = nearest(key, known);
+      error(fmt::format("unknown key '{}{}'{}", prefix, key, near.empty() ? "" : fmt::format(" (did you mean '{}{}'?)", prefix, near)),
+            fmt::format("known keys: {}", fmt::join(known, ", ")));
+    }
+  }
+
+  std::optional<std::int64_t> integer(const json& obj, const std::string& key, std::int64_t min,
+                                      const std::string& label = "", std::int64_t max = kMaxInteger) {
+    const std::string name = label.empty() ? key : label;
+    if (!obj.contains(key)) return std::nullopt;
+    const json& v = obj.at(key);
+    if (!(v.is_number_integer() || v.is_number_unsigned()) &&
+        !(v.is_number_float() && std::isfinite(v.get<double>()) && v.get<double>() == std::floor(v.get<double>()))) {
+      error(fmt::format("key '{}' must be an integer, got {} ({})", name, type_name(v), v.dump()));
+      return std::nullopt;
+    }
+    // Compared exactly: an integer as parsed (int64 or uint64), a whole float only within ±2^62,
+    // where the cast cannot overflow (the limits are far below it).
+    const double d = v.get<double>();
+    const bool castable = d >= -0x1p62 && d <= 0x1p62;  // checked before either cast: -1e300 is UB too
+    const bool above = v.is_number_unsigned() ? v.get<std::uint64_t>() > std::uint64_t(max)
+                       : v.is_number_integer() ? v.get<std::int64_t>() > max
+                                               : d > 0x1p62 || (castable && static_cast<std::int64_t>(d) > max);
+    if (above) {
+      error(fmt::format("key '{}' is too large ({}; at most {})", name, v.dump(), max));
+      return std::nullopt;
+    }
+    const bool below = v.is_number_unsigned() ? min > 0 && v.get<std::uint64_t>() < std::uint64_t(min)
+                       : v.is_number_integer() ? v.get<std::int64_t>() < min
+                                               : d < -0x1p62 || (castable && static_cast<std::int64_t>(d) < min);
+    if (below) {
+      error(fmt::format("key '{}' must be at least {}, got {}", name, min, v.dump()));
+      return std::nullopt;
+    }
+    return v.is_number_unsigned() ? static_cast<std::int64_t>(v.get<std::uint64_t>())
+           : v.is_number_integer() ? v.get<std::int64_t>()
+                                   : static_cast<std::int64_t>(d);
+  }
+
+  std::optional<double> number(const json& obj, const std::string& key, const std::string& label = "") {
+    const std::string name = label.empty() ? key : label;
+    if (!obj.contains(key)) return std::nullopt;
+    const json& v = obj.at(key);
+    if (!v.is_number()) {
+      error(fmt::format("key '{}' must be a number, got {} ({})", name, type_name(v), v.dump()));
+      return std::nullopt;
+    }
+    return v.get<double>();
+  }
+
+  std::optional<double> nonneg(const json& obj, const std::string& key, const std::string& label = "") {
+    auto x = number(obj, key, label);
+    if (x && !(*x >= 0.0 && std::isfinite(*x))) {
+      error(fmt::format("key '{}' must be a finite number >= 0, got {}", label.empty() ? key : label, *x));
+      return std::nullopt;
+    }
+    return x;
+  }
+
+  std::optional<bool> boolean(const json& obj, const std::string& key) {
+    if (!obj.contains(key)) return std::nullopt;
+    const json& v = obj.at(key);
+    if (!v.is_boolean()) {
+      error(fmt::format("key '{}' must be true or false, got {} ({})", key, type_name(v), v.dump()));
+      return std::nullopt;
+    }
+    return v.get<bool>();
+  }
+
+  const json* object(const json& obj, const std::string& key) {
+    if (!obj.contains(key)) return nullptr;
+    const json& v = obj.at(key);
+    if (!v.is_object()) {
+      error(fmt::format("key '{}' must be an object, got {} ({})", key, type_name(v), v.dump()));
+      return nullptr;
+    }
+    return &v;
+  }
+
+  Distribution distribution(const json& obj, const std::string& key) {
+    Distribution d;
+    const std::string p = key + ".";
+    check_keys(obj, kDistKeys, p);
+    if (obj.contains("dist")) {
+      const json& v = obj.at("dist");
+      if (!v.is_string() || std::find(kDistNames.begin(), kDistNames.end(), v.get<std::string>()) == kDistNames.end()) {
+        const std::string near = v.is_string() ? nearest(v.get<std::string>(), kDistNames) : "";
+        error(fmt::format("key '{}dist' must be one of {}, got {}{}", p, fmt::join(kDistNames, ", "), v.dump(),
+                          near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near)));
+      } else {
+        d.dist = v.get<std::string>();
+      }
+    }
+    auto finite = [&](const char* k, double& slot) {
+      if (auto x = number(obj, k, p + k)) {
+        if (std::isfinite(*x)) slot = *x;
+        else error(fmt::format("key '{}{}' must be finite", p, k));
+      }
+    };
+    finite("mean", d.mean);
+    finite("low", d.low);
+    finite("high", d.high);
+    finite("value", d.value);
+    if (auto x = nonneg(obj, "std", p + "std")) d.std = *x;
+    if (auto x = nonneg(obj, "magnitude", p + "magnitude")) d.magnitude = *x;
+    if (auto x = nonneg(obj, "fraction", p + "fraction")) {
+      if (*x > 1.0) error(fmt::format("key '{}fraction' must be between 0 and 1, got {}", p, *x));
+      else d.fraction = *x;
+    }
+    if (d.dist == "uniform" && !(d.low < d.high))
+      error(fmt::format("key '{}low' must be below '{}high' ({} >= {})", p, p, d.low, d.high));
+    if (d.dist == "integers") {
+      if (std::floor(d.low) != d.low || std::floor(d.high) != d.high || std::abs(d.low) > 1e6 || std::abs(d.high) > 1e6)
+        error(fmt::format("keys '{}low' and '{}high' of integers must be whole numbers within ±1e6, got {} and {}", p, p,
+                          d.low, d.high));
+      else if (d.low > d.high)
+        error(fmt::format("key '{}low' must not be above '{}high' ({} > {})", p, p, d.low, d.high));
+    }
+    return d;
+  }
+
+ private:
+  std::string file_, where_;
+  Diagnostics* diags_;
+  bool ok_ = true;
+};
+
+std::optional<std::int64_t> checked_product(std::initializer_list<std::int64_t> xs) {
+  std::int64_t p = 1;
+  for (std::int64_t x : xs)
+    if (__builtin_mul_overflow(p, x, &p)) return std::nullopt;
+  return p;
+}
+
+std::string human_bytes(std::uint64_t b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double x = double(b);
+  int u = 0;
+  while (x >= 1024.0 && u < 6) x /= 1024.0, ++u;
+  return fmt::format("{:.1f} {}", x, units[u]);
+}
+
+void apply_gates(Reader& rd, const json& gates, std::vector<GateSpec>* out) {
+  std::vector<std::string> names;
+  for (const GateKind& k : gate_kinds()) names.push_back(k.name);
+  for (const auto& [key, v] : gates.items()) {
+    const GateKind* kind = find_gate_kind(key);
+    if (!kind) {
+      const std::string near = nearest(key, names);
+      rd.error(fmt::format("unknown gate 'gates.{}'{}", key, near.empty() ? "" : fmt::format(" (did you mean 'gates.{}'?)", near)),
+               fmt::format("known gates: {}", fmt::join(names, ", ")));
+      continue;
+    }
+    auto it = std::find_if(out->begin(), out->end(), [&key = key](const GateSpec& g) { return g.name == key; });
+    if (v.is_null()) {  // null switches a default gate off
+      if (it != out->end()) out->erase(it);
+      continue;
+    }
+    GateSpec g{.name = key};
+    if (it != out->end()) g = *it;
+    const std::string label = "gates." + key;
+    if (kind->relative) {
+      if (v.is_object()) {
+        rd.check_keys(v, kRelativeGateKeys, label + ".");
+        if (auto k = rd.nonneg(v, "k", label + ".k")) g.k = *k;
+        if (auto e = rd.nonneg(v, "eps", label + ".eps")) g.eps = *e;
+      } else if (v.is_number()) {
+        json wrapper = {{"k", v}};
+        if (auto k = rd.nonneg(wrapper, "k", label)) g.k = *k;
+      } else {
+        rd.error(fmt::format("key '{}' must be a number (k), an object {{\"k\", \"eps\"}} or null, got {}", label, type_name(v)));
+        continue;
+      }
+    } else {
+      json wrapper = {{"bound", v}};
+      auto b = rd.number(wrapper, "bound", label);
+      if (!b) continue;
+      if (!std::isfinite(*b)) {
+        rd.error(fmt::format("key '{}' must be finite", label));
+        continue;
+      }
+      g.bound = *b;
+    }
+    if (it != out->end()) *it = g;
+    else out->push_back(g);
+  }
+}
+
+// Checks one case (`raw` over `defaults`). With defaults_only, `raw` is the `defaults` object
+// itself, checked alone: every value it holds must be valid even when every case overrides it,
+// but keys that need the rest of a case (required sizes, heads vs kv_heads, the memory estimate)
+// are left to the cases.
+bool parse_case(const json& defaults, const json& raw, std::size_t position, const std::string& file,
+                const LoadOptions& opt, CaseSpec* out, Diagnostics* diags, bool defaults_only = false) {
+  std::string label = defaults_only ? "defaults" : fmt::format("case #{}", position + 1);
+  if (!defaults_only && raw.is_object() && raw.contains("name") && raw.at("name").is_string() &&
+      !raw.at("name").get<std::string>().empty() && !has_unprintable(raw.at("name").get<std::string>()))
+    label = fmt::format("case '{}'", raw.at("name").get<std::string>());
+  Reader rd(file, label, diags);
+  if (!raw.is_object()) {
+    rd.error(fmt::format("a case must be an object, got {}", type_name(raw)));
+    return false;
+  }
+  rd.check_keys(raw, case_keys(), "");
+  json merged = defaults;
+  json patch = raw;
+  patch.erase("gates");
+  merged.merge_patch(patch);
+
+  CaseSpec c;
+  if (defaults_only) {
+    if (raw.contains("name")) rd.error("key 'name' cannot stand in defaults", "each case names itself");
+  } else if (!raw.contains("name")) {
+    rd.error("missing key 'name'", "every case needs a unique name");
+  } else if (!raw.at("name").is_string() || raw.at("name").get<std::string>().empty()) {
+    rd.error(fmt::format("key 'name' must be a non-empty string, got {}", raw.at("name").dump()));
+  } else if (has_unprintable(raw.at("name").get<std::string>())) {  // printable() escapes them in the message
+    rd.error(fmt::format("key 'name' must not contain control characters (nor bidi or zero-width ones), got {}", raw.at("name").dump()),
+             "names are printed in tables, logs and reports, where such characters act on the terminal "
+             "or hide what the name says");
+  } else {
+    c.name = raw.at("name").get<std::string>();
+  }
+
+  // Recipe first: it decides the default tolerance and gates.
+  std::string precision = "bf16-mixed";
+  if (merged.contains("precision")) {
+    const json& v = merged.at("precision");
+    if (!v.is_string() || !recipe_by_name(v.get<std::string>())) {
+      const std::string near = v.is_string() ? nearest(v.get<std::string>(), recipe_names()) : "";
+      rd.error(fmt::format("key 'precision' must be one of {}, got {}{}", fmt::join(recipe_names(), ", "), v.dump(),
+                           near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near)));
+    } else {
+      precision = v.get<std::string>();
+    }
+  }
+  c.recipe = *recipe_by_name(precision);
+  if (auto x = rd.boolean(merged, "exp2")) c.recipe.exp2 = *x;
+  if (merged.contains("mask_value")) {
+    const json& v = merged.at("mask_value");
+    if (v.is_string() && v.get<std::string>() == "-inf") c.recipe.mask_value = -std::numeric_limits<float>::infinity();
+    else if (v.is_number() && v.get<double>() < 0) c.recipe.mask_value = static_cast<float>(v.get<double>());
+    else rd.error(fmt::format("key 'mask_value' must be a negative number or \"-inf\", got {}", v.dump()));
+  }
+
+  Shape& s = c.problem.shape;
+  auto required = [&](const char* key, std::int64_t* slot) {
+    if (!merged.contains(key)) {
+      if (!defaults_only) rd.error(fmt::format("missing key '{}'", key), "set it in the case or in \"defaults\"");
+    } else if (auto x = rd.integer(merged, key, 1)) *slot = *x;
+  };
+  if (auto x = rd.integer(merged, "batch", 1)) s.batch = *x;
+  required("tokens", &s.tokens);
+  required("heads", &s.heads);
+  required("head_dim", &s.head_dim);
+  s.kv_tokens = s.tokens;
+  if (auto x = rd.integer(merged, "kv_tokens", 1)) s.kv_tokens = *x;
+  s.kv_heads = s.heads;
+  if (auto x = rd.integer(merged, "kv_heads", 1)) s.kv_heads = *x;
+  // Checks across keys only for a whole case: a default is combined with what each case sets.
+  const bool whole = !defaults_only;
+  if (whole && rd.ok() && s.heads % s.kv_heads != 0)
+    rd.error(fmt::format("key 'kv_heads' ({}) must divide 'heads' ({})", s.kv_heads, s.heads),
+             "grouped-query attention maps query head h to kv head h / (heads / kv_heads)");
+  s.q_offset = s.kv_tokens - s.tokens;
+  // A negative offset is allowed: queries before the first key (e.g. kv_tokens < tokens) are
+  // rows with no visible key under causal masking, which SPEC §2 defines as exactly 0.
+  if (auto x = rd.integer(merged, "q_offset", -(std::int64_t(1) << 50))) s.q_offset = *x;
+  if (whole && rd.ok() && s.q_offset + s.tokens > s.kv_tokens)
+    rd.error(fmt::format("queries end past the keys: q_offset ({}) + tokens ({}) > kv_tokens ({})", s.q_offset,
+                         s.tokens, s.kv_tokens),
+             "queries sit at positions q_offset .. q_offset + tokens - 1 of the kv_tokens keys");
+
+  if (auto x = rd.boolean(merged, "causal")) c.problem.causal = *x;
+  if (auto x = rd.integer(merged, "window", 0)) c.problem.window = *x;
+  c.problem.scale = 1.0 / std::sqrt(double(s.head_dim));
+  if (auto x = rd.number(merged, "scale")) {
+    if (*x > 0 && *x <= std::numeric_limits<float>::max()) c.problem.scale = *x;  // kernels scale in float
+    else rd.error(fmt::format("key 'scale' must be a finite number > 0 (at most 3.4e38, float32), got {}", *x));
+  }
+
+  if (merged.contains("sinks")) {
+    const json& v = merged.at("sinks");
+    if (v.is_number()) {
+      if (!std::isfinite(v.get<double>())) rd.error("key 'sinks' must be finite");
+      c.sinks = {.kind = SinksSpec::Kind::constant, .values = {v.get<double>()}};
+    } else if (v.is_array()) {
+      c.sinks.kind = SinksSpec::Kind::list;
+      for (const json& e : v) {
+        if (!e.is_number() || !std::isfinite(e.get<double>())) {
+          rd.error(fmt::format("key 'sinks' must hold finite numbers, got {}", e.dump()));
+          break;
+        }
+        c.sinks.values.push_back(e.get<double>());
+      }
+      if (whole && rd.ok() && std::int64_t(c.sinks.values.size()) != s.heads)
+        rd.error(fmt::format("key 'sinks' has {} values but the case has {} heads", c.sinks.values.size(), s.heads),
+                 "give one sink logit per query head, a single number for all heads, or a distribution");
+    } else if (v.is_object()) {
+      c.sinks.kind = SinksSpec::Kind::random;
+      c.sinks.dist = rd.distribution(v, "sinks");
+    } else if (!v.is_null()) {
+      rd.error(fmt::format("key 'sinks' must be null, a number, a list of {} numbers or a distribution object, got {}",
+                           s.heads, type_name(v)));
+    }
+  }
+  c.problem.has_sinks = c.sinks.kind != SinksSpec::Kind::none;
+
+  if (const json* t = rd.object(merged, "tiles")) {
+    rd.check_keys(*t, kTileKeys, "tiles.");
+    if (auto x = rd.integer(*t, "q", 1, "tiles.q")) c.tiles.q = *x;
+    if (auto x = rd.integer(*t, "kv", 1, "tiles.kv")) c.tiles.kv = *x;
+  }
+  if (auto x = rd.integer(merged, "seed", 0, "", std::int64_t(kMaxSeed))) c.seed = static_cast<std::uint64_t>(*x);
+  if (opt.seed && *opt.seed > kMaxSeed)  // the command line checks --seed; this is the library's guard
+    rd.error(fmt::format("the seed override {} is past the largest seed {} (2^53 - 1)", *opt.seed, kMaxSeed));
+  else if (opt.seed) c.seed = *opt.seed;
+  if (const json* d = rd.object(merged, "inputs")) c.inputs = rd.distribution(*d, "inputs");
+  if (whole && rd.ok())  // src/suite/numeric_limits_check.hpp: ranges the recipe cannot compute are refused
+    for (const NumericIssue& issue : check_numeric_limits(c)) rd.error(issue.message, issue.note);
+
+  c.tolerance = default_tolerance(c.recipe);
+  if (merged.contains("tolerance") && merged.at("tolerance").is_string()) {
+    const std::string preset = merged.at("tolerance").get<std::string>();
+    if (auto t = tolerance_preset(preset, c.recipe)) c.tolerance = *t;
+    else rd.error(fmt::format("key 'tolerance' names no preset: \"{}\" (known: \"torch\", \"recipe\")", preset),
+                  "or give an object {\"atol\", \"rtol\", \"bands\"}");
+  } else if (const json* t = rd.object(merged, "tolerance")) {
+    rd.check_keys(*t, kToleranceKeys, "tolerance.");
+    if (auto x = rd.nonneg(*t, "atol", "tolerance.atol")) c.tolerance.atol = *x;
+    if (auto x = rd.nonneg(*t, "rtol", "tolerance.rtol")) c.tolerance.rtol = *x;
+    if (t->contains("bands")) {
+      const json& b = t->at("bands");
+      c.tolerance.bands.clear();
+      if (!b.is_array()) rd.error(fmt::format("key 'tolerance.bands' must be a list of numbers, got {}", type_name(b)));
+      else
+        for (const json& e : b) {
+          if (!e.is_number() || !(e.get<double>() >= 0)) {
+            rd.error(fmt::format("key 'tolerance.bands' must hold numbers >= 0, got {}", e.dump()));
+            break;
+          }
+          c.tolerance.bands.push_back(e.get<double>());
+        }
+    }
+  }
+
+  c.gates = default_gates(c.recipe);
+  for (const json* g : {defaults.contains("gates") ? &defaults.at("gates") : nullptr,
+                        raw.contains("gates") ? &raw.at("gates") : nullptr}) {
+    if (!g) continue;
+    if (!g->is_object()) rd.error(fmt::format("key 'gates' must be an object, got {}", type_name(*g)));
+    else apply_gates(rd, *g, &c.gates);
+  }
+
+  if (merged.contains("tags")) {
+    const json& t = merged.at("tags");
+    if (!t.is_array() || !std::all_of(t.begin(), t.end(), [](const json& e) { return e.is_string(); }))
+      rd.error(fmt::format("key 'tags' must be a list of strings, got {}", t.dump()));
+    else c.tags = t.get<std::vector<std::string>>();
+  }
+
+  if (whole && rd.ok()) {
+    const auto q = checked_product({s.batch, s.tokens, s.heads, s.head_dim});
+    const auto kv = checked_product({s.batch, s.kv_tokens, s.kv_heads, s.head_dim});
+    const auto pairs = checked_product({s.tokens, s.kv_tokens});
+    if (!q || !kv || !pairs || *q > (std::int64_t(1) << 50) || *kv > (std::int64_t(1) << 50)) {
+      rd.error("the tensor sizes overflow: batch × tokens × heads × head_dim is too large to address",
+               fmt::format("batch {}, tokens {}, kv_tokens {}, heads {}, kv_heads {}, head_dim {}", s.batch, s.tokens,
+                           s.kv_tokens, s.heads, s.kv_heads, s.head_dim));
+    } else {
+      const std::uint64_t need = estimate_memory(c, opt.threads);
+      if (need > opt.max_memory)
+        rd.error(fmt::format("the case needs about {} but the memory limit is {}", human_bytes(need),
+                             human_bytes(opt.max_memory)),
+                 "raise it with --max-memory BYTES (suffixes K, M, G) or shrink the case");
+    }
+  }
+  if (!rd.ok()) return false;
+  *out = std::move(c);
+  return true;
+}
+
+}  // namespace
+
+std::uint64_t estimate_memory(const CaseSpec& c, int threads) {
+  const Shape& s = c.problem.shape;
+  const std::uint64_t q = std::uint64_t(s.q_elements());
+  // K and V as the kernels pack them (kernels/blocks.hpp): keys padded to 32, D padded to 32 for V;
+  // golden's copy in float64 is the larger and the packings do not coexist.
+  const std::uint64_t kpad = (std::uint64_t(s.kv_tokens) + 31) / 32 * 32, dpad = (std::uint64_t(s.head_dim) + 31) / 32 * 32;
+  const std::uint64_t packed = 8 * std::uint64_t(s.batch * s.kv_heads) * kpad * (std::uint64_t(s.head_dim) + dpad);
+  // inputs (float) + golden (double) + naive, tiled (float) + candidate and naive copies as double
+  const std::uint64_t tensors = 4 * (q + 2 * std::uint64_t(s.kv_elements())) + 8 * q + 4 * q * 2 + 8 * q * 2 + packed;
+  // per thread: golden's block of 8 score rows in float64, tiled's two blocks of a KV tile and its
+  // Q tile's accumulator
+  const std::uint64_t tile = std::uint64_t(std::min(c.tiles.kv, s.kv_tokens)) + 64;
+  const std::uint64_t per_thread = 8 * 8 * kpad + 2 * 8 * tile * 4 +
+                                   4 * std::uint64_t(std::min(c.tiles.q, s.tokens) + 8) * (dpad + 4) + (1u << 16);
+  return tensors + per_thread * std::uint64_t(std::max(threads, 1));
+}
+
+bool parse_suite(const json& doc, const std::string& file, const LoadOptions& opt, Suite* out, Diagnostics* diags) {
+  Reader top(file, "", diags);
+  if (!doc.is_object()) {
+    top.error(fmt::format("the file must hold a JSON object with \"cases\", got {}", type_name(doc)));
+    return false;
+  }
+  top.check_keys(doc, kTopKeys, "");
+  Suite suite;
+  suite.file = file;
+  for (const char* key : {"suite", "description"}) {
+    if (!doc.contains(key)) continue;
+    if (!doc.at(key).is_string()) top.error(fmt::format("key '{}' must be a string, got {}", key, type_name(doc.at(key))));
+    else (std::string(key) == "suite" ? suite.name : suite.description) = doc.at(key).get<std::string>();
+  }
+  if (has_unprintable(suite.name))  // printable() escapes them in the message
+    top.error(fmt::format("key 'suite' must not contain control characters (nor bidi or zero-width ones), got {}", doc.at("suite").dump()),
+              "the suite name is printed in the summary line and in every report");
+  json defaults = json::object();
+  if (doc.contains("defaults")) {
+    Reader rd(file, "defaults", diags);
+    if (!doc.at("defaults").is_object()) rd.error(fmt::format("key 'defaults' must be an object, got {}", type_name(doc.at("defaults"))));
+    else defaults = doc.at("defaults");
+    if (!rd.ok()) return false;
+    // Every value of defaults is checked here, also those every case overrides; a bad one is
+    // reported once, at defaults, rather than in every case that inherits it.
+    CaseSpec ignored;
+    if (!parse_case(json::object(), defaults, 0, file, opt, &ignored, diags, /*defaults_only=*/true)) return false;
+  }
+  if (!doc.contains("cases") || !doc.at("cases").is_array() || doc.at("cases").empty()) {
+    top.error("key 'cases' must be a non-empty list of case objects");
+    return false;
+  }
+  if (!top.ok()) return false;
+  bool ok = true;
+  std::set<std::string> seen;
+  const json& cases = doc.at("cases");
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    CaseSpec c;
+    if (!parse_case(defaults, cases[i], i, file, opt, &c, diags)) {
+      ok = false;
+      continue;
+    }
+    if (!seen.insert(c.name).second) {
+      diags->push_back({file, fmt::format("case '{}'", c.name), fmt::format("duplicate case name '{}'", c.name),
+                        "case names must be unique: reports and --case select by name"});
+      ok = false;
+      continue;
+    }
+    suite.cases.push_back(std::move(c));
+  }
+  if (!ok) return false;
+  if (suite.name.empty()) suite.name = printable(file);  // a path can hold anything
+  *out = std::move(suite);
+  return true;
+}
+
+bool parse_suite_text(std::string_view s, const std::string& path, const LoadOptions& opt, Suite* out,
+                      Diagnostics* diags) {
+  JsonError e;
+  const std::optional<json> doc = parse_json_strict(s, &e);
+  if (!doc) {
+    diags->push_back({fmt::format("{}:{}:{}", path, e.at.line, e.at.column), "", e.what(), e.note});
+    return false;
+  }
+  return parse_suite(*doc, path, opt, out, diags);
+}
+
+bool load_suite(const std::string& path, const LoadOptions& opt, Suite* out, Diagnostics* diags) {
+  std::string text, why;
+  if (!read_text_file(path, &text, &why)) {  // a FIFO or a device is refused, not waited on
+    diags->push_back({path, "", why == "is a directory, not a file" ? "is a directory, not a suite file" : why, ""});
+    return false;
+  }
+  return parse_suite_text(text, path, opt, out, diags);
+}
+
+json CaseSpec::to_json() const {
+  const Shape& s = problem.shape;
+  json j = {{"name", name},
+            {"batch", s.batch},
+            {"tokens", s.tokens},
+            {"kv_tokens", s.kv_tokens},
+            {"q_offset", s.q_offset},
+            {"heads", s.heads},
+            {"kv_heads", s.kv_heads},
+            {"head_dim", s.head_dim},
+            {"causal", problem.causal},
+            {"window", problem.window},
+            {"scale", problem.scale},
+            {"precision", recipe.name},
+            {"exp2", recipe.exp2},
+            {"tiles", {{"q", tiles.q}, {"kv", tiles.kv}}},
+            {"seed", seed},
+            {"tags", tags}};
+  if (std::isinf(recipe.mask_value)) j["mask_value"] = "-inf";
+  else j["mask_value"] = recipe.mask_value;
+  auto dist = [](const Distribution& d) {
+    return json{{"dist", d.dist}, {"mean", d.mean}, {"std", d.std}, {"low", d.low}, {"high", d.high},
+                {"value", d.value}, {"fraction", d.fraction}, {"magnitude", d.magnitude}};
+  };
+  switch (sinks.kind) {
+    case SinksSpec::Kind::none: j["sinks"] = nullptr; break;
+    case SinksSpec::Kind::constant: j["sinks"] = sinks.values.at(0); break;
+    case SinksSpec::Kind::list: j["sinks"] = sinks.values; break;
+    case SinksSpec::Kind::random: j["sinks"] = dist(sinks.dist); break;
+  }
+  j["inputs"] = dist(inputs);
+  j["tolerance"] = {{"atol", tolerance.atol}, {"rtol", tolerance.rtol}, {"bands", tolerance.bands}};
+  // Gates are written in full, and every default the case dropped is switched off explicitly, so
+  // that loading this object gives the same gate list back.
+  json g = json::object();
+  for (const GateSpec& spec : default_gates(recipe)) g[spec.name] = nullptr;
+  for (const GateSpec& spec : gates) {
+    if (find_gate_kind(spec.name)->relative) {
+      g[spec.name] = {{"k", spec.k}};
+      if (spec.eps >= 0) g[spec.name]["eps"] = spec.eps;
+    } else {
+      g[spec.name] = spec.bound;
+    }
+  }
+  j["gates"] = g;
+  return j;
+}
+
+}  // namespace attn

@@ -1,0 +1,19 @@
+// Inputs of a case: Q, K, V and sinks drawn from the case's distributions with the written-down
+// generator of rng.hpp, then rounded to the recipe's input dtype.
+#pragma once
+
+#include "src/suite/config.hpp"
+#include "src/suite/problem.hpp"
+#include "src/suite/rng.hpp"
+
+#include <span>
+
+namespace attn {
+
+/// The inputs of a case, bit-identical for the same case on every machine and thread count.
+Inputs make_inputs(const CaseSpec& c, int threads = 1);
+
+/// Fills out[n] = draw n of `dist` on the stream `s` of `seed` (as float, not yet rounded to a recipe).
+void fill_distribution(const Distribution& dist, std::uint64_t seed, Stream s, Stream outliers, std::span<float> out);
+
+}  // namespace attn
