@@ -137,6 +137,103 @@ bool swapped_golden(const PreparedCase& p, std::vector<double>* out, std::string
   return true;
 }
 
+// The yardsticks every hypothesis is scored with: golden's energy (the NMSE denominator), the
+// errors a correct kernel shows, and the precision envelope.
+void set_yardsticks(PreparedCase& p, int threads, DiagnosisContext* ctx) {
+  const CaseSpec& c = p.spec;
+  for (double g : p.golden) ctx->reference_sq += std::isfinite(g) ? g * g : 0.0;
+  if (ctx->reference_sq == 0) ctx->reference_sq = double(p.golden.size());
+  const Metrics& tiled = p.tiled_vs_golden(threads);
+  const double u = c.recipe.output == DType::int8 ? 1.0 / 254.0 : unit_roundoff(c.recipe.output);
+  auto nmse_of = [&](const Metrics& m) { return m.rmse ? *m.rmse * *m.rmse * double(m.elements) / ctx->reference_sq : 0.0; };
+  ctx->noise_nmse = std::max({nmse_of(tiled), nmse_of(p.naive_vs_golden), u * u / 12.0, 1e-300});
+  // A prediction is the tiled kernel plus one fault, so it carries the tiled kernel's rounding; a
+  // candidate with the same bug carries at most a correct kernel's. Independent errors add.
+  ctx->match_nmse = std::max(nmse_of(tiled), u * u / 12.0) + ctx->noise_nmse;
+  ctx->tiled_max_abs = tiled.max_abs.value_or(0.0);
+  ctx->naive_max_abs = p.naive_vs_golden.max_abs.value_or(0.0);
+  ctx->ulp_floor = u * p.golden_max_abs_value;
+  ctx->envelope = 2.0 * std::max(ctx->tiled_max_abs, ctx->naive_max_abs) + ctx->ulp_floor;
+  if (ctx->envelope == 0) ctx->envelope = 1e-300;
+}
+
+// A prediction that passes the case's own gates is indistinguishable from a correct kernel here:
+// it becomes not applicable, for the reason `passes`.
+void drop_if_passing(PreparedCase& p, int threads, HypothesisPrediction& h, const char* passes) {
+  if (!h.not_applicable.empty()) return;
+  const RunOptions judge_opt{.threads = threads, .worst = 0, .breakdown = false};
+  if (judge(p, stored(h.values), judge_opt).verdict == Verdict::pass) {
+    h.not_applicable = passes;
+    h.values.clear();
+    h.values.shrink_to_fit();
+  }
+}
+
+// Every mutant's output on the case, in table order.
+std::vector<HypothesisPrediction> mutant_hypotheses(PreparedCase& p, int threads) {
+  const CaseSpec& c = p.spec;
+  // A mutant whose output is the correct kernel's, bit for bit, is no cause of anything here, even
+  // where the correct kernel itself fails the case's gates (then every such mutant would "match").
+  std::vector<double> correct_out;
+  std::string correct_err;
+  const bool have_correct = tiled_candidate(threads).produce(c, p.inputs, &correct_out, &correct_err);
+  const std::vector<float> correct = narrow(correct_out);
+  std::vector<HypothesisPrediction> out;
+  for (const MutantInfo& m : mutants()) {
+    HypothesisPrediction h{.name = m.name, .description = m.description};
+    const Candidate cand = mutant_candidate(m, threads);
+    h.not_applicable = unsupported_reason(c, cand);
+    std::string err;
+    std::vector<double> values;
+    if (h.not_applicable.empty() && !cand.produce(c, p.inputs, &values, &err)) h.not_applicable = err;
+    h.values = narrow(values);
+    if (h.not_applicable.empty() && have_correct && bit_identical(h.values, correct)) {
+      h.not_applicable = identical_reason(m, p.coverage);
+      h.values.clear();
+      h.values.shrink_to_fit();
+    }
+    drop_if_passing(p, threads, h, "on this case the bug stays within the gates (the mutant passes), so it cannot explain a failure here");
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+// Golden as a layout mix-up would show it: stored in each other axis order than the one it is
+// read with (`declared`), then with tokens and heads swapped.
+std::vector<HypothesisPrediction> layout_hypotheses(PreparedCase& p, Layout declared, int threads) {
+  const Index4 dims = p.dims();
+  const std::vector<float> golden_f = narrow(p.golden);
+  const AxisOrder read_as = layout_order(declared);
+  std::vector<HypothesisPrediction> out;
+  for (const OrderMixup& o : kOrders) {
+    if (o.order == read_as) continue;
+    HypothesisPrediction h{.name = "layout:" + order_name(o.order),
+                           .description = fmt::format("golden stored as {} but read as {}", o.stored_as, layout_name(declared))};
+    h.values = narrow(permute_to_bshd(permute_from_bshd(p.golden, dims, o.order), dims, read_as));
+    if (bit_identical(h.values, golden_f)) {
+      h.not_applicable = "its output is golden's on this case (for these sizes the two orders coincide), so it cannot "
+                         "explain a failure here";
+      h.values.clear();
+    }
+    drop_if_passing(p, threads, h, "for these sizes the two orders coincide (or differ within the gates)");
+    out.push_back(std::move(h));
+  }
+  HypothesisPrediction swap{.name = "layout:swap_tokens_heads",
+                            .description = "golden with tokens and heads swapped in Q, K and V (bshd tensors handed to a "
+                                           "bhsd kernel such as torch SDPA)"};
+  std::vector<double> swapped;
+  if (swapped_golden(p, &swapped, &swap.not_applicable, threads))
+    swap.values = narrow(permute_to_bshd(swapped, dims, read_as));
+  if (!swap.values.empty() && bit_identical(swap.values, golden_f)) {
+    swap.not_applicable = "its output is golden's on this case, so it cannot explain a failure here";
+    swap.values.clear();
+  }
+  drop_if_passing(p, threads, swap, "on this case it gives an output within the gates");
+  out.push_back(std::move(swap));
+  return out;
+}
+
+
 // How far the candidate is from golden: the NMSE, the NaN/Inf values where golden is finite, and
 // the largest |c - golden| over the rest.
 struct GoldenDistance {
@@ -249,87 +346,10 @@ void note_indistinguishable(const DiagnosisContext& ctx, std::vector<Scored>* ra
 
 DiagnosisContext build_diagnosis_context(PreparedCase& p, Layout declared, int threads) {
   DiagnosisContext ctx;
-  const CaseSpec& c = p.spec;
-  const Index4 dims = p.dims();
-  const RunOptions judge_opt{.threads = threads, .worst = 0, .breakdown = false};
-
-  for (double g : p.golden) ctx.reference_sq += std::isfinite(g) ? g * g : 0.0;
-  if (ctx.reference_sq == 0) ctx.reference_sq = double(p.golden.size());
-  const Metrics& tiled = p.tiled_vs_golden(threads);
-  const double u = c.recipe.output == DType::int8 ? 1.0 / 254.0 : unit_roundoff(c.recipe.output);
-  auto nmse_of = [&](const Metrics& m) { return m.rmse ? *m.rmse * *m.rmse * double(m.elements) / ctx.reference_sq : 0.0; };
-  ctx.noise_nmse = std::max({nmse_of(tiled), nmse_of(p.naive_vs_golden), u * u / 12.0, 1e-300});
-  // A prediction is the tiled kernel plus one fault, so it carries the tiled kernel's rounding; a
-  // candidate with the same bug carries at most a correct kernel's. Independent errors add.
-  ctx.match_nmse = std::max(nmse_of(tiled), u * u / 12.0) + ctx.noise_nmse;
-  ctx.tiled_max_abs = tiled.max_abs.value_or(0.0);
-  ctx.naive_max_abs = p.naive_vs_golden.max_abs.value_or(0.0);
-  ctx.ulp_floor = u * p.golden_max_abs_value;
-  ctx.envelope = 2.0 * std::max(ctx.tiled_max_abs, ctx.naive_max_abs) + ctx.ulp_floor;
-  if (ctx.envelope == 0) ctx.envelope = 1e-300;
-
+  set_yardsticks(p, threads, &ctx);
   ctx.hypotheses.push_back({.name = "precision", .description = "rounding and tiling, as the precision recipe explains"});
-
-  // A mutant whose output is the correct kernel's, bit for bit, is no cause of anything here, even
-  // where the correct kernel itself fails the case's gates (then every such mutant would "match").
-  std::vector<double> correct_out;
-  std::string correct_err;
-  const bool have_correct = tiled_candidate(threads).produce(c, p.inputs, &correct_out, &correct_err);
-  const std::vector<float> correct = narrow(correct_out);
-  const std::vector<float> golden_f = narrow(p.golden);
-
-  // A prediction that passes the case's own gates is indistinguishable from a correct kernel here.
-  auto check = [&](HypothesisPrediction& h, const char* passes) {
-    if (!h.not_applicable.empty()) return;
-    if (judge(p, stored(h.values), judge_opt).verdict == Verdict::pass) {
-      h.not_applicable = passes;
-      h.values.clear();
-      h.values.shrink_to_fit();
-    }
-  };
-  for (const MutantInfo& m : mutants()) {
-    HypothesisPrediction h{.name = m.name, .description = m.description};
-    const Candidate cand = mutant_candidate(m, threads);
-    h.not_applicable = unsupported_reason(c, cand);
-    std::string err;
-    std::vector<double> out;
-    if (h.not_applicable.empty() && !cand.produce(c, p.inputs, &out, &err)) h.not_applicable = err;
-    h.values = narrow(out);
-    if (h.not_applicable.empty() && have_correct && bit_identical(h.values, correct)) {
-      h.not_applicable = identical_reason(m, p.coverage);
-      h.values.clear();
-      h.values.shrink_to_fit();
-    }
-    check(h, "on this case the bug stays within the gates (the mutant passes), so it cannot explain a failure here");
-    ctx.hypotheses.push_back(std::move(h));
-  }
-
-  const AxisOrder read_as = layout_order(declared);
-  for (const OrderMixup& o : kOrders) {
-    if (o.order == read_as) continue;
-    HypothesisPrediction h{.name = "layout:" + order_name(o.order),
-                           .description = fmt::format("golden stored as {} but read as {}", o.stored_as, layout_name(declared))};
-    h.values = narrow(permute_to_bshd(permute_from_bshd(p.golden, dims, o.order), dims, read_as));
-    if (bit_identical(h.values, golden_f)) {
-      h.not_applicable = "its output is golden's on this case (for these sizes the two orders coincide), so it cannot "
-                         "explain a failure here";
-      h.values.clear();
-    }
-    check(h, "for these sizes the two orders coincide (or differ within the gates)");
-    ctx.hypotheses.push_back(std::move(h));
-  }
-  HypothesisPrediction swap{.name = "layout:swap_tokens_heads",
-                            .description = "golden with tokens and heads swapped in Q, K and V (bshd tensors handed to a "
-                                           "bhsd kernel such as torch SDPA)"};
-  std::vector<double> swapped;
-  if (swapped_golden(p, &swapped, &swap.not_applicable, threads))
-    swap.values = narrow(permute_to_bshd(swapped, dims, read_as));
-  if (!swap.values.empty() && bit_identical(swap.values, golden_f)) {
-    swap.not_applicable = "its output is golden's on this case, so it cannot explain a failure here";
-    swap.values.clear();
-  }
-  check(swap, "on this case it gives an output within the gates");
-  ctx.hypotheses.push_back(std::move(swap));
+  for (HypothesisPrediction& h : mutant_hypotheses(p, threads)) ctx.hypotheses.push_back(std::move(h));
+  for (HypothesisPrediction& h : layout_hypotheses(p, declared, threads)) ctx.hypotheses.push_back(std::move(h));
   return ctx;
 }
 
