@@ -5,6 +5,10 @@
 // Works on any Candidate (a mutant, an external command, ...): the candidate is only ever called
 // through the predicate, and a candidate that crashes or errors on a proposal makes that proposal
 // "does not reproduce", never the end of the shrink.
+//
+// One header, a file per concept: the predicate in shrink_predicate.cpp, the passes in
+// shrink_passes.cpp, a case as config text and a step as its change in shrink_repro.cpp, the
+// driver in shrink.cpp.
 #pragma once
 
 #include <functional>
