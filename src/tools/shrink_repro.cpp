@@ -1,12 +1,14 @@
 // What a reduction of `shrink` writes (src/tools/shrink.hpp): a case as the config text that loads
-// it back, with only the keys that differ from the defaults, and one step of the reduction as the
-// fields it changed.
+// it back, with only the keys that differ from the defaults, one step of the reduction as the
+// fields it changed, the minimal case as a suite file, and the whole reduction as JSON.
 #include "src/tools/shrink.hpp"
 
 #include <fmt/format.h>
 
 #include <limits>
 #include <map>
+
+#include "src/report/table.hpp"
 
 namespace attn {
 
@@ -121,6 +123,73 @@ std::string describe_change(const CaseSpec& from, const CaseSpec& to) {
     parts.push_back(fmt::format("inputs {}→{}", dist_label(from.inputs), dist_label(to.inputs)));
   num("seed", std::int64_t(from.seed), std::int64_t(to.seed));
   return parts.empty() ? "no change" : fmt::format("{}", fmt::join(parts, ", "));
+}
+
+CaseSpec named_minimal(const ShrinkResult& r, const CaseSpec& original, const std::string& kernel) {
+  CaseSpec c = r.minimal;
+  c.name = original.name + "_min";
+  c.tags = {kernel, "gate:" + r.reason.gate, "shrunk-from:" + original.name};
+  if (!r.reason.hypothesis.empty()) c.tags.insert(c.tags.begin() + 2, "hypothesis:" + r.reason.hypothesis);
+  return c;
+}
+
+nlohmann::ordered_json shrunk_suite(const CaseSpec& minimal, const ShrinkResult& r, const CaseSpec& original,
+                                    const std::string& config, const std::string& kernel) {
+  const std::string description =
+      fmt::format("attn-diff shrink of case '{}' ({}) in {} with {}: fails gate {} as the original does", original.name,
+                  shape_label(original.problem.shape), config, kernel, r.reason.gate);
+  return {{"suite", "shrunk"}, {"description", description}, {"cases", {compact_case_json(minimal)}}};
+}
+
+const char* shrink_status_name(ShrinkResult::Status s) {
+  switch (s) {
+    case ShrinkResult::Status::shrunk: return "shrunk";
+    case ShrinkResult::Status::not_failing: return "not-failing";
+    case ShrinkResult::Status::unsupported: return "unsupported";
+    case ShrinkResult::Status::candidate_error: return "candidate-error";
+  }
+  return "?";
+}
+
+nlohmann::ordered_json shrink_report_json(const ShrinkResult& r, const CaseSpec& original, const CaseSpec& minimal,
+                                          const std::string& config, const std::string& kernel) {
+  using ojson = nlohmann::ordered_json;
+  ojson j = {{"schema", "attn-diff.shrink.v1"},
+             {"config", config},
+             {"case", original.name},
+             {"candidate", kernel},
+             {"status", shrink_status_name(r.status)}};
+  if (!r.message.empty()) j["message"] = r.message;
+  j["original"] = {{"shape", shape_label(original.problem.shape)},
+                   {"features", features_label(original)},
+                   {"verdict", verdict_name(r.original.verdict)},
+                   {"failing", r.reason.failing},
+                   {"seconds", r.verify_seconds},
+                   {"case", compact_case_json(original)}};
+  if (r.status != ShrinkResult::Status::shrunk) return j;
+  j["reason"] = {{"gate", r.reason.gate},
+                 {"hypothesis", r.reason.hypothesis.empty() ? ojson() : ojson(r.reason.hypothesis)},
+                 {"hypothesis_from", r.hypothesis_from.empty() ? ojson() : ojson(r.hypothesis_from)},
+                 {"reference_guard", r.reference_guard}};
+  if (!r.diagnosis_note.empty()) j["reason"]["note"] = r.diagnosis_note;
+  ojson steps = ojson::array();
+  for (const ShrinkStep& s : r.steps)
+    steps.push_back({{"pass", s.pass}, {"change", s.change}, {"runs", s.runs}, {"seconds", s.seconds},
+                     {"shape", shape_label(s.result.problem.shape)}, {"case", compact_case_json(s.result)}});
+  j["steps"] = steps;
+  j["minimal"] = compact_case_json(minimal);
+  ojson outcomes = ojson::object();
+  for (const auto& [outcome, n] : r.outcomes) outcomes[repro_name(outcome)] = n;
+  ojson errors = ojson::array();
+  for (const CandidateErrorRecord& e : r.candidate_errors)
+    errors.push_back({{"pass", e.pass}, {"message", e.message}, {"case", compact_case_json(e.proposal)}});
+  j["runs"] = r.runs;
+  j["outcomes"] = outcomes;
+  j["candidate_errors"] = errors;
+  j["over_budget"] = r.over_budget;
+  j["stopped"] = r.stopped;
+  j["shrink_seconds"] = r.shrink_seconds;
+  return j;
 }
 
 }  // namespace attn
