@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <set>
 #include <unistd.h>
 
@@ -36,6 +37,37 @@ int run_list_mutants() {
                 m.only_recipe.empty() ? "" : fmt::format(" [{} only]", m.only_recipe).c_str());
   return kExitPass;
 }
+
+namespace {
+
+// The matrix: one column per case, numbered; K killed, . survived, u unsupported; then the cases
+// exercising each kernel path.
+void print_matrix(const KillMatrix& matrix, const std::vector<MutantOutcome>& outcomes,
+                  const std::vector<std::pair<std::string, int>>& coverage,
+                  const std::function<std::string(const char*, const std::string&)>& paint) {
+  const std::vector<const CaseSpec*>& cases = matrix.cases;
+  std::size_t width = 0;
+  for (const MutantInfo* m : matrix.mutants) width = std::max(width, m->name.size());
+  std::printf("cases:\n");
+  for (std::size_t ci = 0; ci < cases.size(); ++ci) std::printf("  %3zu  %s\n", ci + 1, cases[ci]->name.c_str());
+  std::string header(width + 2, ' ');
+  for (std::size_t ci = 0; ci < cases.size(); ++ci) header += (ci + 1) % 10 == 0 ? char('0' + (ci + 1) / 10 % 10) : ' ';
+  std::printf("\n%s\n", header.c_str());
+  std::string units(width + 2, ' ');
+  for (std::size_t ci = 0; ci < cases.size(); ++ci) units += char('0' + (ci + 1) % 10);
+  std::printf("%s\n", units.c_str());
+  for (std::size_t mi = 0; mi < matrix.mutants.size(); ++mi) {
+    const MutantOutcome& o = outcomes[mi];
+    std::printf("%-*s  %s  %s\n", int(width), o.name.c_str(), matrix.status[mi].c_str(),
+                paint(o.status == "killed" ? "32" : o.status == "survived" ? "1;31" : "36", o.status).c_str());
+  }
+  std::printf("\ncoverage (cases exercising each kernel path):\n");
+  for (const auto& [path, n] : coverage)
+    std::printf("  %-24s %3d/%zu%s\n", path.c_str(), n, cases.size(), n ? "" : "   never tested");
+  std::printf("\n");
+}
+
+}  // namespace
 
 int run_mutate(const MutateOptions& opt) {
   const int threads = resolve_threads(opt.threads);
@@ -94,28 +126,7 @@ int run_mutate(const MutateOptions& opt) {
   const bool color = use_color(opt.no_color);
   auto paint = [&](const char* code, const std::string& s) { return color ? fmt::format("\033[{}m{}\033[0m", code, s) : s; };
 
-  if (!opt.quiet) {
-    // The matrix: one column per case, numbered; K killed, . survived, u unsupported.
-    std::size_t width = 0;
-    for (const MutantInfo* m : selected) width = std::max(width, m->name.size());
-    std::printf("cases:\n");
-    for (std::size_t ci = 0; ci < cases.size(); ++ci) std::printf("  %3zu  %s\n", ci + 1, cases[ci]->name.c_str());
-    std::string header(width + 2, ' ');
-    for (std::size_t ci = 0; ci < cases.size(); ++ci) header += (ci + 1) % 10 == 0 ? char('0' + (ci + 1) / 10 % 10) : ' ';
-    std::printf("\n%s\n", header.c_str());
-    std::string units(width + 2, ' ');
-    for (std::size_t ci = 0; ci < cases.size(); ++ci) units += char('0' + (ci + 1) % 10);
-    std::printf("%s\n", units.c_str());
-    for (std::size_t mi = 0; mi < selected.size(); ++mi) {
-      const MutantOutcome& o = outcomes[mi];
-      std::printf("%-*s  %s  %s\n", int(width), o.name.c_str(), matrix.status[mi].c_str(),
-                  paint(o.status == "killed" ? "32" : o.status == "survived" ? "1;31" : "36", o.status).c_str());
-    }
-    std::printf("\ncoverage (cases exercising each kernel path):\n");
-    for (const auto& [path, n] : coverage)
-      std::printf("  %-24s %3d/%zu%s\n", path.c_str(), n, cases.size(), n ? "" : "   never tested");
-    std::printf("\n");
-  }
+  if (!opt.quiet) print_matrix(matrix, outcomes, coverage, paint);
   for (const MutantOutcome& o : outcomes)
     if (o.status == "survived") std::printf("survived: %s: %s\n", o.name.c_str(), o.reason.c_str());
   std::printf("%s\n", paint(killed == supported ? "32" : "1;31",
