@@ -14,6 +14,7 @@
 
 #include "src/base/fileio.hpp"
 #include "src/base/json_strict.hpp"
+#include "src/suite/json_reader.hpp"
 #include "src/suite/numeric_limits_check.hpp"
 
 namespace attn {
@@ -48,164 +49,9 @@ namespace {
 
 // "dump" is written by `attn-diff dump` into case.json (what was dumped, input scales); the loader ignores it.
 const std::vector<std::string> kTopKeys = {"suite", "description", "defaults", "cases", "dump"};
-const std::vector<std::string> kDistKeys = {"dist", "mean", "std", "low", "high", "value", "fraction", "magnitude"};
-const std::vector<std::string> kDistNames = {"normal", "uniform", "constant", "outliers", "integers"};
 const std::vector<std::string> kTileKeys = {"q", "kv"};
 const std::vector<std::string> kToleranceKeys = {"atol", "rtol", "bands"};
 const std::vector<std::string> kRelativeGateKeys = {"k", "eps"};
-
-std::string type_name(const json& v) {
-  if (v.is_boolean()) return "a boolean";
-  if (v.is_number_integer() || v.is_number_unsigned()) return "an integer";
-  if (v.is_number()) return "a number";
-  if (v.is_string()) return "a string";
-  if (v.is_array()) return "a list";
-  if (v.is_object()) return "an object";
-  return "null";
-}
-
-// Reads values out of one JSON object, turning every problem into a diagnostic that names the
-// file, the place (case or defaults) and the key.
-class Reader {
- public:
-  Reader(std::string file, std::string where, Diagnostics* diags)
-      : file_(std::move(file)), where_(std::move(where)), diags_(diags) {}
-
-  void error(const std::string& message, const std::string& note = "") {
-    diags_->push_back({file_, where_, message, note});
-    ok_ = false;
-  }
-  bool ok() const { return ok_; }
-
-  void check_keys(const json& obj, const std::vector<std::string>& known, const std::string& prefix) {
-    for (const auto& [key, _] : obj.items()) {
-      if (std::find(known.begin(), known.end(), key) != known.end()) continue;
-      const std::string near = nearest(key, known);
-      error(fmt::format("unknown key '{}{}'{}", prefix, key, near.empty() ? "" : fmt::format(" (did you mean '{}{}'?)", prefix, near)),
-            fmt::format("known keys: {}", fmt::join(known, ", ")));
-    }
-  }
-
-  std::optional<std::int64_t> integer(const json& obj, const std::string& key, std::int64_t min,
-                                      const std::string& label = "", std::int64_t max = kMaxInteger) {
-    const std::string name = label.empty() ? key : label;
-    if (!obj.contains(key)) return std::nullopt;
-    const json& v = obj.at(key);
-    if (!(v.is_number_integer() || v.is_number_unsigned()) &&
-        !(v.is_number_float() && std::isfinite(v.get<double>()) && v.get<double>() == std::floor(v.get<double>()))) {
-      error(fmt::format("key '{}' must be an integer, got {} ({})", name, type_name(v), v.dump()));
-      return std::nullopt;
-    }
-    // Compared exactly: an integer as parsed (int64 or uint64), a whole float only within ±2^62,
-    // where the cast cannot overflow (the limits are far below it).
-    const double d = v.get<double>();
-    const bool castable = d >= -0x1p62 && d <= 0x1p62;  // checked before either cast: -1e300 is UB too
-    const bool above = v.is_number_unsigned() ? v.get<std::uint64_t>() > std::uint64_t(max)
-                       : v.is_number_integer() ? v.get<std::int64_t>() > max
-                                               : d > 0x1p62 || (castable && static_cast<std::int64_t>(d) > max);
-    if (above) {
-      error(fmt::format("key '{}' is too large ({}; at most {})", name, v.dump(), max));
-      return std::nullopt;
-    }
-    const bool below = v.is_number_unsigned() ? min > 0 && v.get<std::uint64_t>() < std::uint64_t(min)
-                       : v.is_number_integer() ? v.get<std::int64_t>() < min
-                                               : d < -0x1p62 || (castable && static_cast<std::int64_t>(d) < min);
-    if (below) {
-      error(fmt::format("key '{}' must be at least {}, got {}", name, min, v.dump()));
-      return std::nullopt;
-    }
-    return v.is_number_unsigned() ? static_cast<std::int64_t>(v.get<std::uint64_t>())
-           : v.is_number_integer() ? v.get<std::int64_t>()
-                                   : static_cast<std::int64_t>(d);
-  }
-
-  std::optional<double> number(const json& obj, const std::string& key, const std::string& label = "") {
-    const std::string name = label.empty() ? key : label;
-    if (!obj.contains(key)) return std::nullopt;
-    const json& v = obj.at(key);
-    if (!v.is_number()) {
-      error(fmt::format("key '{}' must be a number, got {} ({})", name, type_name(v), v.dump()));
-      return std::nullopt;
-    }
-    return v.get<double>();
-  }
-
-  std::optional<double> nonneg(const json& obj, const std::string& key, const std::string& label = "") {
-    auto x = number(obj, key, label);
-    if (x && !(*x >= 0.0 && std::isfinite(*x))) {
-      error(fmt::format("key '{}' must be a finite number >= 0, got {}", label.empty() ? key : label, *x));
-      return std::nullopt;
-    }
-    return x;
-  }
-
-  std::optional<bool> boolean(const json& obj, const std::string& key) {
-    if (!obj.contains(key)) return std::nullopt;
-    const json& v = obj.at(key);
-    if (!v.is_boolean()) {
-      error(fmt::format("key '{}' must be true or false, got {} ({})", key, type_name(v), v.dump()));
-      return std::nullopt;
-    }
-    return v.get<bool>();
-  }
-
-  const json* object(const json& obj, const std::string& key) {
-    if (!obj.contains(key)) return nullptr;
-    const json& v = obj.at(key);
-    if (!v.is_object()) {
-      error(fmt::format("key '{}' must be an object, got {} ({})", key, type_name(v), v.dump()));
-      return nullptr;
-    }
-    return &v;
-  }
-
-  Distribution distribution(const json& obj, const std::string& key) {
-    Distribution d;
-    const std::string p = key + ".";
-    check_keys(obj, kDistKeys, p);
-    if (obj.contains("dist")) {
-      const json& v = obj.at("dist");
-      if (!v.is_string() || std::find(kDistNames.begin(), kDistNames.end(), v.get<std::string>()) == kDistNames.end()) {
-        const std::string near = v.is_string() ? nearest(v.get<std::string>(), kDistNames) : "";
-        error(fmt::format("key '{}dist' must be one of {}, got {}{}", p, fmt::join(kDistNames, ", "), v.dump(),
-                          near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near)));
-      } else {
-        d.dist = v.get<std::string>();
-      }
-    }
-    auto finite = [&](const char* k, double& slot) {
-      if (auto x = number(obj, k, p + k)) {
-        if (std::isfinite(*x)) slot = *x;
-        else error(fmt::format("key '{}{}' must be finite", p, k));
-      }
-    };
-    finite("mean", d.mean);
-    finite("low", d.low);
-    finite("high", d.high);
-    finite("value", d.value);
-    if (auto x = nonneg(obj, "std", p + "std")) d.std = *x;
-    if (auto x = nonneg(obj, "magnitude", p + "magnitude")) d.magnitude = *x;
-    if (auto x = nonneg(obj, "fraction", p + "fraction")) {
-      if (*x > 1.0) error(fmt::format("key '{}fraction' must be between 0 and 1, got {}", p, *x));
-      else d.fraction = *x;
-    }
-    if (d.dist == "uniform" && !(d.low < d.high))
-      error(fmt::format("key '{}low' must be below '{}high' ({} >= {})", p, p, d.low, d.high));
-    if (d.dist == "integers") {
-      if (std::floor(d.low) != d.low || std::floor(d.high) != d.high || std::abs(d.low) > 1e6 || std::abs(d.high) > 1e6)
-        error(fmt::format("keys '{}low' and '{}high' of integers must be whole numbers within ±1e6, got {} and {}", p, p,
-                          d.low, d.high));
-      else if (d.low > d.high)
-        error(fmt::format("key '{}low' must not be above '{}high' ({} > {})", p, p, d.low, d.high));
-    }
-    return d;
-  }
-
- private:
-  std::string file_, where_;
-  Diagnostics* diags_;
-  bool ok_ = true;
-};
 
 std::optional<std::int64_t> checked_product(std::initializer_list<std::int64_t> xs) {
   std::int64_t p = 1;
@@ -222,7 +68,7 @@ std::string human_bytes(std::uint64_t b) {
   return fmt::format("{:.1f} {}", x, units[u]);
 }
 
-void apply_gates(Reader& rd, const json& gates, std::vector<GateSpec>* out) {
+void apply_gates(JsonReader& rd, const json& gates, std::vector<GateSpec>* out) {
   std::vector<std::string> names;
   for (const GateKind& k : gate_kinds()) names.push_back(k.name);
   for (const auto& [key, v] : gates.items()) {
@@ -250,7 +96,7 @@ void apply_gates(Reader& rd, const json& gates, std::vector<GateSpec>* out) {
         json wrapper = {{"k", v}};
         if (auto k = rd.nonneg(wrapper, "k", label)) g.k = *k;
       } else {
-        rd.error(fmt::format("key '{}' must be a number (k), an object {{\"k\", \"eps\"}} or null, got {}", label, type_name(v)));
+        rd.error(fmt::format("key '{}' must be a number (k), an object {{\"k\", \"eps\"}} or null, got {}", label, json_type_name(v)));
         continue;
       }
     } else {
@@ -278,9 +124,9 @@ bool parse_case(const json& defaults, const json& raw, std::size_t position, con
   if (!defaults_only && raw.is_object() && raw.contains("name") && raw.at("name").is_string() &&
       !raw.at("name").get<std::string>().empty() && !has_unprintable(raw.at("name").get<std::string>()))
     label = fmt::format("case '{}'", raw.at("name").get<std::string>());
-  Reader rd(file, label, diags);
+  JsonReader rd(file, label, diags);
   if (!raw.is_object()) {
-    rd.error(fmt::format("a case must be an object, got {}", type_name(raw)));
+    rd.error(fmt::format("a case must be an object, got {}", json_type_name(raw)));
     return false;
   }
   rd.check_keys(raw, case_keys(), "");
@@ -380,10 +226,10 @@ bool parse_case(const json& defaults, const json& raw, std::size_t position, con
                  "give one sink logit per query head, a single number for all heads, or a distribution");
     } else if (v.is_object()) {
       c.sinks.kind = SinksSpec::Kind::random;
-      c.sinks.dist = rd.distribution(v, "sinks");
+      c.sinks.dist = read_distribution(rd, v, "sinks");
     } else if (!v.is_null()) {
       rd.error(fmt::format("key 'sinks' must be null, a number, a list of {} numbers or a distribution object, got {}",
-                           s.heads, type_name(v)));
+                           s.heads, json_type_name(v)));
     }
   }
   c.problem.has_sinks = c.sinks.kind != SinksSpec::Kind::none;
@@ -397,7 +243,7 @@ bool parse_case(const json& defaults, const json& raw, std::size_t position, con
   if (opt.seed && *opt.seed > kMaxSeed)  // the command line checks --seed; this is the library's guard
     rd.error(fmt::format("the seed override {} is past the largest seed {} (2^53 - 1)", *opt.seed, kMaxSeed));
   else if (opt.seed) c.seed = *opt.seed;
-  if (const json* d = rd.object(merged, "inputs")) c.inputs = rd.distribution(*d, "inputs");
+  if (const json* d = rd.object(merged, "inputs")) c.inputs = read_distribution(rd, *d, "inputs");
   if (whole && rd.ok())  // src/suite/numeric_limits_check.hpp: ranges the recipe cannot compute are refused
     for (const NumericIssue& issue : check_numeric_limits(c)) rd.error(issue.message, issue.note);
 
@@ -414,7 +260,7 @@ bool parse_case(const json& defaults, const json& raw, std::size_t position, con
     if (t->contains("bands")) {
       const json& b = t->at("bands");
       c.tolerance.bands.clear();
-      if (!b.is_array()) rd.error(fmt::format("key 'tolerance.bands' must be a list of numbers, got {}", type_name(b)));
+      if (!b.is_array()) rd.error(fmt::format("key 'tolerance.bands' must be a list of numbers, got {}", json_type_name(b)));
       else
         for (const json& e : b) {
           if (!e.is_number() || !(e.get<double>() >= 0)) {
@@ -430,7 +276,7 @@ bool parse_case(const json& defaults, const json& raw, std::size_t position, con
   for (const json* g : {defaults.contains("gates") ? &defaults.at("gates") : nullptr,
                         raw.contains("gates") ? &raw.at("gates") : nullptr}) {
     if (!g) continue;
-    if (!g->is_object()) rd.error(fmt::format("key 'gates' must be an object, got {}", type_name(*g)));
+    if (!g->is_object()) rd.error(fmt::format("key 'gates' must be an object, got {}", json_type_name(*g)));
     else apply_gates(rd, *g, &c.gates);
   }
 
@@ -482,9 +328,9 @@ std::uint64_t estimate_memory(const CaseSpec& c, int threads) {
 }
 
 bool parse_suite(const json& doc, const std::string& file, const LoadOptions& opt, Suite* out, Diagnostics* diags) {
-  Reader top(file, "", diags);
+  JsonReader top(file, "", diags);
   if (!doc.is_object()) {
-    top.error(fmt::format("the file must hold a JSON object with \"cases\", got {}", type_name(doc)));
+    top.error(fmt::format("the file must hold a JSON object with \"cases\", got {}", json_type_name(doc)));
     return false;
   }
   top.check_keys(doc, kTopKeys, "");
@@ -492,7 +338,7 @@ bool parse_suite(const json& doc, const std::string& file, const LoadOptions& op
   suite.file = file;
   for (const char* key : {"suite", "description"}) {
     if (!doc.contains(key)) continue;
-    if (!doc.at(key).is_string()) top.error(fmt::format("key '{}' must be a string, got {}", key, type_name(doc.at(key))));
+    if (!doc.at(key).is_string()) top.error(fmt::format("key '{}' must be a string, got {}", key, json_type_name(doc.at(key))));
     else (std::string(key) == "suite" ? suite.name : suite.description) = doc.at(key).get<std::string>();
   }
   if (has_unprintable(suite.name))  // printable() escapes them in the message
@@ -500,8 +346,8 @@ bool parse_suite(const json& doc, const std::string& file, const LoadOptions& op
               "the suite name is printed in the summary line and in every report");
   json defaults = json::object();
   if (doc.contains("defaults")) {
-    Reader rd(file, "defaults", diags);
-    if (!doc.at("defaults").is_object()) rd.error(fmt::format("key 'defaults' must be an object, got {}", type_name(doc.at("defaults"))));
+    JsonReader rd(file, "defaults", diags);
+    if (!doc.at("defaults").is_object()) rd.error(fmt::format("key 'defaults' must be an object, got {}", json_type_name(doc.at("defaults"))));
     else defaults = doc.at("defaults");
     if (!rd.ok()) return false;
     // Every value of defaults is checked here, also those every case overrides; a bad one is
