@@ -13,6 +13,7 @@
 #include "src/base/diagnostic.hpp"
 #include "src/suite/distribution.hpp"
 #include "src/suite/gate_spec.hpp"
+#include "src/suite/memory_estimate.hpp"  // estimate_memory
 #include "src/suite/problem.hpp"
 #include "src/suite/recipe.hpp"
 
@@ -71,10 +72,6 @@ bool parse_suite(const nlohmann::json& doc, const std::string& file, const LoadO
 /// load_suite runs after reading the file, and what tests/fuzz feeds arbitrary bytes to.
 bool parse_suite_text(std::string_view text, const std::string& file, const LoadOptions& opt, Suite* out,
                       Diagnostics* diags);
-
-/// Bytes a run of the case needs at its peak: inputs, the three outputs, the candidate copy, and
-/// per-thread workspace.
-std::uint64_t estimate_memory(const CaseSpec& c, int threads);
 
 /// The keys a case (or `defaults`) may have, in SPEC order.
 const std::vector<std::string>& case_keys();
