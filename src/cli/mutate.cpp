@@ -3,17 +3,16 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <map>
+#include <functional>
 #include <set>
 #include <unistd.h>
 
 #include "kernels/mutants.hpp"
 #include "src/base/parallel.hpp"
 #include "src/cli/common.hpp"
-#include "src/judge/coverage.hpp"
 #include "src/suite/config.hpp"
+#include "src/tools/mutate.hpp"
 
 namespace attn {
 
@@ -39,18 +38,36 @@ int run_list_mutants() {
   return kExitPass;
 }
 
-nlohmann::json mutate_to_json(const std::vector<MutantOutcome>& outcomes, double score,
-                              const std::vector<std::pair<std::string, int>>& coverage_totals, int cases) {
-  nlohmann::json ms = nlohmann::json::array();
-  for (const MutantOutcome& o : outcomes) {
-    nlohmann::json m = {{"name", o.name}, {"status", o.status}, {"killed_by", o.killed_by}};
-    if (!o.reason.empty()) m["reason"] = o.reason;
-    ms.push_back(m);
+namespace {
+
+// The matrix: one column per case, numbered; K killed, . survived, u unsupported; then the cases
+// exercising each kernel path.
+void print_matrix(const KillMatrix& matrix, const std::vector<MutantOutcome>& outcomes,
+                  const std::vector<std::pair<std::string, int>>& coverage,
+                  const std::function<std::string(const char*, const std::string&)>& paint) {
+  const std::vector<const CaseSpec*>& cases = matrix.cases;
+  std::size_t width = 0;
+  for (const MutantInfo* m : matrix.mutants) width = std::max(width, m->name.size());
+  std::printf("cases:\n");
+  for (std::size_t ci = 0; ci < cases.size(); ++ci) std::printf("  %3zu  %s\n", ci + 1, cases[ci]->name.c_str());
+  std::string header(width + 2, ' ');
+  for (std::size_t ci = 0; ci < cases.size(); ++ci) header += (ci + 1) % 10 == 0 ? char('0' + (ci + 1) / 10 % 10) : ' ';
+  std::printf("\n%s\n", header.c_str());
+  std::string units(width + 2, ' ');
+  for (std::size_t ci = 0; ci < cases.size(); ++ci) units += char('0' + (ci + 1) % 10);
+  std::printf("%s\n", units.c_str());
+  for (std::size_t mi = 0; mi < matrix.mutants.size(); ++mi) {
+    const MutantOutcome& o = outcomes[mi];
+    std::printf("%-*s  %s  %s\n", int(width), o.name.c_str(), matrix.status[mi].c_str(),
+                paint(o.status == "killed" ? "32" : o.status == "survived" ? "1;31" : "36", o.status).c_str());
   }
-  nlohmann::json cov = nlohmann::json::object();
-  for (const auto& [path, n] : coverage_totals) cov[path] = n;
-  return {{"schema", "attn-diff.mutate.v1"}, {"score", score}, {"cases", cases}, {"mutants", ms}, {"coverage", cov}};
+  std::printf("\ncoverage (cases exercising each kernel path):\n");
+  for (const auto& [path, n] : coverage)
+    std::printf("  %-24s %3d/%zu%s\n", path.c_str(), n, cases.size(), n ? "" : "   never tested");
+  std::printf("\n");
 }
+
+}  // namespace
 
 int run_mutate(const MutateOptions& opt) {
   const int threads = resolve_threads(opt.threads);
@@ -98,97 +115,27 @@ int run_mutate(const MutateOptions& opt) {
     return kExitUsage;
   }
 
-  // status[m][c]: 'K' killed, '.' survived, 'u' unsupported; each case is prepared once.
-  std::vector<std::string> status(selected.size(), std::string(cases.size(), '.'));
-  std::map<std::string, int> coverage_count;
-  std::vector<std::vector<std::string>> case_coverage(cases.size());
   const bool progress = !opt.quiet && ::isatty(STDERR_FILENO);
-  const auto start = std::chrono::steady_clock::now();
-  for (std::size_t ci = 0; ci < cases.size(); ++ci) {
-    const CaseSpec& c = *cases[ci];
-    if (progress) std::fprintf(stderr, "\r[%zu/%zu] %-50s", ci + 1, cases.size(), c.name.c_str());
-    PreparedCase prep = prepare_case(c, threads);
-    case_coverage[ci] = prep.coverage;
-    for (const std::string& path : prep.coverage) ++coverage_count[path];
-    for (std::size_t mi = 0; mi < selected.size(); ++mi) {
-      const Candidate cand = mutant_candidate(*selected[mi], threads);
-      if (!unsupported_reason(c, cand).empty()) {
-        status[mi][ci] = 'u';
-        continue;
-      }
-      const CaseResult r = judge(prep, cand, {.threads = threads, .worst = 0, .breakdown = false});
-      status[mi][ci] = r.verdict == Verdict::pass ? '.' : 'K';
-    }
-  }
+  const KillMatrix matrix = kill_matrix(selected, cases, threads, [&](std::size_t ci) {
+    if (progress) std::fprintf(stderr, "\r[%zu/%zu] %-50s", ci + 1, cases.size(), cases[ci]->name.c_str());
+  });
   if (progress) std::fprintf(stderr, "\r%*s\r", 70, "");
-
-  std::vector<MutantOutcome> outcomes;
-  int killed = 0, supported = 0;
-  for (std::size_t mi = 0; mi < selected.size(); ++mi) {
-    const MutantInfo& m = *selected[mi];
-    MutantOutcome o{.name = m.name};
-    for (std::size_t ci = 0; ci < cases.size(); ++ci)
-      if (status[mi][ci] == 'K') o.killed_by.push_back(cases[ci]->name);
-    const bool any_supported = status[mi].find_first_not_of('u') != std::string::npos;
-    if (!o.killed_by.empty()) o.status = "killed";
-    else if (!any_supported) o.status = "unsupported";
-    else {
-      o.status = "survived";
-      std::vector<std::string> missing;
-      for (const std::string& need : m.needs)
-        if (!coverage_count.count(need)) missing.push_back(need);
-      o.reason = missing.empty()
-                     ? "every case it needs is there but its error stayed within the gates"
-                     : fmt::format("no case covers {}", fmt::join(missing, ", "));
-      for (const std::string& need : missing)
-        for (const CoveragePath& p : coverage_paths())
-          if (p.name == need) o.reason += fmt::format(" ({})", p.description);
-    }
-    killed += o.status == "killed";
-    supported += o.status != "unsupported";
-    outcomes.push_back(std::move(o));
-  }
-  const double score = supported ? double(killed) / double(supported) : 0.0;
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const std::vector<MutantOutcome> outcomes = mutant_outcomes(matrix);
+  const auto [killed, supported, score] = mutation_score(outcomes);
+  const std::vector<std::pair<std::string, int>> coverage = coverage_totals(matrix);
   const bool color = use_color(opt.no_color);
   auto paint = [&](const char* code, const std::string& s) { return color ? fmt::format("\033[{}m{}\033[0m", code, s) : s; };
 
-  if (!opt.quiet) {
-    // The matrix: one column per case, numbered; K killed, . survived, u unsupported.
-    std::size_t width = 0;
-    for (const MutantInfo* m : selected) width = std::max(width, m->name.size());
-    std::printf("cases:\n");
-    for (std::size_t ci = 0; ci < cases.size(); ++ci) std::printf("  %3zu  %s\n", ci + 1, cases[ci]->name.c_str());
-    std::string header(width + 2, ' ');
-    for (std::size_t ci = 0; ci < cases.size(); ++ci) header += (ci + 1) % 10 == 0 ? char('0' + (ci + 1) / 10 % 10) : ' ';
-    std::printf("\n%s\n", header.c_str());
-    std::string units(width + 2, ' ');
-    for (std::size_t ci = 0; ci < cases.size(); ++ci) units += char('0' + (ci + 1) % 10);
-    std::printf("%s\n", units.c_str());
-    for (std::size_t mi = 0; mi < selected.size(); ++mi) {
-      const MutantOutcome& o = outcomes[mi];
-      std::printf("%-*s  %s  %s\n", int(width), o.name.c_str(), status[mi].c_str(),
-                  paint(o.status == "killed" ? "32" : o.status == "survived" ? "1;31" : "36", o.status).c_str());
-    }
-    std::printf("\ncoverage (cases exercising each kernel path):\n");
-    for (const CoveragePath& p : coverage_paths()) {
-      const int n = coverage_count.count(p.name) ? coverage_count[p.name] : 0;
-      std::printf("  %-24s %3d/%zu%s\n", p.name.c_str(), n, cases.size(), n ? "" : "   never tested");
-    }
-    std::printf("\n");
-  }
+  if (!opt.quiet) print_matrix(matrix, outcomes, coverage, paint);
   for (const MutantOutcome& o : outcomes)
     if (o.status == "survived") std::printf("survived: %s: %s\n", o.name.c_str(), o.reason.c_str());
   std::printf("%s\n", paint(killed == supported ? "32" : "1;31",
                              fmt::format("mutation score: {}/{} killed ({:.1f}%), {} cases, {:.1f} s", killed, supported,
-                                         100.0 * score, cases.size(), seconds))
+                                         100.0 * score, cases.size(), matrix.seconds))
                           .c_str());
   std::fflush(stdout);
-  if (!opt.json.empty()) {
-    std::vector<std::pair<std::string, int>> totals;
-    for (const CoveragePath& p : coverage_paths()) totals.emplace_back(p.name, coverage_count[p.name]);
-    if (!write_json_file(opt.json, mutate_to_json(outcomes, score, totals, int(cases.size())))) return kExitRuntime;
-  }
+  if (!opt.json.empty() && !write_json_file(opt.json, mutate_to_json(outcomes, score, coverage, int(cases.size()))))
+    return kExitRuntime;
   return killed == supported ? kExitPass : kExitFail;
 }
 

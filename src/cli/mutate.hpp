@@ -1,14 +1,14 @@
 // `attn-diff mutate`: every mutant against every case, the kill matrix, the mutation score, and
-// why each survivor survived. `attn-diff list-mutants` prints the mutant table.
+// why each survivor survived (the engine: src/tools/mutate.hpp; this file reads the options, draws the
+// matrix and picks the exit code). `attn-diff list-mutants` prints the mutant table.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
-#include "src/judge/runner.hpp"
+#include "src/tools/mutate.hpp"  // the engine: kill_matrix(), mutant_outcomes(), mutation_score(), mutate_to_json()
 
 namespace attn {
 
@@ -28,17 +28,5 @@ int run_mutate(const MutateOptions& opt);
 
 void setup_list_mutants(CLI::App& app);
 int run_list_mutants();
-
-/// One mutant's outcome over a set of cases.
-struct MutantOutcome {
-  std::string name;
-  std::string status;  // killed, survived, unsupported
-  std::vector<std::string> killed_by;
-  std::string reason;  // for survivors: the coverage no case had, or that the bug never showed
-};
-
-/// The mutate JSON of SPEC §6: {"score", "mutants": [{"name", "status", "killed_by"}]} plus extras.
-nlohmann::json mutate_to_json(const std::vector<MutantOutcome>& outcomes, double score,
-                              const std::vector<std::pair<std::string, int>>& coverage_totals, int cases);
 
 }  // namespace attn

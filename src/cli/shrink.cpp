@@ -65,77 +65,6 @@ int run_shrink(const ShrinkCommandOptions& opt) {
 
 namespace {
 
-// The minimal case under its own name, with the candidate, the gate, the top hypothesis and where
-// it came from in its tags, so a regression test can replay it with the same candidate and check
-// the same gate and diagnosis.
-CaseSpec named_minimal(const ShrinkResult& r, const CaseSpec& original, const Candidate& cand) {
-  CaseSpec c = r.minimal;
-  c.name = original.name + "_min";
-  c.tags = {cand.kernel, "gate:" + r.reason.gate, "shrunk-from:" + original.name};
-  if (!r.reason.hypothesis.empty()) c.tags.insert(c.tags.begin() + 2, "hypothesis:" + r.reason.hypothesis);
-  return c;
-}
-
-nlohmann::ordered_json shrunk_suite(const CaseSpec& minimal, const ShrinkResult& r, const CaseSpec& original,
-                                    const std::string& config, const Candidate& cand) {
-  const std::string description =
-      fmt::format("attn-diff shrink of case '{}' ({}) in {} with {}: fails gate {} as the original does", original.name,
-                  shape_label(original.problem.shape), config, cand.kernel, r.reason.gate);
-  return {{"suite", "shrunk"}, {"description", description}, {"cases", {compact_case_json(minimal)}}};
-}
-
-const char* status_name(ShrinkResult::Status s) {
-  switch (s) {
-    case ShrinkResult::Status::shrunk: return "shrunk";
-    case ShrinkResult::Status::not_failing: return "not-failing";
-    case ShrinkResult::Status::unsupported: return "unsupported";
-    case ShrinkResult::Status::candidate_error: return "candidate-error";
-  }
-  return "?";
-}
-
-// --json: the whole reduction as data (each case as the config keys that differ from defaults).
-nlohmann::ordered_json shrink_report_json(const ShrinkResult& r, const CaseSpec& original, const CaseSpec& minimal,
-                                          const std::string& config, const Candidate& cand) {
-  using ojson = nlohmann::ordered_json;
-  ojson j = {{"schema", "attn-diff.shrink.v1"},
-             {"config", config},
-             {"case", original.name},
-             {"candidate", cand.kernel},
-             {"status", status_name(r.status)}};
-  if (!r.message.empty()) j["message"] = r.message;
-  j["original"] = {{"shape", shape_label(original.problem.shape)},
-                   {"features", features_label(original)},
-                   {"verdict", verdict_name(r.original.verdict)},
-                   {"failing", r.reason.failing},
-                   {"seconds", r.verify_seconds},
-                   {"case", compact_case_json(original)}};
-  if (r.status != ShrinkResult::Status::shrunk) return j;
-  j["reason"] = {{"gate", r.reason.gate},
-                 {"hypothesis", r.reason.hypothesis.empty() ? ojson() : ojson(r.reason.hypothesis)},
-                 {"hypothesis_from", r.hypothesis_from.empty() ? ojson() : ojson(r.hypothesis_from)},
-                 {"reference_guard", r.reference_guard}};
-  if (!r.diagnosis_note.empty()) j["reason"]["note"] = r.diagnosis_note;
-  ojson steps = ojson::array();
-  for (const ShrinkStep& s : r.steps)
-    steps.push_back({{"pass", s.pass}, {"change", s.change}, {"runs", s.runs}, {"seconds", s.seconds},
-                     {"shape", shape_label(s.result.problem.shape)}, {"case", compact_case_json(s.result)}});
-  j["steps"] = steps;
-  j["minimal"] = compact_case_json(minimal);
-  ojson outcomes = ojson::object();
-  for (const auto& [outcome, n] : r.outcomes) outcomes[repro_name(outcome)] = n;
-  ojson errors = ojson::array();
-  for (const CandidateErrorRecord& e : r.candidate_errors)
-    errors.push_back({{"pass", e.pass}, {"message", e.message}, {"case", compact_case_json(e.proposal)}});
-  j["runs"] = r.runs;
-  j["outcomes"] = outcomes;
-  j["candidate_errors"] = errors;
-  j["over_budget"] = r.over_budget;
-  j["stopped"] = r.stopped;
-  j["shrink_seconds"] = r.shrink_seconds;
-  return j;
-}
-
 // --dump: the minimal case's dump directory (SPEC §8) and the candidate's output on it, so the case
 // can be stepped through elsewhere and `diagnose --inputs DIR --candidate DIR/candidate.npy` reruns.
 bool dump_minimal(const std::string& dir, const CaseSpec& c, const std::string& config, const Candidate& cand,
@@ -157,6 +86,93 @@ bool dump_minimal(const std::string& dir, const CaseSpec& c, const std::string& 
                        candidate, err);
 }
 
+// The log on stderr as the reduction goes: what the original fails, a row per accepted step, and
+// on a terminal a progress line that each row clears.
+struct ShrinkLog {
+  bool progress = false;  // stderr is a terminal
+  std::size_t step_no = 0;
+  double last_progress = -1.0;
+
+  void clear_progress() const {
+    if (progress) std::fprintf(stderr, "\r\033[K");
+  }
+
+  static void verified(const ShrinkResult& r) {
+    std::string also;
+    for (const std::string& g : r.reason.failing)
+      if (g != r.reason.gate) also += (also.empty() ? "" : ", ") + g;
+    std::fprintf(stderr, "original: fails gate %s%s (%.1f s)\n", r.reason.gate.c_str(),
+                 also.empty() ? "" : fmt::format(" (also {})", also).c_str(), r.verify_seconds);
+    if (!r.reason.hypothesis.empty())
+      std::fprintf(stderr, "original: diagnose ranks %s first (%.1f s); smaller cases must too\n",
+                   r.reason.hypothesis.c_str(), r.diagnose_seconds);
+    else if (!r.diagnosis_note.empty())
+      std::fprintf(stderr, "note: %s\n", r.diagnosis_note.c_str());
+    if (!r.reference_guard)
+      std::fprintf(stderr, "note: the correct tiled kernel fails the original too, so smaller cases are not checked "
+                           "against it\n");
+    std::fprintf(stderr, "step  pass       runs  seconds  change\n");
+  }
+
+  void step(const ShrinkStep& s) {
+    clear_progress();
+    std::fprintf(stderr, "%4zu  %-9s  %4d  %7.2f  %s\n", ++step_no, s.pass.c_str(), s.runs, s.seconds, s.change.c_str());
+  }
+
+  void trying(const ShrinkProgress& p) {
+    if (p.seconds - last_progress < 0.1) return;  // ten updates a second are enough to read
+    last_progress = p.seconds;
+    std::fprintf(stderr, "\r\033[K  [%d runs, %.1f s] %s: %s %s", p.runs, p.seconds, p.pass,
+                 shape_label(p.trying->problem.shape).c_str(), features_label(*p.trying).c_str());
+    std::fflush(stderr);
+  }
+
+  void attach(ShrinkOptions& so) {
+    so.on_verified = verified;
+    so.on_step = [this](const ShrinkStep& s) { step(s); };
+    if (progress) so.on_progress = [this](const ShrinkProgress& p) { trying(p); };
+  }
+};
+
+// The message and exit code of an original that could not be shrunk: those `run` would give it.
+int report_not_shrunk(const ShrinkResult& r, const std::string& config, const CaseSpec& original, const Candidate& cand) {
+  switch (r.status) {
+    case ShrinkResult::Status::unsupported:
+      std::fprintf(stderr, "%s: case '%s': error: %s cannot run this case: %s\n", printable(config).c_str(),
+                   original.name.c_str(), cand.kernel.c_str(), r.message.c_str());
+      return kExitUsage;
+    case ShrinkResult::Status::candidate_error:
+      std::fprintf(stderr, "%s: case '%s': error: %s failed to run on the original case: %s\n", printable(config).c_str(),
+                   original.name.c_str(), cand.kernel.c_str(), r.message.c_str());
+      return kExitRuntime;
+    case ShrinkResult::Status::not_failing:
+      std::fprintf(stderr, "%s: case '%s': %s passes it (%.1f s): nothing to shrink\n", printable(config).c_str(),
+                   original.name.c_str(), cand.kernel.c_str(), r.verify_seconds);
+      return kExitPass;
+    case ShrinkResult::Status::shrunk: break;
+  }
+  return kExitFail;
+}
+
+// The summary line (printed with --quiet too), the pinned hypothesis and the candidate's errors.
+void print_summary(const ShrinkResult& r, const CaseSpec& original) {
+  std::string rejected;
+  for (const auto& [outcome, n] : r.outcomes)
+    if (outcome != Repro::same_failure) rejected += fmt::format("{}{} {}", rejected.empty() ? "" : ", ", n, repro_name(outcome));
+  std::fprintf(stderr, "shrunk %s to %s %s in %.1f s after %.1f s on the original: %d runs, %zu steps (%s); stopped at %s%s\n",
+               shape_label(original.problem.shape).c_str(), shape_label(r.minimal.problem.shape).c_str(),
+               features_label(r.minimal).c_str(), r.shrink_seconds, r.verify_seconds, r.runs, r.steps.size(),
+               rejected.empty() ? "nothing rejected" : rejected.c_str(), r.stopped.c_str(),
+               r.over_budget ? fmt::format(", {} proposals skipped as too slow for the time left", r.over_budget).c_str() : "");
+  if (!r.hypothesis_from.empty() && r.hypothesis_from != "original")
+    std::fprintf(stderr, "note: top hypothesis %s pinned at %s (the original was too big to diagnose in time)\n",
+                 r.reason.hypothesis.c_str(), r.hypothesis_from.c_str());
+  for (const CandidateErrorRecord& e : r.candidate_errors)
+    std::fprintf(stderr, "note: candidate error on %s %s (%s pass), counted as not reproducing: %s\n",
+                 shape_label(e.proposal.problem.shape).c_str(), features_label(e.proposal).c_str(), e.pass.c_str(),
+                 e.message.c_str());
+}
+
 int shrink_and_report(const ShrinkCommandOptions& opt, const Candidate& cand) {
   const int threads = resolve_threads(opt.threads);
   LoadOptions load{.threads = threads};
@@ -172,92 +188,26 @@ int shrink_and_report(const ShrinkCommandOptions& opt, const Candidate& cand) {
   }
   if (!check_output_paths({{"--config", opt.config}}, outputs)) return kExitUsage;
 
-  const bool log = !opt.quiet;
-  const bool progress = log && ::isatty(STDERR_FILENO);
-  auto clear_progress = [&] {
-    if (progress) std::fprintf(stderr, "\r\033[K");
-  };
-  if (log)
+  ShrinkLog log{.progress = !opt.quiet && ::isatty(STDERR_FILENO)};
+  if (!opt.quiet)
     std::fprintf(stderr, "shrink: case '%s' (%s %s) with %s: running the original case\n", original->name.c_str(),
                  shape_label(original->problem.shape).c_str(), features_label(*original).c_str(), cand.kernel.c_str());
-
   ShrinkOptions so{.threads = threads, .max_runs = opt.max_runs, .max_seconds = opt.max_seconds,
                   .same_diagnosis = !opt.no_diagnose, .max_diagnose_seconds = opt.max_diagnose_seconds};
-  if (log)
-    so.on_verified = [&](const ShrinkResult& r) {
-      std::string also;
-      for (const std::string& g : r.reason.failing)
-        if (g != r.reason.gate) also += (also.empty() ? "" : ", ") + g;
-      std::fprintf(stderr, "original: fails gate %s%s (%.1f s)\n", r.reason.gate.c_str(),
-                   also.empty() ? "" : fmt::format(" (also {})", also).c_str(), r.verify_seconds);
-      if (!r.reason.hypothesis.empty())
-        std::fprintf(stderr, "original: diagnose ranks %s first (%.1f s); smaller cases must too\n",
-                     r.reason.hypothesis.c_str(), r.diagnose_seconds);
-      else if (!r.diagnosis_note.empty())
-        std::fprintf(stderr, "note: %s\n", r.diagnosis_note.c_str());
-      if (!r.reference_guard)
-        std::fprintf(stderr, "note: the correct tiled kernel fails the original too, so smaller cases are not checked "
-                             "against it\n");
-      std::fprintf(stderr, "step  pass       runs  seconds  change\n");
-    };
-  std::size_t step_no = 0;
-  if (log)
-    so.on_step = [&](const ShrinkStep& s) {
-      clear_progress();
-      std::fprintf(stderr, "%4zu  %-9s  %4d  %7.2f  %s\n", ++step_no, s.pass.c_str(), s.runs, s.seconds, s.change.c_str());
-    };
-  double last_progress = -1.0;
-  if (progress)
-    so.on_progress = [&](const ShrinkProgress& p) {
-      if (p.seconds - last_progress < 0.1) return;  // ten updates a second are enough to read
-      last_progress = p.seconds;
-      std::fprintf(stderr, "\r\033[K  [%d runs, %.1f s] %s: %s %s", p.runs, p.seconds, p.pass,
-                   shape_label(p.trying->problem.shape).c_str(), features_label(*p.trying).c_str());
-      std::fflush(stderr);
-    };
-
+  if (!opt.quiet) log.attach(so);
   const ShrinkResult r = shrink_case(*original, cand, so);
-  clear_progress();
-  const CaseSpec minimal = named_minimal(r, *original, cand);
+  log.clear_progress();
+
+  const CaseSpec minimal = named_minimal(r, *original, cand.kernel);
   std::string err;
   if (!opt.json.empty() &&
-      !write_file_atomic(opt.json, shrink_report_json(r, *original, minimal, opt.config, cand).dump(2) + "\n", &err)) {
+      !write_file_atomic(opt.json, shrink_report_json(r, *original, minimal, opt.config, cand.kernel).dump(2) + "\n", &err)) {
     std::fprintf(stderr, "%s\n", err.c_str());
     return kExitRuntime;
   }
-  switch (r.status) {
-    case ShrinkResult::Status::unsupported:
-      std::fprintf(stderr, "%s: case '%s': error: %s cannot run this case: %s\n", printable(opt.config).c_str(),
-                   original->name.c_str(), cand.kernel.c_str(), r.message.c_str());
-      return kExitUsage;
-    case ShrinkResult::Status::candidate_error:
-      std::fprintf(stderr, "%s: case '%s': error: %s failed to run on the original case: %s\n", printable(opt.config).c_str(),
-                   original->name.c_str(), cand.kernel.c_str(), r.message.c_str());
-      return kExitRuntime;
-    case ShrinkResult::Status::not_failing:
-      std::fprintf(stderr, "%s: case '%s': %s passes it (%.1f s): nothing to shrink\n", printable(opt.config).c_str(),
-                   original->name.c_str(), cand.kernel.c_str(), r.verify_seconds);
-      return kExitPass;
-    case ShrinkResult::Status::shrunk: break;
-  }
-
-  std::string rejected;
-  for (const auto& [outcome, n] : r.outcomes)
-    if (outcome != Repro::same_failure) rejected += fmt::format("{}{} {}", rejected.empty() ? "" : ", ", n, repro_name(outcome));
-  std::fprintf(stderr, "shrunk %s to %s %s in %.1f s after %.1f s on the original: %d runs, %zu steps (%s); stopped at %s%s\n",
-               shape_label(original->problem.shape).c_str(), shape_label(r.minimal.problem.shape).c_str(),
-               features_label(r.minimal).c_str(), r.shrink_seconds, r.verify_seconds, r.runs, r.steps.size(),
-               rejected.empty() ? "nothing rejected" : rejected.c_str(), r.stopped.c_str(),
-               r.over_budget ? fmt::format(", {} proposals skipped as too slow for the time left", r.over_budget).c_str() : "");
-  if (!r.hypothesis_from.empty() && r.hypothesis_from != "original")
-    std::fprintf(stderr, "note: top hypothesis %s pinned at %s (the original was too big to diagnose in time)\n",
-                 r.reason.hypothesis.c_str(), r.hypothesis_from.c_str());
-  for (const CandidateErrorRecord& e : r.candidate_errors)
-    std::fprintf(stderr, "note: candidate error on %s %s (%s pass), counted as not reproducing: %s\n",
-                 shape_label(e.proposal.problem.shape).c_str(), features_label(e.proposal).c_str(), e.pass.c_str(),
-                 e.message.c_str());
-
-  const std::string text = shrunk_suite(minimal, r, *original, opt.config, cand).dump(2) + "\n";
+  if (r.status != ShrinkResult::Status::shrunk) return report_not_shrunk(r, opt.config, *original, cand);
+  print_summary(r, *original);
+  const std::string text = shrunk_suite(minimal, r, *original, opt.config, cand.kernel).dump(2) + "\n";
   if (opt.out.empty()) {
     std::fputs(text.c_str(), stdout);
     std::fflush(stdout);
@@ -270,7 +220,7 @@ int shrink_and_report(const ShrinkCommandOptions& opt, const Candidate& cand) {
       std::fprintf(stderr, "%s\n", err.c_str());
       return kExitRuntime;
     }
-    if (log) std::fprintf(stderr, "wrote the minimal case's inputs, references and candidate.npy to %s\n", opt.dump.c_str());
+    if (!opt.quiet) std::fprintf(stderr, "wrote the minimal case's inputs, references and candidate.npy to %s\n", opt.dump.c_str());
   }
   return kExitFail;
 }

@@ -5,6 +5,10 @@
 // Works on any Candidate (a mutant, an external command, ...): the candidate is only ever called
 // through the predicate, and a candidate that crashes or errors on a proposal makes that proposal
 // "does not reproduce", never the end of the shrink.
+//
+// One header, a file per concept: the predicate in shrink_predicate.cpp, the passes in
+// shrink_passes.cpp, the driver in shrink.cpp, and what a reduction writes (a case as config
+// text, a step as its change, the suite file and the JSON of the reduction) in shrink_repro.cpp.
 #pragma once
 
 #include <functional>
@@ -163,5 +167,23 @@ struct ShrinkResult {
 /// Verifies that `cand` fails `c`, then shrinks it. The returned `minimal` fails for the same
 /// reason; it is `c` itself when nothing smaller does.
 ShrinkResult shrink_case(const CaseSpec& c, const Candidate& cand, const ShrinkOptions& opt);
+
+/// "shrunk", "not-failing", "unsupported" or "candidate-error".
+const char* shrink_status_name(ShrinkResult::Status s);
+
+/// The minimal case under its own name (CASE_min), with the candidate `kernel`, the gate, the top
+/// hypothesis and where it came from in its tags, so a regression test can replay it with the
+/// same candidate and check the same gate and diagnosis.
+CaseSpec named_minimal(const ShrinkResult& r, const CaseSpec& original, const std::string& kernel);
+
+/// What `shrink --out` writes: a suite holding `minimal` (named_minimal) as its compact config,
+/// which `attn-diff run` accepts as is.
+nlohmann::ordered_json shrunk_suite(const CaseSpec& minimal, const ShrinkResult& r, const CaseSpec& original,
+                                    const std::string& config, const std::string& kernel);
+
+/// What `shrink --json` writes (schema attn-diff.shrink.v1): the original, the reason, every step,
+/// the minimal case, the runs by outcome and the candidate errors, each case as compact_case_json.
+nlohmann::ordered_json shrink_report_json(const ShrinkResult& r, const CaseSpec& original, const CaseSpec& minimal,
+                                          const std::string& config, const std::string& kernel);
 
 }  // namespace attn
