@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "src/base/diagnostic.hpp"
@@ -88,10 +89,11 @@ std::string CommandResult::describe(double timeout_s) const {
   return fmt::format("exited with status {}", exit_code);
 }
 
-CommandResult run_shell_command(const std::string& command, const CommandOptions& opt) {
-  CommandResult r;
-  // Everything the child needs is built before fork: between fork and exec only async-signal-safe
-  // calls are allowed (we may have threads).
+namespace {
+
+// Everything the child needs is built before fork: between fork and exec only async-signal-safe
+// calls are allowed (we may have threads).
+std::vector<std::string> child_environment(const CommandOptions& opt) {
   std::vector<std::string> env_strings;
   for (char** e = environ; *e; ++e) {
     const std::string entry = *e;
@@ -100,6 +102,19 @@ CommandResult run_shell_command(const std::string& command, const CommandOptions
     if (!overridden) env_strings.push_back(entry);
   }
   for (const auto& [key, value] : opt.env) env_strings.push_back(key + "=" + value);
+  return env_strings;
+}
+
+struct Child {
+  pid_t pid = -1;
+  int out = -1;  // the read end of the pipe holding its stdout and stderr, non-blocking
+  Clock::time_point start;  // just before the fork
+};
+
+// Starts `/bin/sh -c command` in its own process group, stdin from /dev/null, stdout and stderr
+// into one pipe. nullopt, with the reason in `error`, when it cannot be started.
+std::optional<Child> spawn(const std::string& command, const CommandOptions& opt, std::string* error) {
+  std::vector<std::string> env_strings = child_environment(opt);
   std::vector<char*> envp;
   for (std::string& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
@@ -108,18 +123,18 @@ CommandResult run_shell_command(const std::string& command, const CommandOptions
 
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
-    r.start_error = std::strerror(errno);
-    return r;
+    *error = std::strerror(errno);
+    return std::nullopt;
   }
   const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   const auto start = Clock::now();
   const pid_t pid = ::fork();
   if (pid < 0) {
-    r.start_error = std::strerror(errno);
+    *error = std::strerror(errno);
     ::close(fds[0]);
     ::close(fds[1]);
     if (devnull >= 0) ::close(devnull);
-    return r;
+    return std::nullopt;
   }
   if (pid == 0) {
     ::setpgid(0, 0);
@@ -137,9 +152,17 @@ CommandResult run_shell_command(const std::string& command, const CommandOptions
   if (devnull >= 0) ::close(devnull);
   const int fd = fds[0];
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-  r.started = true;
+  return Child{.pid = pid, .out = fd, .start = start};
+}
 
-  std::string output;
+// Reads the child's output until it ends, or until the timeout or a stop signal, which give its
+// group SIGTERM and, after the grace period, SIGKILL (r->timed_out, r->interrupted). Then kills
+// what is left of the group, reaps the child, drains and closes the pipe, and sets r->seconds.
+// Returns the child's wait status; its output is in `output`.
+int wait_with_timeout(const Child& child, const CommandOptions& opt, CommandResult* r, std::string* output) {
+  const pid_t pid = child.pid;
+  const int fd = child.out;
+  const auto start = child.start;
   bool eof = false;
   auto wait_a_little = [&](int ms) {
     if (eof) {
@@ -147,7 +170,7 @@ CommandResult run_shell_command(const std::string& command, const CommandOptions
       return;
     }
     pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, ms) > 0) read_available(fd, &output, &eof);
+    if (::poll(&p, 1, ms) > 0) read_available(fd, output, &eof);
   };
   g_command_group.store(pid);  // a second Ctrl-C kills the group from the signal handler
   const double limit = opt.timeout_s > 0 ? std::min(opt.timeout_s, kMaxTimeoutSeconds) : 0;
@@ -156,8 +179,8 @@ CommandResult run_shell_command(const std::string& command, const CommandOptions
     // A stop signal ends the command as the timeout does: it may not hold attn-diff for --timeout.
     const bool stop = interrupted();
     if (stop || (limit > 0 && since(start) >= limit)) {
-      if (stop) r.interrupted = interrupt_signal();
-      else r.timed_out = true;
+      if (stop) r->interrupted = interrupt_signal();
+      else r->timed_out = true;
       ::kill(-pid, SIGTERM);
       const auto term = Clock::now();
       while (!child_ended(pid) && since(term) < opt.kill_grace_s && !g_quit_now.load()) wait_a_little(20);
@@ -173,10 +196,23 @@ CommandResult run_shell_command(const std::string& command, const CommandOptions
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  r.seconds = since(start);
+  r->seconds = since(start);
   // What the command wrote before it ended is in the pipe (or held open by a process we just killed).
   for (int spins = 0; !eof && spins < 50; ++spins) wait_a_little(10);
   ::close(fd);
+  return status;
+}
+
+}  // namespace
+
+CommandResult run_shell_command(const std::string& command, const CommandOptions& opt) {
+  CommandResult r;
+  const std::optional<Child> child = spawn(command, opt, &r.start_error);
+  if (!child) return r;
+  r.started = true;
+
+  std::string output;
+  const int status = wait_with_timeout(*child, opt, &r, &output);
   if (!r.timed_out && !r.interrupted) {
     if (WIFEXITED(status)) {
       r.exited = true;

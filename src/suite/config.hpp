@@ -11,7 +11,9 @@
 #include <nlohmann/json.hpp>
 
 #include "src/base/diagnostic.hpp"
+#include "src/suite/distribution.hpp"
 #include "src/suite/gate_spec.hpp"
+#include "src/suite/memory_estimate.hpp"  // estimate_memory
 #include "src/suite/problem.hpp"
 #include "src/suite/recipe.hpp"
 
@@ -23,15 +25,6 @@ inline constexpr std::int64_t kMaxInteger = 9'000'000'000'000'000;
 /// integer every JSON reader holds exactly (JavaScript, Python's json with floats, jq read numbers
 /// as doubles), so a seed written to case.json or a report reads back as the same seed everywhere.
 inline constexpr std::uint64_t kMaxSeed = (std::uint64_t(1) << 53) - 1;
-
-/// A random distribution for inputs or sinks. Which fields matter depends on `dist`:
-/// normal/outliers use mean and std (outliers: a `fraction` of elements set to ±magnitude),
-/// uniform uses [low, high), constant uses value, integers draws whole numbers from [low, high]
-/// (small integers make a shrunk case's scores exact enough to follow by hand).
-struct Distribution {
-  std::string dist = "normal";
-  double mean = 0.0, std = 1.0, low = -1.0, high = 1.0, value = 1.0, fraction = 0.001, magnitude = 50.0;
-};
 
 struct SinksSpec {
   enum class Kind { none, constant, list, random };
@@ -79,10 +72,6 @@ bool parse_suite(const nlohmann::json& doc, const std::string& file, const LoadO
 /// load_suite runs after reading the file, and what tests/fuzz feeds arbitrary bytes to.
 bool parse_suite_text(std::string_view text, const std::string& file, const LoadOptions& opt, Suite* out,
                       Diagnostics* diags);
-
-/// Bytes a run of the case needs at its peak: inputs, the three outputs, the candidate copy, and
-/// per-thread workspace.
-std::uint64_t estimate_memory(const CaseSpec& c, int threads);
 
 /// The keys a case (or `defaults`) may have, in SPEC order.
 const std::vector<std::string>& case_keys();
