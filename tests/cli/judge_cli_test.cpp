@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kernels/mutants.hpp"
 #include "tests/cli_helpers.hpp"
 
 using attn::test::run_cli;
@@ -169,7 +170,7 @@ TEST_CASE("judge cli: diagnose names the bug, a layout mix-up, or precision", "[
     CHECK_THAT(r.out, Contains("most likely: " + top));
     const json j = read_json(dir.file("h.json"));
     CHECK(j["hypotheses"][0]["name"] == top);
-    CHECK(j["hypotheses"].size() == 21);  // precision, 16 mutants, 4 layout mix-ups
+    CHECK(j["hypotheses"].size() == 1 + attn::mutants().size() + 4);  // precision, every mutant, 4 layout mix-ups
     for (const json& h : j["hypotheses"]) CHECK((h.contains("name") && h.contains("score") && h.contains("evidence")));
   }
   CHECK(run_cli("diagnose --inputs " + d + " --candidate " + dir.file("none.npy")).code == 2);
