@@ -7,7 +7,6 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -131,12 +130,9 @@ TEST_CASE("every mutant shrinks from a 300-token case to a few dozen tokens that
     REQUIRE(claims.count(m.name) == 1);  // a new mutant needs its claim here
     const CaseSpec start = load_case(start_for(m.name));
     const Candidate cand = mutant_candidate(m, 2);
-    const auto t0 = std::chrono::steady_clock::now();
     const ShrinkResult r = shrink_case(start, cand, {.threads = 2, .max_runs = 2000, .max_seconds = 60});
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     REQUIRE(r.status == ShrinkResult::Status::shrunk);
-    CHECK(r.stopped == "fixpoint");
-    CHECK(seconds < 20);
+    CHECK(r.stopped == "fixpoint");  // not the run or time budget (how long it takes: docs/shrinking.md)
     // The mutant's output is its own prediction bit for bit: diagnose names it on the original.
     CHECK(r.hypothesis_from == "original");
     CHECK(r.reason.hypothesis == m.name);
