@@ -175,10 +175,9 @@ def pytest_sessionfinish(session, exitstatus):
     collector = getattr(session.config, "_attn_diff", None)
     if collector is None or not collector.targets:
         return
-    for path in collector.targets.values():
-        parent = os.path.dirname(os.path.abspath(path))
-        os.makedirs(parent, exist_ok=True)
     try:
+        for path in collector.targets.values():
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         _attn_diff().write_reports(collector.results, **collector.targets)
         collector.written = collector.targets
     except Exception as e:  # a report that cannot be written fails the run (SPEC: exit 3 in the CLI)
