@@ -29,7 +29,7 @@ def test_attention(case, bug, attn_judge):
 
 # Does the test above catch bugs? attn-diff's built-in mutants are kernels with one known mistake:
 # judged the same way, each must fail, and the diagnosis must name it.
-PHASE1 = {c.name: c for c in attn_diff.load_suite(SUITES[0]).cases}
+PHASE1 = attn_diff.load_suite(SUITES[0])
 
 
 @pytest.mark.parametrize("case_name,mutant", [("sinks", "no_sinks"), ("sliding_window", "window_off_by_one"),

@@ -6,9 +6,10 @@ Load it with ``-p attn_diff.pytest_plugin`` on the command line or ``pytest_plug
 - ``cases(*suites, select=None)``: the cases of one or more suite files as ``pytest.param`` values
   with readable ids (``phase1/sinks``), for ``@pytest.mark.parametrize("case", cases(...))``.
 - the ``attn_judge`` fixture: ``attn_judge(case, out)`` judges a kernel's output, records the result
-  for the run's report and fails the test with the gates, the localisation and the diagnosis when
-  the verdict is not ``pass``; ``attn_judge.catches(case, out, cause=None)`` asserts the opposite (a
-  mutant's output must fail, diagnosed as ``cause``), for checking that a test catches bugs.
+  for the run's report and, unless the verdict is ``pass``, fails the test with the account
+  ``assert_close`` gives (mismatches, failed gates, where, diagnosis);
+  ``attn_judge.catches(case, out, cause=None)`` asserts the opposite (a mutant's output must fail,
+  diagnosed as ``cause``), for checking that a test catches bugs.
 - options ``--attn-diff-report DIR`` (writes DIR/attn-diff.json, .html, .md and junit.xml) and
   ``--attn-diff-json/--attn-diff-html/--attn-diff-junit/--attn-diff-md FILE``: every case judged
   through ``attn_judge`` during the run goes into one report, written by ``attn_diff.write_reports``.
@@ -21,7 +22,7 @@ Load it with ``-p attn_diff.pytest_plugin`` on the command line or ``pytest_plug
         attn_judge(case, my_kernel(case))
 
     def test_catches_missing_sinks(attn_judge):
-        case = {c.name: c for c in attn_diff.load_suite("configs/phase1.json").cases}["sinks"]
+        case = attn_diff.load_suite("configs/phase1.json")["sinks"]
         attn_judge.catches(case, case.mutant("no_sinks"), cause="no_sinks")
 """
 import fnmatch
@@ -62,44 +63,6 @@ def cases(*suites, select=None):
     return params
 
 
-def _cause(result):
-    """The diagnosis's verdict: the explaining hypothesis's name, "unexplained", or None (not diagnosed)."""
-    try:
-        verdict = (result.to_json().get("diagnosis") or {}).get("verdict")
-    except Exception:  # a result without a report form: the best-ranked hypothesis is all we know
-        verdict = None
-    if verdict:
-        return verdict
-    diagnosis = list(result.diagnosis or [])
-    return diagnosis[0]["name"] if diagnosis else None
-
-
-def describe(result, case_name=""):
-    """The failure text of a judge result, in the CLI's words: verdict, failed gates, where, diagnosis."""
-    name = case_name or getattr(result, "name", "") or "case"
-    lines = [f"attn-diff: {name}: verdict {result.verdict}"]
-    for gate in result.gates or []:
-        if not gate.get("pass", True):
-            op = "<" if gate["name"].startswith("min_") else ">"
-            value, bound = gate.get("value"), gate.get("bound")
-            lines.append(f"  gate {gate['name']}: {value:.4g} {op} {bound:.4g}" if isinstance(value, float)
-                         and isinstance(bound, float) else f"  gate {gate['name']}: {value} {op} {bound}")
-    where = (result.localisation or {}).get("summary") if isinstance(result.localisation, dict) else None
-    if where:
-        lines.append(f"  where: {where}")
-    diagnosis = list(result.diagnosis or [])
-    if diagnosis:
-        lines.append("  diagnosis:")
-        for i, h in enumerate(diagnosis[:3], 1):
-            lines.append(f"    {i}. {h['name']}  {h['score']:.3f}  {h.get('evidence', '')}")
-        cause = _cause(result)
-        if cause == "unexplained":
-            lines.append(f"  no built-in hypothesis explains this; nearest: {diagnosis[0]['name']}")
-        else:
-            lines.append(f"  most likely: {cause}")
-    return "\n".join(lines)
-
-
 class Judge:
     """The `attn_judge` fixture's value: judges, records and asserts."""
 
@@ -112,7 +75,7 @@ class Judge:
         result = case.judge(out, layout=layout)
         self._collector.append(result)
         if not result.passed:
-            pytest.fail(describe(result, case.name), pytrace=False)
+            pytest.fail(result.message(), pytrace=False)
         return result
 
     def catches(self, case, out, cause=None, layout="bshd"):
@@ -124,9 +87,9 @@ class Judge:
         if result.passed:
             pytest.fail(f"attn-diff: {case.name}: the output passed (verdict {result.verdict}); "
                         f"a test judging it this way would not catch this bug", pytrace=False)
-        if cause is not None and _cause(result) != cause:
+        if cause is not None and result.cause != cause:
             pytest.fail(f"attn-diff: {case.name}: failed as expected, but the diagnosis says "
-                        f"{_cause(result) or 'nothing'}, not {cause}\n{describe(result, case.name)}", pytrace=False)
+                        f"{result.cause or 'nothing'}, not {cause}\n{result.message()}", pytrace=False)
         return result
 
 

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import attn_diff
-from attn_diff.pytest_plugin import cases, describe
+from attn_diff.pytest_plugin import cases
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PHASE1 = os.path.join(ROOT, "configs", "phase1.json")
@@ -52,14 +52,17 @@ def test_cases_select_keeps_matching_names_and_rejects_a_glob_matching_nothing()
         cases()
 
 
-def test_describe_names_the_failed_gates_and_the_diagnosis():
-    case = {c.name: c for c in attn_diff.load_suite(PHASE1).cases}["sinks"]
-    result = case.judge(case.mutant("no_sinks"))
-    assert not result.passed
-    text = describe(result, case.name)
-    assert text.startswith("attn-diff: sinks: verdict fail")
-    assert "  gate max_abs_vs_expected: " in text
-    assert "most likely: no_sinks" in text
+def test_a_failing_judgement_fails_the_test_with_the_assert_close_account(tmp_path):
+    write_test(tmp_path, "def test_it(attn_judge):\n"
+                         "    case = CASES['sinks']\n"
+                         "    attn_judge(case, case.mutant('no_sinks'))\n")
+    code, out = run_pytest(str(tmp_path), cwd=tmp_path)
+    assert code == 1, out
+    case = attn_diff.load_suite(PHASE1)["sinks"]
+    message = case.judge(case.mutant("no_sinks")).message()
+    assert "Diagnosis: no_sinks" in message
+    assert message in out  # the whole account, verbatim, and no Python traceback
+    assert "Traceback" not in out and "pytest_plugin.py" not in out
 
 
 def test_example_correct_kernel_passes_every_case_and_writes_one_report(tmp_path):
@@ -81,13 +84,17 @@ def test_example_buggy_kernel_fails_the_window_cases_diagnosed_as_window_off_by_
     assert code == 1, out
     assert "12 failed, 27 passed" in out, out
     assert failed_ids(out) == WINDOW_CASES
-    # Every failure but window_1 (W = 1 -> 2 doubles the window; no hypothesis explains it fully) is
-    # diagnosed as the bug that was injected; window_1 names it as the nearest.
-    assert out.count("most likely: window_off_by_one") == 11, out
-    assert "no built-in hypothesis explains this; nearest: window_off_by_one" in out
+    # Every failure but window_1 is diagnosed as the bug that was injected. On window_1, W = 1 -> 2
+    # doubles the window and no hypothesis explains it fully; window_off_by_one is ranked first.
+    assert out.count("Diagnosis: window_off_by_one") == 11, out
+    assert out.count("Diagnosis: unexplained") == 1, out
     doc = json.loads((tmp_path / "r.json").read_text())
-    failed = {c["name"] for c in doc["cases"] if c["verdict"] == "fail"}
-    assert failed == {i.split("/", 1)[1] for i in WINDOW_CASES}
+    causes = {c["name"]: c["diagnosis"]["verdict"] for c in doc["cases"] if c["verdict"] == "fail"}
+    assert set(causes) == {i.split("/", 1)[1] for i in WINDOW_CASES}
+    assert causes["window_1"] == "unexplained"
+    assert doc["cases"][[c["name"] for c in doc["cases"]].index("window_1")]["diagnosis"]["hypotheses"][0]["name"] \
+        == "window_off_by_one"
+    assert {v for k, v in causes.items() if k != "window_1"} == {"window_off_by_one"}
 
 
 def write_test(tmp_path, body):
