@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sourced by scripts/setup.sh and scripts/robust_setup.sh: installs the Debian packages attn-diff
 # builds with, plus those in ATTN_DIFF_EXTRA_PACKAGES (scripts/test.sh: the XML parser and the browser
-# the report tests use; fuzz.sh: clang), when any is missing.
+# the report tests use, pybind11, the Python headers, NumPy, pytest and PyTorch for the Python module
+# and its tests; fuzz.sh: clang), when any is missing. The command line alone (scripts/run.sh) needs
+# none of those: without pybind11 the build skips the Python module with a note.
 set -euo pipefail
 
 ATTN_DIFF_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

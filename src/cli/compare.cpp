@@ -29,14 +29,6 @@ void setup_compare(CLI::App& app, CompareOptions& opt) {
   app.add_flag("--no-color", opt.no_color, "no ANSI colours (also: NO_COLOR=1)");
 }
 
-Candidate file_candidate(const std::vector<double>& values) {
-  return {.kernel = "external", .is_expected = false,
-          .produce = [&values](const CaseSpec&, const Inputs&, std::vector<double>* out, std::string*) {
-            *out = values;
-            return true;
-          }};
-}
-
 int load_comparison(const std::string& inputs, const std::string& candidate, const std::string& layout,
                     bool bf16_bits, int threads, const std::string& max_memory, Comparison* out) {
   const auto l = layout_from_name(layout);
@@ -82,9 +74,7 @@ int run_compare(const CompareOptions& opt) {
   Comparison cmp;
   if (int code = load_comparison(opt.inputs, opt.candidate, opt.layout, opt.bf16_bits, opt.threads, opt.max_memory, &cmp))
     return code;
-  CaseResult r = judge(cmp.prepared, file_candidate(cmp.candidate), {.threads = cmp.threads});
-  if (r.verdict == Verdict::fail && !opt.no_diagnose)
-    r.diagnosis = diagnose_case(cmp.prepared, cmp.candidate, cmp.layout, cmp.threads);
+  CaseResult r = judge_output(cmp.prepared, cmp.candidate, cmp.layout, cmp.threads, !opt.no_diagnose);
   RunReport report{.suite = cmp.dump.suite, .config_file = cmp.dump.case_file, .cases = {std::move(r)}};
 
   const bool color = use_color(opt.no_color);

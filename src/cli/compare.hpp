@@ -45,7 +45,4 @@ struct Comparison {
 int load_comparison(const std::string& inputs, const std::string& candidate, const std::string& layout,
                     bool bf16_bits, int threads, const std::string& max_memory, Comparison* out);
 
-/// A candidate whose output is `values` (read beforehand from a file).
-Candidate file_candidate(const std::vector<double>& values);
-
 }  // namespace attn

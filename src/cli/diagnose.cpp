@@ -31,7 +31,7 @@ int run_diagnose(const DiagnoseOptions& opt) {
   if (int code = load_comparison(opt.inputs, opt.candidate, opt.layout, opt.bf16_bits, opt.threads, opt.max_memory, &cmp))
     return code;
   const CaseSpec& c = cmp.dump.spec;
-  const CaseResult r = judge(cmp.prepared, file_candidate(cmp.candidate), {.threads = cmp.threads});
+  const CaseResult r = judge(cmp.prepared, output_candidate(cmp.candidate), {.threads = cmp.threads});
   const DiagnosisContext ctx = build_diagnosis_context(cmp.prepared, cmp.layout, cmp.threads);
   const std::vector<Hypothesis> h = diagnose(ctx, cmp.prepared, cmp.candidate);
 

@@ -14,6 +14,7 @@
 #include "src/base/numfmt.hpp"
 #include "src/base/poison.hpp"
 #include "src/judge/coverage.hpp"
+#include "src/judge/diagnosis.hpp"
 #include "src/suite/inputs.hpp"
 
 namespace attn {
@@ -60,13 +61,36 @@ Candidate mutant_candidate(const MutantInfo& m, int threads) {
           .unsupported = [&m](const CaseSpec& c) { return mutant_unsupported(m, c.recipe); }};
 }
 
+Candidate output_candidate(const std::vector<double>& values) {
+  return {.kernel = "external", .is_expected = false,
+          .produce = [&values](const CaseSpec&, const Inputs&, std::vector<double>* out, std::string*) {
+            *out = values;
+            return true;
+          }};
+}
+
+CaseResult judge_output(PreparedCase& p, const std::vector<double>& values, Layout declared, int threads,
+                        bool diagnose) {
+  CaseResult r = judge(p, output_candidate(values), {.threads = threads});
+  if (r.verdict == Verdict::fail && diagnose) r.diagnosis = diagnose_case(p, values, declared, threads);
+  return r;
+}
+
 PreparedCase prepare_case(const CaseSpec& c, int threads) {
+  const auto start = std::chrono::steady_clock::now();
+  reset_peak_memory();  // judge() reports the peak since here
+  PreparedCase p = prepare_case(c, make_inputs(c, threads), threads);
+  p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return p;
+}
+
+PreparedCase prepare_case(const CaseSpec& c, Inputs inputs, int threads) {
   const auto start = std::chrono::steady_clock::now();
   reset_peak_memory();  // judge() reports the peak since here
   const Shape& s = c.problem.shape;
   PreparedCase p;
   p.spec = c;
-  p.inputs = make_inputs(c, threads);
+  p.inputs = std::move(inputs);
   p.coverage = compute_coverage(c, p.inputs);
   p.golden.resize(s.q_elements());
   poison(p.golden);

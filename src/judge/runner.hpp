@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/mutants.hpp"
+#include "src/io/layout.hpp"
 #include "src/judge/breakdown.hpp"
 #include "src/judge/gates.hpp"
 #include "src/judge/localisation.hpp"
@@ -40,6 +41,9 @@ struct Candidate {
 Candidate tiled_candidate(int threads);
 /// The tiled kernel with one mutant's fault (kernels/mutants.hpp).
 Candidate mutant_candidate(const MutantInfo& m, int threads);
+/// A candidate whose output is `values` (bshd, computed beforehand: a file `compare` read, an array
+/// the Python module was handed). `values` must outlive the candidate.
+Candidate output_candidate(const std::vector<double>& values);
 
 enum class Verdict { pass, fail, error, unsupported };
 
@@ -115,11 +119,19 @@ struct PreparedCase {
 };
 
 PreparedCase prepare_case(const CaseSpec& c, int threads);
+/// The same with the caller's inputs (already rounded to the recipe's input dtype, bshd) instead of
+/// the ones the case's seed generates: the Python module's check() on a user's own tensors.
+PreparedCase prepare_case(const CaseSpec& c, Inputs inputs, int threads);
 /// Runs the candidate on a prepared case and judges it: metrics, gates, verdict.
 CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt);
 /// Why the candidate cannot run the case ("" when it can), and the result that says so.
 std::string unsupported_reason(const CaseSpec& c, const Candidate& cand);
 CaseResult unsupported_result(const CaseSpec& c, const Candidate& cand, std::string why);
+/// Judges an output computed elsewhere (bshd; `declared` is the layout it was handed in, for the
+/// layout hypotheses) and, when it fails and `diagnose` is set, diagnoses it (src/judge/diagnosis.hpp):
+/// what `compare` and the Python module's judge() both run, so they give the same numbers.
+CaseResult judge_output(PreparedCase& p, const std::vector<double>& values, Layout declared, int threads,
+                        bool diagnose = true);
 /// prepare_case + judge, or an `unsupported` result.
 CaseResult run_case(const CaseSpec& c, const Candidate& cand, const RunOptions& opt);
 

@@ -2,8 +2,9 @@
 // src/README.md, and exits 1 with one compiler-style line per violation (0 when there is none).
 //   1. every file under src/ is in a known layer folder;
 //   2. an #include "..." of a source file goes to the same layer or a lower one; the two rank-2
-//      layers (kernels, io) do not include each other;
-//   3. the core (every layer but cli) names no terminal, exit or signal-handling call outside
+//      layers (kernels, io) do not include each other, nor do the two rank-6 ones (src/cli and
+//      python/, the Python module: it may include any core layer, never the command line);
+//   3. the core (every layer but cli; python/ included) names no terminal, exit or signal-handling call outside
 //      comments and string literals (printf, std::cout, stderr, exit, abort, isatty, sigaction,
 //      execv, <CLI/...>): the core returns errors as values, and the command line prints them.
 // ctest runs it on the repository (layering.includes) and on tests/data/layering_bad, which must
@@ -24,8 +25,8 @@ namespace {
 
 // Layer folders and their ranks: a file may include its own rank or lower.
 const std::map<std::string, int> kRanks = {{"src/base", 0},  {"src/suite", 1}, {"kernels", 2},   {"src/io", 2},
-                                           {"src/judge", 3}, {"src/report", 4}, {"src/tools", 5}, {"src/cli", 6}};
-constexpr int kCliRank = 6;
+                                           {"src/judge", 3}, {"src/report", 4}, {"src/tools", 5}, {"src/cli", 6},
+                                           {"python", 6}};
 
 // Names the core must not use: the command line alone talks to the terminal, exits and handles
 // signals.
@@ -136,7 +137,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::vector<std::string> files;
-  for (const char* top : {"src", "kernels"}) {
+  for (const char* top : {"src", "kernels", "python"}) {
     if (!fs::is_directory(root / top)) continue;
     for (const auto& e : fs::recursive_directory_iterator(root / top))
       if (e.is_regular_file()) files.push_back(fs::relative(e.path(), root).generic_string());
@@ -152,7 +153,7 @@ int main(int argc, char** argv) {
     if (ext != ".cpp" && ext != ".hpp") continue;  // README.md and the like
     const std::string layer = layer_of(file);
     if (layer.empty()) {
-      error(file, 1, "not in a layer folder: put it in one of src/{base,suite,io,judge,report,tools,cli} or kernels (src/README.md)");
+      error(file, 1, "not in a layer folder: put it in one of src/{base,suite,io,judge,report,tools,cli}, kernels or python (src/README.md)");
       continue;
     }
     ++checked;
@@ -173,7 +174,7 @@ int main(int argc, char** argv) {
         error(file, line, "layer '" + layer + "' includes its sibling '" + to + "' (\"" + inc + "\"): move what both need lower");
       }
     }
-    if (rank == kCliRank) continue;
+    if (layer == "src/cli") continue;  // python/ is core code too: it raises, never prints
     for (const auto& [line, inc] : src.system_includes)
       if (inc.starts_with("CLI/")) error(file, line, "the core includes <" + inc + ">: command-line parsing belongs in src/cli");
     const auto allowed = kAllowed.find(file);
