@@ -14,6 +14,8 @@ denominator but has no value row, so it starts the recurrence as m = sink, l = 1
 `bug="window_off_by_one"` injects a classic mistake (the window lets one key too many through),
 so you can watch a test catch it and attn-diff name it.
 """
+import warnings
+
 import torch
 
 BUGS = ("none", "window_off_by_one")
@@ -88,7 +90,9 @@ def run_case(case, bug="none"):
     """Runs `attention` on an attn_diff case's inputs with the case's settings; returns the output."""
     s = case.settings
     dtype = INPUT_DTYPE.get(s.get("precision", "bf16-mixed"), torch.float32)
-    x = {name: torch.from_numpy(a) for name, a in case.inputs.items()}  # zero-copy views
+    with warnings.catch_warnings():  # the arrays are read-only views of attn_diff's buffers; never written
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        x = {name: torch.from_numpy(a) for name, a in case.inputs.items()}  # zero-copy views
     tiles = s.get("tiles") or {}
     with torch.no_grad():
         return attention(x["q"].to(dtype), x["k"].to(dtype), x["v"].to(dtype), x.get("sinks"),

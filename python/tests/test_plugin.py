@@ -24,7 +24,10 @@ WINDOW_CASES = {"phase1/sliding_window", "phase1/sliding_window_small_tiles", "p
 
 def run_pytest(*args, cwd=ROOT):
     """`python -m pytest ARGS` in a fresh interpreter; returns (exit code, stdout + stderr)."""
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    # The same attn_diff this test imported, by absolute path (ctest's PYTHONPATH may be relative).
+    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(attn_diff.__file__)))
+    path = os.pathsep.join([package_dir] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=path)
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     return proc.returncode, proc.stdout + proc.stderr
