@@ -49,35 +49,38 @@ def attention(q, k, v, sinks=None, *, causal=True, window=0, q_offset=None, scal
     q_offset = sk - sq if q_offset is None else q_offset
     scale = d ** -0.5 if scale is None else scale
     group = h // hkv
-    # [B, H, S, D] in float32: the accumulation dtype. GQA: repeat each kv head for its query heads.
-    qf = q.transpose(1, 2).float()
-    kf = k.transpose(1, 2).float().repeat_interleave(group, dim=1)
-    vf = v.transpose(1, 2).float().repeat_interleave(group, dim=1)
+    # float32, the accumulation dtype. GQA without copying K and V per query head: the queries as
+    # [B, Hkv, group, Sq, D] against keys and values as [B, Hkv, 1, Sk, D] (query head h = kv head
+    # h // group, member h % group), broadcast by matmul.
+    qf = q.float().view(b, sq, hkv, group, d).permute(0, 2, 3, 1, 4)
+    kf = k.float().permute(0, 2, 1, 3).unsqueeze(2)
+    vf = v.float().permute(0, 2, 1, 3).unsqueeze(2)
     q_pos = q_offset + torch.arange(sq)
+    rows = (b, hkv, group, sq, 1)
 
     if sinks is not None:
-        m = sinks.float().view(1, h, 1, 1).expand(b, h, sq, 1).clone()  # the sink joins the max...
-        l = torch.ones(b, h, sq, 1)                                   # ...and the denominator
+        m = sinks.float().view(1, hkv, group, 1, 1).expand(rows).clone()  # the sink joins the max...
+        l = torch.ones(rows)                                               # ...and the denominator
     else:
-        m = torch.full((b, h, sq, 1), float("-inf"))
-        l = torch.zeros(b, h, sq, 1)
-    acc = torch.zeros(b, h, sq, d)
+        m = torch.full(rows, float("-inf"))
+        l = torch.zeros(rows)
+    acc = torch.zeros(b, hkv, group, sq, d)
 
     for start in range(0, sk, tile_kv):
         stop = min(start + tile_kv, sk)
-        s = torch.matmul(qf, kf[:, :, start:stop].transpose(-1, -2)) * scale   # [B, H, Sq, T]
+        s = torch.matmul(qf, kf[..., start:stop, :].transpose(-1, -2)) * scale   # [B, Hkv, group, Sq, T]
         s = s.masked_fill(~visible(q_pos, torch.arange(start, stop), causal, window, bug), mask_value)
         m_new = torch.maximum(m, s.amax(dim=-1, keepdim=True))
         m_safe = torch.where(torch.isinf(m_new), torch.zeros_like(m_new), m_new)  # a row seeing nothing yet
         p = torch.exp(s - m_safe)
         alpha = torch.exp(m - m_safe)
         l = l * alpha + p.sum(dim=-1, keepdim=True)
-        acc = acc * alpha + torch.matmul(p, vf[:, :, start:stop])
+        acc = acc * alpha + torch.matmul(p, vf[..., start:stop, :])
         m = m_new
 
     # A row that sees no key and has no sink has l == 0: its output is 0 (SPEC section 2).
     out = torch.where(l > 0, acc / l.clamp_min(torch.finfo(torch.float32).tiny), torch.zeros_like(acc))
-    return out.transpose(1, 2).contiguous().to(q.dtype)
+    return out.reshape(b, h, sq, d).transpose(1, 2).contiguous().to(q.dtype)
 
 
 # The dtype a kernel takes its inputs in, per attn-diff precision recipe. CPU PyTorch has no fp8 or
