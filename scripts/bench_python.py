@@ -17,7 +17,9 @@
       `attn-diff compare --json` on a dump of the same case with the same output (the same work in
       the command line, without its file reading).
 
-Each is repeated --repeats times; the minimum is reported (the machine is shared; the minimum is the
+PyTorch runs with --torch-threads intra-op threads in both paths of 1 (OMP_NUM_THREADS, default 1:
+the cases are small, and on a busy 2-core machine two torch threads next to attn-diff's own made the
+in-process kernel 10x slower, 3.2 s instead of 0.3 s). Each is repeated --repeats times; the minimum is reported (the machine is shared; the minimum is the
 least disturbed run). Prints a Markdown table; --json FILE writes the numbers.
 
     PYTHONPATH=build/python /usr/bin/python3 scripts/bench_python.py --bin build/attn-diff
@@ -90,10 +92,12 @@ def main():
     ap.add_argument("--python", default="/usr/bin/python3", help="the interpreter with torch and attn_diff")
     ap.add_argument("--repeats", type=int, default=3, help="runs of each measurement (default 3)")
     ap.add_argument("--skip-cli", action="store_true", help="skip the --candidate-cmd runs (the slow part)")
+    ap.add_argument("--torch-threads", type=int, default=1, help="OMP_NUM_THREADS for PyTorch in both paths of 1 (default 1)")
     ap.add_argument("--json", help="write the numbers to this file")
     args = ap.parse_args()
     py = args.python
-    res = {"machine": machine()}
+    os.environ["OMP_NUM_THREADS"] = str(args.torch_threads)  # inherited by every child process
+    res = {"machine": machine(), "torch_threads": args.torch_threads}
 
     # 1. One process, 35 cases.
     code = IN_PROCESS.format(example=os.path.join(ROOT, "examples", "pytorch"), suites=SUITES)
@@ -147,7 +151,7 @@ def main():
         res["python_vs_compare"] = min(python) / min(core) - 1.0
 
     d = res["in_process_detail"]
-    print(f"machine: {res['machine']}")
+    print(f"machine: {res['machine']}; PyTorch threads: {args.torch_threads}")
     print("| measurement | seconds |")
     print("|---|---|")
     print(f"| phase1-3 (35 cases) in one Python process, whole process | {res['in_process_seconds']:.2f} |")
