@@ -133,3 +133,14 @@ def test_missing_and_bad_suite_files_have_the_cli_message(tmp_path):
 def test_unknown_mutant(sinks_case):
     with pytest.raises(ValueError, match=r"unknown mutant 'no_sink' \(did you mean 'no_sinks'\?\)"):
         sinks_case.mutant("no_sink")
+
+
+def test_numpy_users_do_not_import_torch():
+    import subprocess
+    import sys
+    code = ("import sys, attn_diff; c = attn_diff.load_suite(sys.argv[1])['sinks']; r = c.judge(c.tiled()); "
+            "assert r.passed; attn_diff.check(c.tiled(), **{n: c.inputs[n] for n in 'qkv'}, sinks=c.inputs['sinks']); "
+            "print('torch' in sys.modules)")
+    p = subprocess.run([sys.executable, "-c", code, str(CONFIGS / "phase1.json")], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "False"
