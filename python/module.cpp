@@ -360,7 +360,16 @@ PYBIND11_MODULE(_core, m) {
              return view(c.prep().naive.data(), out_shape(c.spec.problem.shape), self);
            })
       .def("tiled", [](py::object self) { return run_kernel(self, nullptr); })
-      .def("mutant", [](py::object self, const std::string& name) { return run_kernel(self, &mutant_or_throw(name)); })
+      .def("mutant",
+           [](py::object self, const std::string& name) {
+             const MutantInfo& m = mutant_or_throw(name);
+             const PyCase& c = self.cast<PyCase&>();
+             // As `run --mutant` reports such a case `unsupported`: the bug does not exist in this recipe.
+             if (const std::string why = mutant_unsupported(m, c.spec.recipe); !why.empty())
+               value_error(fmt::format("case '{}': error: mutant '{}' cannot run this case: {}", printable(c.spec.name),
+                                       m.name, why));
+             return run_kernel(self, &m);
+           })
       .def(
           "judge",
           [](PyCase& c, const py::array& out, const std::string& layout, bool bf16_bits, bool diagnose,

@@ -144,3 +144,11 @@ def test_numpy_users_do_not_import_torch():
     p = subprocess.run([sys.executable, "-c", code, str(CONFIGS / "phase1.json")], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "False"
+
+
+def test_mutant_of_another_recipe(sinks_case):
+    with pytest.raises(ValueError, match=r"case 'sinks': error: mutant 'int8_saturation' cannot run this case: "
+                                         r"int8_saturation models a bug of the int8 recipe; this case runs bf16-mixed"):
+        sinks_case.mutant("int8_saturation")
+    int8 = attn_diff.load_suite(CONFIGS / "phase2.json")["combo_int8"]
+    assert int8.judge(int8.mutant("int8_saturation")).verdict == "fail"
