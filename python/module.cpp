@@ -65,7 +65,11 @@ struct PyCase {
 struct PyResult {
   CaseResult result;
   std::string suite, config_file;
-  std::string json() const { return case_to_json(result).dump(); }
+  // The report's case object, as report_to_json writes it (with its "suite"), so that it is
+  // exactly what `compare --json` writes in cases[0].
+  std::string json() const {
+    return report_to_json({.suite = suite, .config_file = config_file, .cases = {result}})["cases"][0].dump();
+  }
 };
 
 struct PySuite {
@@ -187,7 +191,7 @@ py::array run_kernel(py::object self, const MutantInfo* m) {
   }
   py::array_t<float> a(out_shape(c.spec.problem.shape));
   std::copy(out.begin(), out.end(), a.mutable_data());
-  return std::move(a);
+  return a;
 }
 
 const MutantInfo& mutant_or_throw(const std::string& name) {
@@ -253,7 +257,8 @@ std::shared_ptr<PyCase> adhoc_case(const py::array_t<float, py::array::c_style>&
 }
 
 // The JSON report v1 of many results, rendered by the core's writers; each given path is written
-// atomically. One suite name when they all share it, else "python".
+// atomically. The report's suite is theirs when they all share one, else "python"; each case keeps
+// its own suite (JUnit groups by it).
 void write_reports(const std::vector<std::shared_ptr<PyResult>>& results, const std::string& json_path,
                    const std::string& html, const std::string& junit, const std::string& md) {
   RunReport report;
@@ -272,7 +277,8 @@ void write_reports(const std::vector<std::shared_ptr<PyResult>>& results, const 
   bool ok = true;
   {
     py::gil_scoped_release nogil;
-    const nlohmann::json j = report_to_json(report);
+    nlohmann::json j = report_to_json(report);
+    for (std::size_t i = 0; i < results.size(); ++i) j["cases"][i]["suite"] = results[i]->suite;  // each its own
     if (!json_path.empty()) ok = ok && write_file_atomic(json_path, j.dump(2) + "\n", &err);
     if (!html.empty()) ok = ok && write_file_atomic(html, render_html(j), &err);
     if (!junit.empty()) ok = ok && write_file_atomic(junit, render_junit(j), &err);
@@ -354,7 +360,16 @@ PYBIND11_MODULE(_core, m) {
              return view(c.prep().naive.data(), out_shape(c.spec.problem.shape), self);
            })
       .def("tiled", [](py::object self) { return run_kernel(self, nullptr); })
-      .def("mutant", [](py::object self, const std::string& name) { return run_kernel(self, &mutant_or_throw(name)); })
+      .def("mutant",
+           [](py::object self, const std::string& name) {
+             const MutantInfo& m = mutant_or_throw(name);
+             const PyCase& c = self.cast<PyCase&>();
+             // As `run --mutant` reports such a case `unsupported`: the bug does not exist in this recipe.
+             if (const std::string why = mutant_unsupported(m, c.spec.recipe); !why.empty())
+               value_error(fmt::format("case '{}': error: mutant '{}' cannot run this case: {}", printable(c.spec.name),
+                                       m.name, why));
+             return run_kernel(self, &m);
+           })
       .def(
           "judge",
           [](PyCase& c, const py::array& out, const std::string& layout, bool bf16_bits, bool diagnose,

@@ -52,7 +52,7 @@ def test_check_agrees_with_the_suite_case(phase1):
             assert a.gates == b.gates
             assert a.diagnosis == b.diagnosis
             ja, jb = untimed(a.to_json()), untimed(b.to_json())
-            for k in ("name", "seed", "tags"):
+            for k in ("name", "suite", "seed", "tags"):
                 ja.pop(k), jb.pop(k)
             assert ja == jb
 
@@ -112,3 +112,15 @@ def test_write_reports(phase1, tmp_path):
     assert paths["html"].read_text().startswith("<!DOCTYPE html>")
     with pytest.raises(RuntimeError):
         attn_diff.write_reports(results, json=tmp_path / "missing-dir" / "r.json")
+
+
+def test_threads_judge_at_once_with_the_same_numbers():
+    # The GIL is released while the core computes: cases judged from several threads at once (their
+    # lazy preparation included) give what they give one at a time.
+    from concurrent.futures import ThreadPoolExecutor
+    suite = attn_diff.load_suite(CONFIGS / "phase2.json", threads=1)
+    cases = suite.cases[:6]
+    with ThreadPoolExecutor(4) as pool:
+        par = list(pool.map(lambda c: c.judge(c.mutant("no_sinks")), cases + cases))
+    ser = [c.judge(c.mutant("no_sinks")) for c in cases]
+    assert [untimed(r.to_json()) for r in par] == [untimed(r.to_json()) for r in ser + ser]

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -110,6 +111,19 @@ std::vector<std::string> arguments(int argc, char** argv) {
   return args;
 }
 
+// CLI11 reads `attn-diff no-such-command` as a missing subcommand ("A subcommand is required");
+// a misspelt command deserves its own name in the message, and the list of the real ones.
+std::string unknown_command(CLI::App& app, int argc, char** argv) {
+  if (argc < 2 || argv[1][0] == '-') return "";
+  std::string names;
+  for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    if (sub->get_name() == argv[1]) return "";
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+  }
+  return "error: unknown command '" + attn::printable(argv[1]) + "'\nnote: the commands are " + names +
+         "; `attn-diff --help` describes them\n";
+}
+
 // Runs the subcommand the command line named.
 int dispatch(const CLI::App& app, const Commands& opt) {
   if (app.got_subcommand("run")) return attn::run_run(opt.run);
@@ -133,6 +147,10 @@ int main(int argc, char** argv) {
   attn::use_huge_pages(argv);
   Commands opt;
   const std::unique_ptr<CLI::App> app = make_app(opt);
+  if (const std::string problem = unknown_command(*app, argc, argv); !problem.empty()) {
+    std::fputs(problem.c_str(), stderr);
+    return attn::kExitUsage;
+  }
   std::vector<std::string> args = arguments(argc, argv);
   try {
     app->parse(args);

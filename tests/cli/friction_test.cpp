@@ -128,3 +128,13 @@ TEST_CASE("run with --quiet keeps the summary and each failure's lines, not the 
   CHECK(r.code == 0);
   CHECK(lines_of(r.out).size() == 1);
 }
+
+TEST_CASE("an unknown command is named as such, with the commands there are", "[friction][cli]") {
+  const auto r = run_cli("no-such-command --config configs/phase1.json");
+  CHECK(r.code == 2);
+  CHECK_THAT(r.out, Contains("error: unknown command 'no-such-command'"));
+  CHECK_THAT(r.out, Contains("note: the commands are run, validate, calibrate,"));
+  CHECK_THAT(r.out, !Contains("A subcommand is required"));
+  CHECK(run_cli("").code == 2);  // no command at all still says one is required
+  CHECK_THAT(run_cli("").out, Contains("A subcommand is required"));
+}
