@@ -14,6 +14,7 @@ Load it with ``-p attn_diff.pytest_plugin`` on the command line or ``pytest_plug
   ``--attn-diff-json/--attn-diff-html/--attn-diff-junit/--attn-diff-md FILE``: every case judged
   through ``attn_judge`` during the run goes into one report, written by ``attn_diff.write_reports``.
 
+    import attn_diff
     import pytest
     from attn_diff.pytest_plugin import cases
 
@@ -30,13 +31,9 @@ import os
 
 import pytest
 
+import attn_diff  # the package this module belongs to: already imported when pytest loads the plugin
+
 REPORT_FILES = {"json": "attn-diff.json", "html": "attn-diff.html", "junit": "junit.xml", "md": "attn-diff.md"}
-
-
-def _attn_diff():
-    import attn_diff  # imported late: this module is imported by pytest before conftest sets paths
-
-    return attn_diff
 
 
 def cases(*suites, select=None):
@@ -52,7 +49,7 @@ def cases(*suites, select=None):
     params = []
     for suite in suites:
         if isinstance(suite, (str, os.PathLike)):
-            suite = _attn_diff().load_suite(os.fspath(suite))
+            suite = attn_diff.load_suite(os.fspath(suite))
         for case in suite.cases:
             ident = f"{suite.name}/{case.name}"
             if globs and not any(fnmatch.fnmatchcase(case.name, g) or fnmatch.fnmatchcase(ident, g) for g in globs):
@@ -66,9 +63,8 @@ def cases(*suites, select=None):
 class Judge:
     """The `attn_judge` fixture's value: judges, records and asserts."""
 
-    def __init__(self, collector, nodeid):
+    def __init__(self, collector):
         self._collector = collector
-        self._nodeid = nodeid
 
     def __call__(self, case, out, layout="bshd"):
         """Judges `out` for `case`, records the result in the run's report, fails unless it passes."""
@@ -131,7 +127,7 @@ def pytest_configure(config):
 @pytest.fixture
 def attn_judge(request):
     """attn_judge(case, out, layout="bshd") -> JudgeResult; attn_judge.catches(case, out, cause=None)."""
-    return Judge(request.config._attn_diff, request.node.nodeid)
+    return Judge(request.config._attn_diff)
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -141,7 +137,7 @@ def pytest_sessionfinish(session, exitstatus):
     try:
         for path in collector.targets.values():
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        _attn_diff().write_reports(collector.results, **collector.targets)
+        attn_diff.write_reports(collector.results, **collector.targets)
         collector.written = collector.targets
     except Exception as e:  # a report that cannot be written fails the run (SPEC: exit 3 in the CLI)
         collector.error = f"{type(e).__name__}: {e}"
