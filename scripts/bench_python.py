@@ -12,7 +12,8 @@
    a. in the same call: the wall time of the first `case.judge(out)` (which prepares the case's
       inputs, golden and naive, then judges) against the core's own time inside that call, the
       result's `seconds` (prepare_case + judge, timed in C++). The difference is all the Python
-      layer adds: converting `out`, the pybind11 call, the report's case object as a dict.
+      layer adds: converting `out`, the pybind11 call, reading the verdict (the report's case object
+      is built as a dict only when a metric, the gates or to_json() are read).
    b. across processes: `load_suite` + that `case.judge(out)` against the case's `seconds` of
       `attn-diff compare --json` on a dump of the same case with the same output (the same work in
       the command line, without its file reading).
@@ -63,8 +64,9 @@ t0 = time.perf_counter()
 case = attn_diff.load_suite({suite!r}).cases[0]
 t1 = time.perf_counter()
 r = case.judge(out)
+passed = r.passed  # what a test reads; the report's case object is built only when a metric is read
 t2 = time.perf_counter()
-assert r.passed, r.verdict
+assert passed, r.verdict
 print(t1 - t0, t2 - t1, r.to_json()["seconds"])
 """
 

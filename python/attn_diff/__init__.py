@@ -75,12 +75,20 @@ class JudgeResult:
 
     def __init__(self, core_result):
         self._core = core_result
-        self._json = _json.loads(core_result.json())
+        self._json_cache = None
+
+    @property
+    def _json(self):
+        # Built on first use: on a large case the report's case object (its breakdown maps) costs
+        # more to serialise and parse than a caller who only reads the verdict should pay.
+        if self._json_cache is None:
+            self._json_cache = _json.loads(self._core.json())
+        return self._json_cache
 
     @property
     def verdict(self):
         """'pass', 'fail', 'error' or 'unsupported'."""
-        return self._json["verdict"]
+        return self._core.verdict
 
     @property
     def passed(self):
@@ -88,7 +96,7 @@ class JudgeResult:
 
     @property
     def name(self):
-        return self._json["name"]
+        return self._core.case
 
     @property
     def metrics(self):
