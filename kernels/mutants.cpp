@@ -1,5 +1,7 @@
 #include "kernels/mutants.hpp"
 
+#include "src/base/diagnostic.hpp"
+
 namespace attn {
 
 const std::vector<MutantInfo>& mutants() {
@@ -52,6 +54,12 @@ std::string mutant_unsupported(const MutantInfo& m, const Recipe& recipe) {
   if (!m.only_recipe.empty() && recipe.name != m.only_recipe)
     return m.name + " models a bug of the " + m.only_recipe + " recipe; this case runs " + recipe.name;
   return "";
+}
+
+std::string unknown_mutant_message(const std::string& name) {
+  const std::string near = nearest(name, mutant_names());
+  return "error: unknown mutant '" + printable(name) + "'" + (near.empty() ? "" : " (did you mean '" + near + "'?)") +
+         "\nnote: attn-diff list-mutants prints them all";
 }
 
 }  // namespace attn

@@ -25,6 +25,8 @@ struct MutantInfo {
 const std::vector<MutantInfo>& mutants();
 const MutantInfo* find_mutant(const std::string& name);
 std::vector<std::string> mutant_names();
+/// "error: unknown mutant 'x' (did you mean 'y'?)" and a note: what the CLI prints and Python raises.
+std::string unknown_mutant_message(const std::string& name);
 
 /// Why a mutant cannot run a case with this recipe, or "" when it can.
 std::string mutant_unsupported(const MutantInfo& m, const Recipe& recipe);

@@ -18,10 +18,8 @@
 #include <vector>
 
 #include "kernels/mutants.hpp"
-#include "kernels/tiled.hpp"
 #include "src/base/diagnostic.hpp"
 #include "src/base/fileio.hpp"
-#include "src/base/poison.hpp"
 #include "src/io/layout.hpp"
 #include "src/judge/localisation.hpp"
 #include "src/judge/runner.hpp"
@@ -151,8 +149,7 @@ PyResult judge_py(PyCase& c, const py::array& out, const std::string& layout, bo
                   const std::string& what) {
   const auto l = layout_from_name(layout);
   if (!l)
-    value_error(fmt::format("error: unknown layout '{}'\nnote: layouts: {}", printable(layout),
-                            fmt::join(layout_names(), ", ")));
+    value_error(unknown_layout_message(layout));
   const Shape& s = c.spec.problem.shape;
   const Index4 dims = {s.batch, s.tokens, s.heads, s.head_dim};
   std::vector<std::int64_t> shape;
@@ -177,16 +174,14 @@ PyResult judge_py(PyCase& c, const py::array& out, const std::string& layout, bo
 py::array run_kernel(py::object self, const MutantInfo* m) {
   PyCase& c = self.cast<PyCase&>();
   PreparedCase& p = c.prep();
-  std::vector<float> out(c.spec.problem.shape.q_elements());
+  std::vector<float> out;
   {
     py::gil_scoped_release nogil;
     if (!m) {
       const std::vector<double>& t = p.tiled_output(c.threads);
-      std::copy(t.begin(), t.end(), out.begin());  // exact: the tiled kernel writes float
+      out.assign(t.begin(), t.end());  // exact: the tiled kernel writes float
     } else {
-      poison(out);
-      tiled_attention(p.spec.problem, p.inputs,
-                      {.recipe = p.spec.recipe, .tiles = p.spec.tiles, .threads = c.threads, .fault = m->fault}, out);
+      out = run_tiled(p.spec, p.inputs, c.threads, m->fault);
     }
   }
   py::array_t<float> a(out_shape(c.spec.problem.shape));
@@ -196,9 +191,7 @@ py::array run_kernel(py::object self, const MutantInfo* m) {
 
 const MutantInfo& mutant_or_throw(const std::string& name) {
   if (const MutantInfo* m = find_mutant(name)) return *m;
-  const std::string near = nearest(name, mutant_names());
-  value_error(fmt::format("error: unknown mutant '{}'{}\nnote: attn-diff list-mutants prints them all", printable(name),
-                          near.empty() ? "" : " (did you mean '" + near + "'?)"));
+  value_error(unknown_mutant_message(name));
 }
 
 // check(): the caller's own tensors as a one-case suite. The case is written as a suite file would

@@ -28,9 +28,7 @@ bool use_color(bool no_color_flag) {
 
 const MutantInfo* lookup_mutant(const std::string& name) {
   if (const MutantInfo* m = find_mutant(name)) return m;
-  const std::string near = nearest(name, mutant_names());
-  std::fprintf(stderr, "error: unknown mutant '%s'%s\nnote: attn-diff list-mutants prints them all\n", printable(name).c_str(),
-               near.empty() ? "" : (" (did you mean '" + near + "'?)").c_str());
+  std::fprintf(stderr, "%s\n", unknown_mutant_message(name).c_str());
   return nullptr;
 }
 

@@ -33,8 +33,7 @@ int load_comparison(const std::string& inputs, const std::string& candidate, con
                     bool bf16_bits, int threads, const std::string& max_memory, Comparison* out) {
   const auto l = layout_from_name(layout);
   if (!l) {
-    std::fprintf(stderr, "error: unknown layout '%s'\nnote: layouts: %s\n", layout.c_str(),
-                 fmt::format("{}", fmt::join(layout_names(), ", ")).c_str());
+    std::fprintf(stderr, "%s\n", unknown_layout_message(layout).c_str());
     return kExitUsage;
   }
   out->layout = *l;

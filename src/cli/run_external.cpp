@@ -32,8 +32,7 @@ bool check_candidate_cmd(const std::string& command) {
 bool apply_run_external(const RunCommandOptions& opt, bool has_mutant, Candidate* cand, RunExternal* out) {
   const auto layout = layout_from_name(opt.layout);
   if (!layout) {
-    std::fprintf(stderr, "error: unknown layout '%s'\nnote: layouts: %s\n", opt.layout.c_str(),
-                 fmt::format("{}", fmt::join(layout_names(), ", ")).c_str());
+    std::fprintf(stderr, "%s\n", unknown_layout_message(opt.layout).c_str());
     return false;
   }
   out->layout = *layout;

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "src/base/diagnostic.hpp"
+
 namespace attn {
 
 namespace {
@@ -131,6 +133,10 @@ std::vector<double> layout_from_bshd(Layout l, std::span<const double> bshd, con
   }
   *shape = *s;
   return permute_from_bshd(bshd, dims, layout_order(l));
+}
+
+std::string unknown_layout_message(std::string_view name) {
+  return fmt::format("error: unknown layout '{}'\nnote: layouts: {}", printable(name), fmt::join(layout_names(), ", "));
 }
 
 }  // namespace attn

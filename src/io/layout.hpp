@@ -26,6 +26,8 @@ std::string_view layout_name(Layout l);  // "bshd", "bhsd", "bs(hd)", "s(hd)"
 /// The layout of that name; "bs_hd" and "s_hd" are accepted too (no parentheses to quote in a shell).
 std::optional<Layout> layout_from_name(std::string_view name);
 std::vector<std::string> layout_names();
+/// "error: unknown layout 'x'" and a note listing the layouts: what the CLI prints and Python raises.
+std::string unknown_layout_message(std::string_view name);
 
 /// The shape O has in layout l, or nullopt when l cannot hold it (s(hd) with B > 1).
 /// dims = {B, Sq, H, D}.

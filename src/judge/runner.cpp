@@ -35,14 +35,14 @@ std::vector<double> widen(const std::vector<float>& x) { return {x.begin(), x.en
 
 bool same_tolerance(const Tolerance& a, const Tolerance& b) { return a.atol == b.atol && a.rtol == b.rtol; }
 
-std::vector<float> run_tiled(const CaseSpec& c, const Inputs& in, int threads, Fault fault = Fault::none) {
+}  // namespace
+
+std::vector<float> run_tiled(const CaseSpec& c, const Inputs& in, int threads, Fault fault) {
   std::vector<float> out(c.problem.shape.q_elements());
   poison(out);  // ATTN_DIFF_POISON: the kernel must write every element
   tiled_attention(c.problem, in, {.recipe = c.recipe, .tiles = c.tiles, .threads = threads, .fault = fault}, out);
   return out;
 }
-
-}  // namespace
 
 Candidate tiled_candidate(int threads) {
   return {.kernel = "tiled", .is_expected = true,

@@ -37,6 +37,10 @@ struct Candidate {
   std::function<std::optional<CandidateRun>()> last_run;
 };
 
+/// The tiled kernel's output (bshd) on a case's inputs, with one mutant's fault or none: what
+/// tiled_candidate and mutant_candidate produce, before widening to float64.
+std::vector<float> run_tiled(const CaseSpec& c, const Inputs& in, int threads, Fault fault = Fault::none);
+
 /// The correct tiled kernel as a candidate.
 Candidate tiled_candidate(int threads);
 /// The tiled kernel with one mutant's fault (kernels/mutants.hpp).
