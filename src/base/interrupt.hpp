@@ -10,6 +10,8 @@
 // was spent on an external case that did not finish tidying up).
 #pragma once
 
+#include <signal.h>
+
 #include <atomic>
 #include <stdexcept>
 
@@ -36,8 +38,42 @@ inline void request_interrupt(int sig) { g_interrupt_signal.store(sig, std::memo
 /// Set by a second signal: whatever is being waited for (an external command's grace period after
 /// SIGTERM) is not waited for any more.
 inline std::atomic<bool> g_quit_now{false};
-/// The process group of the external command running now, 0 when none: a second signal kills it.
-inline std::atomic<int> g_command_group{0};
+/// The process groups of the external commands and workers running now (0 = a free slot): a second
+/// signal kills each. More than one runs at once with --candidate-jobs.
+inline constexpr int kMaxCommandGroups = 64;
+inline std::atomic<int> g_command_groups[kMaxCommandGroups]{};
+static_assert(std::atomic<int>::is_always_lock_free, "the groups are read from a signal handler");
+
+/// Registers a process group in g_command_groups for its lifetime. Unregister it before the group
+/// leader is reaped (its pid, the group's id, may then be reused): call release() or let the scope end.
+class CommandGroup {
+ public:
+  explicit CommandGroup(int group) {
+    for (auto& slot : g_command_groups) {
+      int free = 0;
+      if (slot.compare_exchange_strong(free, group)) {
+        slot_ = &slot;
+        return;
+      }
+    }  // every slot taken: the group is still killed at its timeout, only not by a second signal
+  }
+  ~CommandGroup() { release(); }
+  void release() {
+    if (slot_) slot_->store(0);
+    slot_ = nullptr;
+  }
+  CommandGroup(const CommandGroup&) = delete;
+  CommandGroup& operator=(const CommandGroup&) = delete;
+
+ private:
+  std::atomic<int>* slot_ = nullptr;
+};
+
+/// What a second signal does to the registered groups (async-signal-safe: kill(2) only).
+inline void kill_command_groups(int sig) {
+  for (auto& slot : g_command_groups)
+    if (const int group = slot.load(); group > 0) ::kill(-group, sig);
+}
 /// How many cases are holding something that must be removed before attn-diff exits (an external
 /// command's temporary directory). While there are any, a second signal does not kill attn-diff.
 inline std::atomic<int> g_cleanup_pending{0};

@@ -18,7 +18,7 @@ void on_stop_signal(int sig) {
     say(msg, sizeof msg - 1);
     return;
   }
-  if (const int group = g_command_group.load(); group > 0) ::kill(-group, SIGKILL);
+  kill_command_groups(SIGKILL);
   // The third signal dies whatever is pending: a case stuck while tidying up must not hold us.
   if (g_cleanup_pending.load() > 0 && !g_quit_now.exchange(true)) {
     static const char msg[] = "\nattn-diff: interrupted again: killed the candidate command; removing its temporary "

@@ -172,7 +172,7 @@ int wait_with_timeout(const Child& child, const CommandOptions& opt, CommandResu
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, ms) > 0) read_available(fd, output, &eof);
   };
-  g_command_group.store(pid);  // a second Ctrl-C kills the group from the signal handler
+  CommandGroup registered(pid);  // a second Ctrl-C kills the group from the signal handler
   const double limit = opt.timeout_s > 0 ? std::min(opt.timeout_s, kMaxTimeoutSeconds) : 0;
   for (;;) {
     if (child_ended(pid)) break;
@@ -192,7 +192,7 @@ int wait_with_timeout(const Child& child, const CommandOptions& opt, CommandResu
   }
   // The shell has ended (or is being killed): nothing of its group may outlive the case.
   ::kill(-pid, SIGKILL);
-  g_command_group.store(0);  // before the reap, after which the pid may be reused
+  registered.release();  // before the reap, after which the pid may be reused
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
