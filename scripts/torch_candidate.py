@@ -10,6 +10,9 @@ one einsum with V. Batch, decode offsets (q_offset), non-causal windows and rows
     attn-diff run --config configs/phase1.json \\
         --candidate-cmd '/usr/bin/python3 scripts/torch_candidate.py {inputs} {out}'
 
+    attn-diff run --config configs/phase1.json \\
+        --candidate-worker 'PYTHONPATH=build/python /usr/bin/python3 scripts/torch_candidate.py --worker'
+
     attn-diff dump --config configs/phase1.json --case sinks --out /tmp/sinks
     /usr/bin/python3 scripts/torch_candidate.py /tmp/sinks /tmp/sinks_out.npy
     attn-diff compare --inputs /tmp/sinks --candidate /tmp/sinks_out.npy
@@ -17,6 +20,10 @@ one einsum with V. Batch, decode offsets (q_offset), non-causal windows and rows
 Needs numpy and torch (Debian: apt-get install python3-torch python3-numpy; use /usr/bin/python3
 if `python3` on PATH is another interpreter). Reads the .npy dump format (the one --candidate-cmd
 writes). --bug injects a known mistake, to see what `attn-diff diagnose` makes of it.
+
+--worker serves every case of a run from one process (attn-diff's worker protocol, SPEC section 13),
+through attn_diff.serve: it needs the attn_diff package (PYTHONPATH=build/python), which the one-shot
+mode does not. --dtype and --bug apply to every case it serves.
 """
 import argparse
 import json
@@ -87,27 +94,57 @@ def sdpa(q, k, v, sinks, case, bug="none"):
     return out.reshape(b, sq, h, d)
 
 
+def run(settings, tensors, dtype, bug):
+    """The candidate's output for one case: settings as case.json's cases[0], tensors {q, k, v[, sinks]}
+    as torch float32 (bshd), dtype the --dtype choice -> a float32 [B, Sq, H, D] tensor."""
+    dtype = DTYPES[EAGER.get(settings.get("precision", "fp32"), "float32") if dtype == "eager" else dtype]
+    q, k, v = (tensors[n].to(dtype) for n in ("q", "k", "v"))
+    with torch.no_grad():
+        out = sdpa(q, k, v, tensors.get("sinks"), settings, bug)
+    if bug == "bhsd_reshape":  # a [B, H, Sq, D] result reshaped (not transposed) to bshd
+        out = out.permute(0, 2, 1, 3).contiguous().view(out.shape)
+    return out.to(torch.float32)
+
+
+def serve(args):
+    """--worker: attn_diff.serve (the package's worker loop, SPEC section 13) with run() as the kernel."""
+    try:
+        import attn_diff.worker
+    except ImportError as e:
+        sys.exit(f"torch_candidate.py: error: --worker needs the attn_diff package ({e})\n"
+                 "note: build it (cmake --build build --target attn_diff_python) and run with PYTHONPATH=build/python")
+
+    def kernel(case):
+        return run(case.settings, {n: torch.from_numpy(a) for n, a in case.inputs.items()}, args.dtype, args.bug)
+
+    attn_diff.worker.serve(kernel, name=f"torch_candidate.py (dtype {args.dtype}, bug {args.bug})")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("inputs", help="dump directory ({inputs})")
-    ap.add_argument("out", help="output .npy file ({out})")
+    ap.add_argument("inputs", nargs="?", help="dump directory ({inputs})")
+    ap.add_argument("out", nargs="?", help="output .npy file ({out})")
+    ap.add_argument("--worker", action="store_true",
+                    help="serve every case over attn-diff's worker protocol on stdin/stdout (--candidate-worker); "
+                         "needs the attn_diff package on PYTHONPATH")
     ap.add_argument("--dtype", choices=sorted(DTYPES) + ["eager"], default="float32",
                     help="compute dtype (default float32; eager: the case recipe's eager dtype, e.g. bfloat16)")
     ap.add_argument("--bug", choices=BUGS, default="none", help="inject a known mistake (for diagnose demos)")
     args = ap.parse_args()
+    if args.worker:
+        if args.inputs is not None:
+            ap.error("--worker takes no {inputs} {out}: attn-diff sends each case's paths")
+        return serve(args)
+    if args.out is None:
+        ap.error("the following arguments are required: inputs, out (or --worker)")
 
     case, dump = load_case(args.inputs)
     if dump.get("format", "npy") != "npy":
         sys.exit("torch_candidate.py reads the npy dump format; dump with --format npy")
-    dtype = DTYPES[EAGER.get(case.get("precision", "fp32"), "float32") if args.dtype == "eager" else args.dtype]
-    q, k, v = (load(args.inputs, n).to(dtype) for n in ("q", "k", "v"))
-    sinks = load(args.inputs, "sinks")
-    with torch.no_grad():
-        out = sdpa(q, k, v, sinks, case, args.bug)
-    if args.bug == "bhsd_reshape":  # a [B, H, Sq, D] result reshaped (not transposed) to bshd
-        out = out.permute(0, 2, 1, 3).contiguous().view(out.shape)
+    tensors = {n: t for n in ("q", "k", "v", "sinks") if (t := load(args.inputs, n)) is not None}
+    out = run(case, tensors, args.dtype, args.bug)
     with open(args.out, "wb") as f:  # a file object: np.save would append .npy to other names
-        np.save(f, out.to(torch.float32).numpy())
+        np.save(f, out.numpy())
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@
 
     attn_diff.assert_close(out, q, k, v, sinks, causal=True, window=128)
 
+    attn_diff.serve(my_kernel_fn)   # a candidate worker for `attn-diff run --candidate-worker CMD`
+
 The judging is attn-diff's C++ core (the module _core), the same code `attn-diff compare` runs, so the
 metrics, gates, verdicts and diagnoses are the command line's bit for bit. docs/python.md is the
 reference.
@@ -18,7 +20,7 @@ import json as _json
 from . import _core
 
 __all__ = ["load_suite", "Suite", "Case", "JudgeResult", "check", "assert_close", "write_reports",
-           "mutant_names", "layout_names", "__version__"]
+           "mutant_names", "layout_names", "serve", "Unsupported", "WorkerCase", "__version__"]
 __version__ = _core.version
 
 _OUT_DTYPES = "numpy float16, float32, float64 or a CPU torch.Tensor of float32, float16, bfloat16"
@@ -345,3 +347,7 @@ def mutant_names():
 
 def layout_names():
     return _core.layout_names()
+
+
+# The candidate worker (SPEC section 13): pure Python, imported last because it uses _as_array.
+from .worker import serve, Unsupported, WorkerCase  # noqa: E402
