@@ -265,7 +265,7 @@ def serve(kernel_fn, name=None, supports=None):
             if not line.strip():
                 continue
             try:
-                msg = json.loads(line.decode("utf-8"))
+                msg = json.loads(line.rstrip(b"\r\n").decode("utf-8"))
             except ValueError as e:
                 msg, bad = None, f"not a JSON line ({e})"
             else:

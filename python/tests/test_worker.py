@@ -162,7 +162,7 @@ def test_garbled_lines_get_an_error_reply_when_they_have_an_id_and_are_logged_ot
     probe.send({"id": 6, "case": "sinks"})  # no inputs, no out
     r = probe.recv()  # the first reply: the three lines before it had no id, and the empty one is skipped
     assert set(r) == {"id", "ok", "error"} and r["id"] == 4 and r["ok"] is False
-    assert r["error"].startswith("request 4: error: not a JSON line (Expecting value: line 1 column 37")
+    assert r["error"].startswith("request 4: error: not a JSON line (Expecting value: line 1 column 38 (char 37))")
     assert probe.recv() == {"id": 6, "ok": False, "error": "request 6: error: no 'inputs' path in the request"}
     assert probe.request(7, sinks_dump, tmp_path / "o.npy") == {"id": 7, "ok": True}
     probe.close_stdin()
