@@ -117,7 +117,8 @@ def serve(args):
     def kernel(case):
         return run(case.settings, {n: torch.from_numpy(a) for n, a in case.inputs.items()}, args.dtype, args.bug)
 
-    attn_diff.worker.serve(kernel, name=f"torch_candidate.py (dtype {args.dtype}, bug {args.bug})")
+    attn_diff.worker.serve(kernel, name=f"torch_candidate.py (dtype {args.dtype}, bug {args.bug})",
+                           supports={"layouts": ["bshd"]})
 
 
 def main():

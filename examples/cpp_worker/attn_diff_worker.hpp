@@ -623,8 +623,9 @@ inline std::string answer(const Kernel& kernel, const Json& req) {
 
 /// Serves `kernel` as an attn-diff candidate worker on stdin/stdout until `{"op": "shutdown"}` or
 /// end of input; returns 0 (main's exit code). `supports_json` is the handshake's "supports" object
-/// (SPEC §13: "backward", "paged", "ragged", "layouts"), e.g. R"({"layouts": ["bshd"]})".
-inline int serve(const std::string& name, const Kernel& kernel, const std::string& supports_json = R"({"layouts": ["bshd"]})") {
+/// (SPEC §13: "backward", "paged", "ragged", "layouts"), e.g. R"({"layouts": ["bshd"]})": by default
+/// none, and no "layouts" list, so attn-diff sends any --layout and the kernel reads Case::layout.
+inline int serve(const std::string& name, const Kernel& kernel, const std::string& supports_json = "{}") {
   detail::Channel channel;
   const std::string hello = std::string("{\"protocol\": \"") + kProtocol + "\", \"name\": " + json_string(name) +
                             ", \"supports\": " + supports_json + "}";

@@ -86,5 +86,6 @@ int main(int argc, char** argv) {
     }
   }
   return attn_diff_worker::serve(window_bug ? "cpp example (bug: window_off_by_one)" : "cpp example",
-                                 [window_bug](const Case& c) { return attention(c, window_bug); });
+                                 [window_bug](const Case& c) { return attention(c, window_bug); },
+                                 R"({"layouts": ["bshd"]})");  // the output is bshd: another --layout is unsupported
 }

@@ -20,4 +20,5 @@ if __name__ == "__main__":
     ap.add_argument("--kernel-bug", choices=BUGS, default="none", help="serve the kernel with this bug injected")
     args = ap.parse_args()
     name = "examples/pytorch" + ("" if args.kernel_bug == "none" else f" (bug: {args.kernel_bug})")
-    attn_diff.serve(functools.partial(run_case, bug=args.kernel_bug), name=name)
+    # run_case returns bshd: declaring it makes a run with another --layout `unsupported`, not `fail`.
+    attn_diff.serve(functools.partial(run_case, bug=args.kernel_bug), name=name, supports={"layouts": ["bshd"]})

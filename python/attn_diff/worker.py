@@ -248,12 +248,13 @@ def serve(kernel_fn, name=None, supports=None):
     An exception is that case's `error` (its type, message and innermost frame; the traceback goes to
     stderr) and the worker serves the next case; `attn_diff.Unsupported(reason)` makes the case
     `unsupported`. `name` is the worker's name in the handshake (default: kernel_fn's name);
-    `supports` the features it declares (SPEC section 13: "backward", "paged", "ragged", "layouts").
+    `supports` the features it declares (SPEC section 13: "backward", "paged", "ragged", "layouts"; by
+    default none, and no "layouts" list, so any --layout is sent and the kernel reads `case.layout`).
     Returns the number of requests answered."""
     if not callable(kernel_fn):
         raise TypeError(f"serve takes the kernel function, got {type(kernel_fn).__name__}")
     hello = {"protocol": PROTOCOL, "name": str(name) if name is not None else _default_name(kernel_fn),
-             "supports": {"layouts": ["bshd"], **dict(supports or {})}}
+             "supports": dict(supports or {})}
     json.dumps(hello)  # a supports value that is not JSON fails here, before any request
     channel = _Channel()
     answered = 0

@@ -76,9 +76,24 @@ def sinks_dump(tmp_path_factory):
 
 
 def test_handshake_names_the_protocol_the_worker_and_what_it_supports(probe):
-    assert probe.handshake() == {"protocol": PROTOCOL, "name": "probe", "supports": {"layouts": ["bshd"], "backward": False}}
+    assert probe.handshake() == {"protocol": PROTOCOL, "name": "probe", "supports": {"backward": False}}
     probe.close_stdin()
     assert probe.wait() == 0
+
+
+def test_the_default_handshake_names_the_kernel_function_and_declares_nothing(tmp_path):
+    script = tmp_path / "plain.py"
+    script.write_text("import attn_diff\ndef my_kernel(case):\n    return case.tiled()\nattn_diff.serve(my_kernel)\n")
+    w = Worker(f"'{sys.executable}' '{script}'", tmp_path / "plain.log", env=package_env())
+    try:
+        assert w.handshake() == {"protocol": PROTOCOL, "name": "my_kernel", "supports": {}}
+        w.send({"protocol": "attn-diff.worker.v9"})  # answered with what it speaks, and logged
+        assert w.recv() == {"protocol": PROTOCOL, "name": "my_kernel", "supports": {}}
+        w.close_stdin()
+        assert w.wait() == 0
+        assert "attn-diff speaks 'attn-diff.worker.v9'; this worker speaks 'attn-diff.worker.v1'" in w.log()
+    finally:
+        w.kill()
 
 
 def test_ok_writes_the_kernels_output_and_an_exception_is_that_cases_error_only(probe, sinks_dump, tmp_path):
@@ -119,7 +134,7 @@ def test_prints_of_every_kind_reach_stderr_and_never_the_protocol_channel(probe,
     assert probe.wait() == 0
     # every stdout line is a reply (JSON object), and only the replies are there
     assert [json.loads(x) for x in probe.lines] == [
-        {"protocol": PROTOCOL, "name": "probe", "supports": {"layouts": ["bshd"], "backward": False}},
+        {"protocol": PROTOCOL, "name": "probe", "supports": {"backward": False}},
         {"id": 0, "ok": True}, {"id": 1, "ok": True}, {"id": 2, "ok": True}]
     log = probe.log()
     assert log.count("print from the kernel of sinks") == 3
