@@ -293,6 +293,8 @@ def serve(kernel_fn, name=None, supports=None):
             _flush_output()
             channel.send(reply)
             answered += 1
+    except BrokenPipeError:
+        _log("attn-diff closed the channel; stopping")
     finally:
         _flush_output()
         channel.close()

@@ -235,3 +235,12 @@ def test_serve_rejects_what_is_not_a_kernel_or_not_json_before_touching_stdio():
         attn_diff.serve("run_case")
     with pytest.raises(TypeError):
         attn_diff.serve(lambda c: None, supports={"layouts": {1, 2}})
+
+
+def test_a_closed_reply_channel_stops_the_worker_quietly(probe, sinks_dump, tmp_path):
+    probe.handshake()
+    probe.proc.stdout.close()  # attn-diff is gone: the next reply meets a closed pipe
+    probe.send({"id": 1, "case": "sinks", "inputs": str(sinks_dump), "out": str(tmp_path / "o.npy")})
+    assert probe.proc.wait(60) == 0
+    assert "attn_diff.serve: attn-diff closed the channel; stopping" in probe.log()
+    assert "Traceback" not in probe.log()
