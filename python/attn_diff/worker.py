@@ -219,7 +219,9 @@ def _answer(kernel_fn, request):
     except Unsupported as e:
         return {"id": rid, "ok": False, "unsupported": str(e) or "the kernel does not support this case"}
     except Exception as e:  # noqa: BLE001: any failure of the kernel is this case's error, not the worker's
-        traceback.print_exc(file=sys.stderr)
+        # The traceback from the kernel's frame on: serve's own frame is noise in the log.
+        tb = e.__traceback__.tb_next or e.__traceback__
+        traceback.print_exception(type(e), e, tb, file=sys.stderr)
         return {"id": rid, "ok": False, "error": f"case '{case.name}': {_error_text(e)}"}
     if out is None:
         return {"id": rid, "ok": False, "error": f"case '{case.name}': the kernel returned None, not its output"}
