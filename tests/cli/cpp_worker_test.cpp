@@ -140,7 +140,7 @@ TEST_CASE("cpp worker: garbled lines, a missing dump, shutdown and end of input"
   }
 }
 
-TEST_CASE("cpp worker: the example's naive attention passes every case of phase1-3; its window bug fails the window cases", "[cpp_worker][cli]") {
+TEST_CASE("cpp worker: the example's naive attention passes every case of phase1-3 and its window bug fails the window cases", "[cpp_worker][cli]") {
   TempDir dir("cpp_worker_example");
   std::vector<std::pair<std::string, std::string>> cases;  // dump directory, output
   std::vector<std::string> lines{kHandshake};
