@@ -71,12 +71,12 @@ bool dump_minimal(const std::string& dir, const CaseSpec& c, const std::string& 
                   int threads, std::string* err) {
   PreparedCase p = prepare_case(c, threads);
   std::vector<double> tiled, candidate;
-  tiled_candidate(threads).produce(c, p.inputs, &tiled, err);
+  tiled_candidate(threads).produce(p, &tiled, err);
   if (!write_dump({.dir = dir, .suite = "shrunk", .config = config}, c, p.inputs,
                   {.golden = p.golden, .naive = p.naive, .tiled = tiled}, err))
     return false;
   std::string cand_err;
-  if (!cand.produce(c, p.inputs, &candidate, &cand_err) || candidate.size() != p.golden.size()) {
+  if (!cand.produce(p, &candidate, &cand_err) || candidate.size() != p.golden.size()) {
     std::fprintf(stderr, "note: candidate.npy not written: the candidate %s on the minimal case\n",
                  cand_err.empty() ? "gave the wrong number of values" : ("failed: " + cand_err).c_str());
     return true;

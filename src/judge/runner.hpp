@@ -25,11 +25,15 @@ struct CandidateRun {
   std::vector<std::string> output;  // its last lines of output, stdout and stderr together, printable()
 };
 
-/// What is judged. `produce` fills `out` (bshd, float64) or returns false with a message.
+struct PreparedCase;
+
+/// What is judged. `produce` fills `out` (bshd, float64) or returns false with a message. It gets the
+/// prepared case (spec, inputs and the references), not only the inputs: a worker is handed a full
+/// dump with golden, naive and tiled in it (SPEC §13).
 struct Candidate {
   std::string kernel = "tiled";  // as written in the report: "tiled", "mutant:<name>", "external"
   bool is_expected = true;       // true when the candidate is the correct tiled kernel itself
-  std::function<bool(const CaseSpec&, const Inputs&, std::vector<double>* out, std::string* err)> produce;
+  std::function<bool(PreparedCase& p, std::vector<double>* out, std::string* err)> produce;
   // Why the candidate cannot run a case ("" = it can); such a case is `unsupported`, never `fail`.
   std::function<std::string(const CaseSpec&)> unsupported;
   // Set by candidates that run a command: what the last produce() call ran (nullopt if it ran
