@@ -137,8 +137,9 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
   const bool produced = cand.produce(p, &candidate, &err);
   if (cand.last_run) r.candidate_run = cand.last_run();
   if (!produced) {
-    r.verdict = Verdict::error;
-    r.error = err;
+    const bool declined = r.candidate_run && !r.candidate_run->unsupported.empty();
+    r.verdict = declined ? Verdict::unsupported : Verdict::error;
+    r.error = declined ? r.candidate_run->unsupported : err;
     return finish();
   }
   if (candidate.size() != p.golden.size()) {

@@ -18,11 +18,16 @@
 
 namespace attn {
 
-/// What an external candidate's command did on one case (src/judge/external.hpp), kept in the report
-/// whether the case passed or not: a user times a kernel inside `run` and reads what it printed.
+/// What an external candidate's command (src/judge/external.hpp) or worker (src/judge/worker.hpp) did
+/// on one case, kept in the report whether the case passed or not: a user times a kernel inside
+/// `run` and reads what it printed.
 struct CandidateRun {
-  double seconds = 0.0;             // the command's wall time
-  std::vector<std::string> output;  // its last lines of output, stdout and stderr together, printable()
+  double seconds = 0.0;             // the command's wall time (a worker's: the request's)
+  std::vector<std::string> output;  // its last lines of output, stdout and stderr together (a worker's: its stderr), printable()
+  std::string worker;               // a worker's name, from its handshake ("" for a command)
+  // Set when the candidate declined the case (a worker's "unsupported" reply): the case is then
+  // `unsupported` with this reason, not an error.
+  std::string unsupported;
 };
 
 struct PreparedCase;
