@@ -68,12 +68,17 @@ bool apply_run_external(const RunCommandOptions& opt, bool has_mutant, Candidate
   if (opt.candidate_worker && !check_candidate_worker(*opt.candidate_worker)) return false;
   if (!check_one_candidate(has_mutant, opt.candidate_cmd.has_value(), opt.candidate_worker.has_value())) return false;
   const CandidateReadOptions read{.layout = *layout, .bf16_bits = opt.bf16_bits};
-  if (opt.candidate_cmd)
-    *cand = external_candidate({.command = *opt.candidate_cmd, .timeout_s = opt.timeout, .keep_temp = opt.keep_temp,
-                                .on_kept = print_kept, .read = read});
-  if (opt.candidate_worker)
-    *cand = worker_candidate({.command = *opt.candidate_worker, .timeout_s = opt.timeout, .keep_temp = opt.keep_temp,
-                              .on_kept = print_kept, .read = read, .threads = resolve_threads(opt.threads)});
+  if (opt.candidate_cmd) {
+    const ExternalOptions ext{.command = *opt.candidate_cmd, .timeout_s = opt.timeout, .keep_temp = opt.keep_temp,
+                              .on_kept = print_kept, .read = read};
+    out->make_candidate = [ext] { return external_candidate(ext); };
+  }
+  if (opt.candidate_worker) {
+    const WorkerOptions worker{.command = *opt.candidate_worker, .timeout_s = opt.timeout, .keep_temp = opt.keep_temp,
+                               .on_kept = print_kept, .read = read, .threads = resolve_threads(opt.threads)};
+    out->make_candidate = [worker] { return worker_candidate(worker); };  // each call: its own worker process
+  }
+  if (out->make_candidate) *cand = out->make_candidate();
   return true;
 }
 

@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <functional>
+
 #include "src/cli/run.hpp"
 #include "src/io/layout.hpp"
 #include "src/judge/runner.hpp"
@@ -27,6 +29,9 @@ void print_kept(const std::string& name, const std::string& dir);
 struct RunExternal {
   Layout layout = Layout::bshd;  // of the command's output; diagnosis reasons relative to it
   bool diagnose = false;         // diagnose failing cases
+  // With --candidate-cmd or --candidate-worker: makes one more candidate with its own state (its own
+  // process or worker), for each --candidate-jobs job.
+  std::function<Candidate()> make_candidate;
 };
 
 /// Checks these options and, with --candidate-cmd or --candidate-worker, makes *cand the external
