@@ -54,7 +54,7 @@ std::optional<json> parse_object(const std::string& line, std::string* problem) 
   JsonError e;
   std::optional<json> j = parse_json_strict(line, &e);
   if (!j) {
-    *problem = "it is not JSON (" + e.what() + ")";
+    *problem = (e.malformed ? "it is not JSON (" : "it is refused JSON (") + e.what() + ")";
     return std::nullopt;
   }
   if (!j->is_object()) {
