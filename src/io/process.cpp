@@ -80,6 +80,34 @@ std::vector<std::string> child_environment(const std::vector<std::pair<std::stri
   return env_strings;
 }
 
+pid_t fork_shell(const std::string& command, const std::vector<std::pair<std::string, std::string>>& env, int in,
+                 int out, int err, std::string* error) {
+  std::vector<std::string> env_strings = child_environment(env);
+  std::vector<char*> envp;
+  for (std::string& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::string sh = "/bin/sh", dash_c = "-c", cmd = command;
+  char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    *error = std::strerror(errno);
+    return -1;
+  }
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    if (in >= 0) ::dup2(in, STDIN_FILENO);
+    ::dup2(out, STDOUT_FILENO);
+    ::dup2(err, STDERR_FILENO);
+    ::signal(SIGPIPE, SIG_DFL);
+    ::execve(argv[0], argv, envp.data());
+    const char msg[] = "attn-diff: cannot execute /bin/sh\n";
+    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+    ::_exit(127);
+  }
+  ::setpgid(pid, pid);  // also here, so the group exists whichever process runs first
+  return pid;
+}
+
 }  // namespace process_detail
 
 using namespace process_detail;
@@ -120,13 +148,6 @@ struct Child {
 // Starts `/bin/sh -c command` in its own process group, stdin from /dev/null, stdout and stderr
 // into one pipe. nullopt, with the reason in `error`, when it cannot be started.
 std::optional<Child> spawn(const std::string& command, const CommandOptions& opt, std::string* error) {
-  std::vector<std::string> env_strings = child_environment(opt.env);
-  std::vector<char*> envp;
-  for (std::string& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::string sh = "/bin/sh", dash_c = "-c", cmd = command;
-  char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
-
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
     *error = std::strerror(errno);
@@ -134,26 +155,13 @@ std::optional<Child> spawn(const std::string& command, const CommandOptions& opt
   }
   const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   const auto start = Clock::now();
-  const pid_t pid = ::fork();
+  const pid_t pid = fork_shell(command, opt.env, devnull, fds[1], fds[1], error);
   if (pid < 0) {
-    *error = std::strerror(errno);
     ::close(fds[0]);
     ::close(fds[1]);
     if (devnull >= 0) ::close(devnull);
     return std::nullopt;
   }
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
-    ::dup2(fds[1], STDOUT_FILENO);
-    ::dup2(fds[1], STDERR_FILENO);
-    ::signal(SIGPIPE, SIG_DFL);
-    ::execve(argv[0], argv, envp.data());
-    const char msg[] = "attn-diff: cannot execute /bin/sh\n";
-    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
-    ::_exit(127);
-  }
-  ::setpgid(pid, pid);  // also here, so the group exists whichever process runs first
   ::close(fds[1]);
   if (devnull >= 0) ::close(devnull);
   const int fd = fds[0];

@@ -28,4 +28,11 @@ std::vector<std::string> last_lines(const std::string& text, std::size_t n);
 /// between fork and exec only async-signal-safe calls are allowed (we may have threads).
 std::vector<std::string> child_environment(const std::vector<std::pair<std::string, std::string>>& env);
 
+/// Forks `/bin/sh -c command` in a new process group of its own (the group id is the returned pid)
+/// with `env` set on top of attn-diff's environment, `in` (or nothing when < 0), `out` and `err` as
+/// its stdin, stdout and stderr, and SIGPIPE at its default. -1, with the reason in *error, when
+/// the fork fails. The descriptors are the caller's to close.
+pid_t fork_shell(const std::string& command, const std::vector<std::pair<std::string, std::string>>& env, int in,
+                 int out, int err, std::string* error);
+
 }  // namespace attn::process_detail

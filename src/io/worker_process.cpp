@@ -44,13 +44,6 @@ bool WorkerProcess::start(const std::string& command, const std::vector<std::pai
   err_buf_.clear();
   err_total_ = 0;
   out_eof_ = err_eof_ = false;
-  std::vector<std::string> env_strings = child_environment(env);
-  std::vector<char*> envp;
-  for (std::string& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::string sh = "/bin/sh", dash_c = "-c", cmd = command;
-  char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
-
   int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
   const auto close_all = [&] {
     for (int fd : {in[0], in[1], out[0], out[1], errp[0], errp[1]})
@@ -61,24 +54,11 @@ bool WorkerProcess::start(const std::string& command, const std::vector<std::pai
     close_all();
     return false;
   }
-  const pid_t pid = ::fork();
+  const pid_t pid = fork_shell(command, env, in[0], out[1], errp[1], err);
   if (pid < 0) {
-    *err = std::strerror(errno);
     close_all();
     return false;
   }
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    ::dup2(in[0], STDIN_FILENO);
-    ::dup2(out[1], STDOUT_FILENO);
-    ::dup2(errp[1], STDERR_FILENO);
-    ::signal(SIGPIPE, SIG_DFL);
-    ::execve(argv[0], argv, envp.data());
-    const char msg[] = "attn-diff: cannot execute /bin/sh\n";
-    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
-    ::_exit(127);
-  }
-  ::setpgid(pid, pid);  // also here, so the group exists whichever process runs first
   pid_ = pid;
   group_ = std::make_unique<CommandGroup>(pid);  // a second Ctrl-C kills the group from the handler
   ::close(in[0]);
