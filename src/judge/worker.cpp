@@ -239,9 +239,10 @@ bool WorkerState::produce(PreparedCase& p, std::vector<double>* out, std::string
     drop();
     return finish(false);
   }
-  const json request = {{"id", id}, {"case", spec.name}, {"inputs", inputs}, {"out", out_path},
-                        {"layout", std::string(layout_name(opt.read.layout))}};
-  if (!proc.write_line(request.dump(-1, ' ', false, json::error_handler_t::replace), deadline)) {
+  // In the order SPEC §13 writes them, for a person reading a log of the session.
+  const nlohmann::ordered_json request = {{"id", id}, {"case", spec.name}, {"inputs", inputs}, {"out", out_path},
+                                          {"layout", std::string(layout_name(opt.read.layout))}};
+  if (!proc.write_line(request.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace), deadline)) {
     if (interrupted()) {
       drop();
       return finish(false);
