@@ -81,7 +81,9 @@ struct WorkerState {
 
   explicit WorkerState(WorkerOptions o) : opt(std::move(o)) {}
   ~WorkerState() {
-    if (proc.running()) proc.shutdown(R"({"op": "shutdown"})", opt.shutdown_grace_s, 1.0);
+    // After a stop signal the run is ending at once: no grace for a worker that does not exit.
+    if (interrupted()) proc.kill();
+    else if (proc.running()) proc.shutdown(R"({"op": "shutdown"})", opt.shutdown_grace_s, 1.0);
   }
 
   void set_last(CandidateRun run) {

@@ -201,7 +201,7 @@ TEST_CASE("worker: supports.layouts without --layout makes every case unsupporte
   s.check_clean(r);
 }
 
-TEST_CASE("worker: an error reply is that case's error with its stderr; the worker stays up", "[worker][cli]") {
+TEST_CASE("worker: an error reply is that case's error with its stderr and the worker stays up", "[worker][cli]") {
   Scene s("error");
   const WorkerRun r = s.run("error causal");
   INFO(r.cli.out);
@@ -276,6 +276,18 @@ TEST_CASE("worker: another protocol version makes every case an error naming bot
     CHECK(case_named(r.report, name)["error"] ==
           "not sent to the worker: it speaks protocol 'attn-diff.worker.v2', attn-diff speaks 'attn-diff.worker.v1'");
   CHECK(r.starts == 1);
+  s.check_clean(r);
+}
+
+TEST_CASE("worker: a worker that ignores the shutdown and SIGTERM is killed with its group", "[worker][cli]") {
+  Scene s("stubborn");
+  const auto start = std::chrono::steady_clock::now();
+  const WorkerRun r = s.run("stubborn");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  INFO(r.cli.out);
+  CHECK(r.cli.code == 0);
+  CHECK(r.starts == 1);
+  CHECK(seconds < 30);  // the 2 s grace and 1 s after SIGTERM, not the hour it sleeps
   s.check_clean(r);
 }
 

@@ -7,7 +7,7 @@
 using namespace attn;
 using Catch::Matchers::Contains;
 
-TEST_CASE("worker reply: ok, error and unsupported; extra fields allowed", "[worker]") {
+TEST_CASE("worker reply: ok, error and unsupported, extra fields allowed", "[worker]") {
   WorkerReply r;
   std::string problem;
   REQUIRE(parse_worker_reply(R"({"id": 7, "ok": true, "ms": 1.5, "note": {"x": 1}})", 7, &r, &problem));

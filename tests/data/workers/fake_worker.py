@@ -21,6 +21,7 @@ says otherwise for the case named CASE (every case when CASE is omitted):
     bad-hello    answer the handshake with a line that is not JSON
     v2           answer the handshake with protocol attn-diff.worker.v2
     bhsd-only    declare supports.layouts ["bhsd"]
+    stubborn     at the shutdown (or the end of stdin), ignore SIGTERM and sleep on
 
 Each start appends "worker PID" and "child PID" (a `sleep` it leaves running in its process group)
 to $WORKER_PIDS, so a test can check that attn-diff left nothing behind.
@@ -74,6 +75,10 @@ served = 0
 for line in sys.stdin:
     req = json.loads(line)
     if req.get("op") == "shutdown":
+        if mode == "stubborn":
+            print("fake worker: not stopping", file=sys.stderr, flush=True)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            time.sleep(3600)
         break
     name = req["case"]
     hit = target is None or name == target
