@@ -52,8 +52,12 @@ class WorkerProcess {
   /// every 50 ms at most.
   Got read_line(Clock::time_point deadline, std::string* line);
 
-  /// The worker's stderr since it started, as a position to pass to stderr_lines().
-  std::size_t stderr_mark() const { return err_total_; }
+  /// The end of what the worker has written to stderr so far (read first, so that lines it logged
+  /// between two requests are not counted to the next), as a position to pass to stderr_lines().
+  std::size_t stderr_mark() {
+    if (running()) drain(0);
+    return err_total_;
+  }
   /// Its last `n` lines of stderr written since `mark` (printable(), cut at 400 bytes).
   std::vector<std::string> stderr_lines(std::size_t mark, std::size_t n) const;
 

@@ -366,13 +366,17 @@ pid_t start_cli(const std::vector<std::string>& args, const std::vector<std::pai
 }  // namespace
 
 TEST_CASE("worker: Ctrl-C or SIGTERM during a request: exit 130/143, the cases before it kept, nothing left", "[worker][cli][interrupt]") {
-  for (const int sig : {SIGINT, SIGTERM}) {
-    INFO("signal " << sig);
-    Scene s(sig == SIGINT ? "int" : "term");
+  for (const auto& [shrink, sig] : std::vector<std::pair<bool, int>>{{false, SIGINT}, {false, SIGTERM}, {true, SIGINT}}) {
+    INFO("signal " << sig << (shrink ? " during shrink" : " during run"));
+    Scene s(std::string(sig == SIGINT ? "int" : "term") + (shrink ? "_shrink" : ""));
     const std::string serving = (s.dir.path / "serving").string(), log = (s.dir.path / "log.txt").string();
-    const pid_t pid = start_cli({"run", "-c", "configs/phase1.json", "--case", "basic", "--case", "causal", "--case", "sinks",
-                                 "--candidate-worker", kWorker + " sleep causal", "--json", s.json_file},
-                                {{"TMPDIR", s.tmp}, {"WORKER_PIDS", s.pids}, {"WORKER_SERVING", serving}}, log);
+    const std::vector<std::string> args =
+        shrink ? std::vector<std::string>{"shrink", "-c", "configs/phase1.json", "--case", "causal", "--candidate-worker",
+                                          kWorker + " sleep causal", "--json", s.json_file}
+               : std::vector<std::string>{"run", "-c", "configs/phase1.json", "--case", "basic", "--case", "causal",
+                                          "--case", "sinks", "--candidate-worker", kWorker + " sleep causal", "--json",
+                                          s.json_file};
+    const pid_t pid = start_cli(args, {{"TMPDIR", s.tmp}, {"WORKER_PIDS", s.pids}, {"WORKER_SERVING", serving}}, log);
     for (int i = 0; i < 1000 && !std::filesystem::exists(serving); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     REQUIRE(std::filesystem::exists(serving));  // the worker is inside the request for causal
@@ -391,7 +395,16 @@ TEST_CASE("worker: Ctrl-C or SIGTERM during a request: exit 130/143, the cases b
     INFO(attn::test::read_text(log));
     REQUIRE(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 128 + sig);
-    CHECK(seconds < 10);  // the group's SIGTERM grace, not the worker's hour of sleep
+    CHECK(seconds < 10);  // at once, not the worker's hour of sleep
+    WorkerRun r;
+    s.read_pids(&r);
+    CHECK(r.starts == 1);
+    s.check_clean(r);
+    if (shrink) {
+      CHECK_FALSE(std::filesystem::exists(s.json_file));  // a reduction cut short writes nothing
+      CHECK(has(attn::test::read_text(log), "interrupted: shrink stopped; nothing written"));
+      continue;
+    }
     std::ifstream in(s.json_file);
     REQUIRE(in);
     const json j = json::parse(in);
@@ -400,9 +413,5 @@ TEST_CASE("worker: Ctrl-C or SIGTERM during a request: exit 130/143, the cases b
     CHECK(j["cases"][0]["name"] == "basic");
     CHECK(j["cases"][0]["verdict"] == "pass");
     CHECK(j["summary"]["not_run"] == 2);
-    WorkerRun r;
-    s.read_pids(&r);
-    CHECK(r.starts == 1);
-    s.check_clean(r);
   }
 }
