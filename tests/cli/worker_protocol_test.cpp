@@ -123,6 +123,20 @@ TEST_CASE("worker: a worker that serves every case passes them, started once and
   s.check_clean(r);
 }
 
+TEST_CASE("worker: --candidate-jobs 2 gives each job its own worker, and the serial run's verdicts", "[worker][cli]") {
+  Scene s("jobs");
+  const WorkerRun r = s.run("crash causal", "-c configs/phase1.json --candidate-jobs 2");
+  INFO(r.cli.out);
+  CHECK(r.cli.code == 3);
+  REQUIRE(r.report["cases"].size() == 8);
+  for (const json& c : r.report["cases"]) CHECK(c["verdict"] == (c["name"] == "causal" ? "error" : "pass"));
+  CHECK(r.report["cases"][1]["name"] == "causal");  // suite order
+  // Two workers, and one more start for whichever job serves a case after the crash.
+  CHECK(r.starts >= 2);
+  CHECK(r.starts <= 3);
+  s.check_clean(r);
+}
+
 TEST_CASE("worker: a crash is that case's error with its stderr, the worker restarts for the next", "[worker][cli]") {
   Scene s("crash");
   const WorkerRun r = s.run("crash causal");
