@@ -229,6 +229,18 @@ TEST_CASE("worker: an error reply is that case's error with its stderr and the w
   s.check_clean(r);
 }
 
+TEST_CASE("worker: ok without an output file is that case's error and the worker stays up", "[worker][cli]") {
+  Scene s("nothing");
+  const WorkerRun r = s.run("nothing causal");
+  INFO(r.cli.out);
+  CHECK(r.cli.code == 3);
+  CHECK(has(case_named(r.report, "causal")["error"], "the worker replied ok to request 2 but wrote nothing to " + s.tmp +
+                                                         "/attn-diff-"));
+  CHECK(case_named(r.report, "sinks")["verdict"] == "pass");
+  CHECK(r.starts == 1);
+  s.check_clean(r);
+}
+
 TEST_CASE("worker: a worker that exits early costs the case it was next sent, then restarts", "[worker][cli]") {
   SECTION("after the first case") {
     Scene s("exit_first");

@@ -15,6 +15,7 @@ says otherwise for the case named CASE (every case when CASE is omitted):
     error        answer CASE with {"ok": false, "error": ...}
     unsupported  answer CASE with {"ok": false, "unsupported": ...}
     zeros        write an all-zero output for CASE (a failing kernel)
+    nothing      answer CASE with "ok": true without writing the output
     sleep        on CASE, write $WORKER_SERVING then sleep (for the Ctrl-C test)
     exit-after-hello  exit right after the handshake
     exit-after-first  exit right after answering the first request
@@ -104,6 +105,9 @@ for line in sys.stdin:
         continue
     if hit and mode == "unsupported":
         reply({"id": req["id"], "ok": False, "unsupported": "no sinks in this kernel"})
+        continue
+    if hit and mode == "nothing":
+        reply({"id": req["id"], "ok": True})
         continue
     if hit and mode == "zeros":
         case = json.load(open(os.path.join(req["inputs"], "case.json")))["cases"][0]
