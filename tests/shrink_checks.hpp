@@ -16,7 +16,7 @@ inline void check_same_failure(const ShrinkResult& r, const Candidate& cand, int
   PreparedCase p = prepare_case(c, threads);
   std::vector<double> out;
   std::string err;
-  REQUIRE(cand.produce(c, p.inputs, &out, &err));
+  REQUIRE(cand.produce(p, &out, &err));
   const CaseResult again = judge(p, cand, {.threads = threads});
   CHECK(again.verdict == Verdict::fail);
   const auto failing = failure_reason(again).failing;

@@ -131,7 +131,7 @@ int run_dump(const DumpOptions& opt) {
     PreparedCase p = prepare_case(c, load.threads);
     std::vector<double> tiled;
     std::string err;
-    tiled_candidate(load.threads).produce(c, p.inputs, &tiled, &err);
+    tiled_candidate(load.threads).produce(p, &tiled, &err);
     const DumpRequest req{.dir = dirs[i], .format = *format, .suite = suite.name, .config = opt.config};
     if (!write_dump(req, c, p.inputs, {.golden = p.golden, .naive = p.naive, .tiled = tiled}, &err)) {
       std::fprintf(stderr, "%s\n", err.c_str());

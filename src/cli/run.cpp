@@ -75,6 +75,12 @@ nlohmann::json run_record(const RunCommandOptions& opt, const Candidate& cand) {
     run["bf16_bits"] = opt.bf16_bits;
     run["timeout"] = opt.timeout;
   }
+  if (opt.candidate_worker) {
+    run["candidate_worker"] = printable(*opt.candidate_worker);
+    run["layout"] = opt.layout;
+    run["bf16_bits"] = opt.bf16_bits;
+    run["timeout"] = opt.timeout;
+  }
   return run;
 }
 

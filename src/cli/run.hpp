@@ -27,7 +27,9 @@ struct RunCommandOptions {
   // An external kernel as the candidate (src/judge/external.hpp); command line only, never a config key.
   // Given but empty (an unset CI variable) is refused, not taken as "not given".
   std::optional<std::string> candidate_cmd;
-  double timeout = 300;        // seconds per case for --candidate-cmd
+  // Or a persistent worker (src/judge/worker.hpp, SPEC §13), started once; command line only too.
+  std::optional<std::string> candidate_worker;
+  double timeout = 300;        // seconds per case for --candidate-cmd and --candidate-worker
   bool keep_temp = false;
   std::string layout = "bshd";  // of the command's {out}
   bool bf16_bits = false;

@@ -19,17 +19,25 @@ void setup_run_external(CLI::App& app, RunCommandOptions& opt);
 /// False after printing why, when a --candidate-cmd that was given cannot be run (empty, or a
 /// placeholder inside quotes: candidate_command_problem()); the caller exits 2.
 bool check_candidate_cmd(const std::string& command);
+/// The same for a --candidate-worker (empty or blank: worker_command_problem()).
+bool check_candidate_worker(const std::string& command);
+/// False after printing why, when more than one of --mutant, --candidate-cmd, --candidate-worker was given.
+bool check_one_candidate(bool mutant, bool cmd, bool worker);
+/// Says on stderr where --keep-temp kept a case's temporary directory.
+void print_kept(const std::string& name, const std::string& dir);
 
 struct RunExternal {
   Layout layout = Layout::bshd;  // of the command's output; diagnosis reasons relative to it
   bool diagnose = false;         // diagnose failing cases
-  // With --candidate-cmd: makes one more candidate with its own state, for each --candidate-jobs job.
+  // With --candidate-cmd or --candidate-worker: makes one more candidate with its own state (its own
+  // process or worker), for each --candidate-jobs job.
   std::function<Candidate()> make_candidate;
 };
 
-/// Checks these options and, with --candidate-cmd, makes *cand the external command. False after
-/// printing the problem when the options are unusable (an unknown layout, --mutant with --candidate-cmd,
-/// a --candidate-cmd that check_candidate_cmd() refuses).
+/// Checks these options and, with --candidate-cmd or --candidate-worker, makes *cand the external
+/// command or the worker. False after
+/// printing the problem when the options are unusable (an unknown layout, more than one candidate,
+/// a command that check_candidate_cmd() or check_candidate_worker() refuses).
 bool apply_run_external(const RunCommandOptions& opt, bool has_mutant, Candidate* cand, RunExternal* out);
 
 }  // namespace attn

@@ -15,6 +15,7 @@
 #include "src/io/dumpdir.hpp"
 #include "src/io/npy.hpp"
 #include "src/judge/external.hpp"
+#include "src/judge/worker.hpp"
 #include "src/report/table.hpp"
 #include "src/suite/config.hpp"
 #include "src/tools/shrink.hpp"
@@ -27,8 +28,11 @@ void setup_shrink(CLI::App& app, ShrinkCommandOptions& opt) {
   app.add_option("--mutant", opt.mutant, "the candidate: this mutant of the tiled kernel (see list-mutants)");
   app.add_option("--candidate-cmd", opt.candidate_cmd,
                  "or an external kernel: a shell command with {inputs} {out} {case}, as in run");
-  app.add_option("--timeout", opt.timeout, "seconds per external command run (default 300, at most a week); a "
-                                           "timeout counts as not reproducing")->transform(timeout_seconds());
+  app.add_option("--candidate-worker", opt.candidate_worker,
+                 "or an external kernel kept warm: a command started once and sent every candidate case, as in run "
+                 "(docs/workers.md)");
+  app.add_option("--timeout", opt.timeout, "seconds per external command run or worker request (default 300, at most a "
+                                           "week); a timeout counts as not reproducing")->transform(timeout_seconds());
   app.add_option("--out,-o", opt.out, "write the minimal case's config here (default: stdout)");
   app.add_option("--dump", opt.dump,
                  "write the minimal case as `dump` does (inputs, golden, naive, tiled, case.json) plus the candidate's "
@@ -51,13 +55,19 @@ void setup_shrink(CLI::App& app, ShrinkCommandOptions& opt) {
 
 int run_shrink(const ShrinkCommandOptions& opt) {
   if (opt.candidate_cmd && !check_candidate_cmd(*opt.candidate_cmd)) return kExitUsage;
-  if (opt.mutant.empty() == !opt.candidate_cmd) {
-    std::fprintf(stderr, "error: shrink needs exactly one candidate to shrink the failure of: --mutant NAME or "
-                         "--candidate-cmd CMD\nnote: attn-diff list-mutants prints the mutants\n");
+  if (opt.candidate_worker && !check_candidate_worker(*opt.candidate_worker)) return kExitUsage;
+  if (!check_one_candidate(!opt.mutant.empty(), opt.candidate_cmd.has_value(), opt.candidate_worker.has_value()))
+    return kExitUsage;
+  if (opt.mutant.empty() && !opt.candidate_cmd && !opt.candidate_worker) {
+    std::fprintf(stderr, "error: shrink needs exactly one candidate to shrink the failure of: --mutant NAME, "
+                         "--candidate-cmd CMD or --candidate-worker CMD\nnote: attn-diff list-mutants prints the mutants\n");
     return kExitUsage;
   }
   if (opt.candidate_cmd)
     return run_shrink_with(opt, external_candidate({.command = *opt.candidate_cmd, .timeout_s = opt.timeout}));
+  if (opt.candidate_worker)
+    return run_shrink_with(opt, worker_candidate({.command = *opt.candidate_worker, .timeout_s = opt.timeout,
+                                                  .threads = resolve_threads(opt.threads)}));
   const MutantInfo* m = lookup_mutant(opt.mutant);
   if (!m) return kExitUsage;
   return run_shrink_with(opt, mutant_candidate(*m, resolve_threads(opt.threads)));
@@ -71,12 +81,12 @@ bool dump_minimal(const std::string& dir, const CaseSpec& c, const std::string& 
                   int threads, std::string* err) {
   PreparedCase p = prepare_case(c, threads);
   std::vector<double> tiled, candidate;
-  tiled_candidate(threads).produce(c, p.inputs, &tiled, err);
+  tiled_candidate(threads).produce(p, &tiled, err);
   if (!write_dump({.dir = dir, .suite = "shrunk", .config = config}, c, p.inputs,
                   {.golden = p.golden, .naive = p.naive, .tiled = tiled}, err))
     return false;
   std::string cand_err;
-  if (!cand.produce(c, p.inputs, &candidate, &cand_err) || candidate.size() != p.golden.size()) {
+  if (!cand.produce(p, &candidate, &cand_err) || candidate.size() != p.golden.size()) {
     std::fprintf(stderr, "note: candidate.npy not written: the candidate %s on the minimal case\n",
                  cand_err.empty() ? "gave the wrong number of values" : ("failed: " + cand_err).c_str());
     return true;

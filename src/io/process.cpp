@@ -17,34 +17,30 @@
 
 #include "src/base/diagnostic.hpp"
 #include "src/base/interrupt.hpp"
+#include "src/io/process_internal.hpp"
 
 extern char** environ;
 
 namespace attn {
 
+namespace process_detail {
+
 namespace {
+constexpr std::size_t kMaxLine = 400;  // characters kept of one line
+}  // namespace
 
-using Clock = std::chrono::steady_clock;
-
-constexpr std::size_t kKeepBytes = 64 * 1024;  // output kept while the command runs
-constexpr std::size_t kMaxLine = 400;          // characters kept of one line
-
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-// True once the child has ended. It is left a zombie (WNOWAIT) so that its pid, which is also its
-// process group id, cannot be reused before we have killed the rest of the group.
 bool child_ended(pid_t pid) {
   siginfo_t info{};
   return ::waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
 }
 
-void read_available(int fd, std::string* buf, bool* eof) {
+void read_available(int fd, std::string* buf, bool* eof, std::size_t keep) {
   char chunk[4096];
   for (;;) {
     const ssize_t n = ::read(fd, chunk, sizeof chunk);
     if (n > 0) {
       buf->append(chunk, std::size_t(n));
-      if (buf->size() > 2 * kKeepBytes) buf->erase(0, buf->size() - kKeepBytes);
+      if (buf->size() > 2 * keep) buf->erase(0, buf->size() - keep);
       continue;
     }
     if (n == 0) *eof = true;
@@ -72,6 +68,58 @@ std::vector<std::string> last_lines(const std::string& text, std::size_t n) {
   return {lines.rbegin(), lines.rend()};
 }
 
+std::vector<std::string> child_environment(const std::vector<std::pair<std::string, std::string>>& env) {
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) {
+    const std::string entry = *e;
+    bool overridden = false;
+    for (const auto& [key, _] : env) overridden = overridden || entry.starts_with(key + "=");
+    if (!overridden) env_strings.push_back(entry);
+  }
+  for (const auto& [key, value] : env) env_strings.push_back(key + "=" + value);
+  return env_strings;
+}
+
+pid_t fork_shell(const std::string& command, const std::vector<std::pair<std::string, std::string>>& env, int in,
+                 int out, int err, std::string* error) {
+  std::vector<std::string> env_strings = child_environment(env);
+  std::vector<char*> envp;
+  for (std::string& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::string sh = "/bin/sh", dash_c = "-c", cmd = command;
+  char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    *error = std::strerror(errno);
+    return -1;
+  }
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    if (in >= 0) ::dup2(in, STDIN_FILENO);
+    ::dup2(out, STDOUT_FILENO);
+    ::dup2(err, STDERR_FILENO);
+    ::signal(SIGPIPE, SIG_DFL);
+    ::execve(argv[0], argv, envp.data());
+    const char msg[] = "attn-diff: cannot execute /bin/sh\n";
+    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+    ::_exit(127);
+  }
+  ::setpgid(pid, pid);  // also here, so the group exists whichever process runs first
+  return pid;
+}
+
+}  // namespace process_detail
+
+using namespace process_detail;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kKeepBytes = 64 * 1024;  // output kept while the command runs
+
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
 }  // namespace
 
 std::string CommandResult::describe(double timeout_s) const {
@@ -91,20 +139,6 @@ std::string CommandResult::describe(double timeout_s) const {
 
 namespace {
 
-// Everything the child needs is built before fork: between fork and exec only async-signal-safe
-// calls are allowed (we may have threads).
-std::vector<std::string> child_environment(const CommandOptions& opt) {
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e) {
-    const std::string entry = *e;
-    bool overridden = false;
-    for (const auto& [key, _] : opt.env) overridden = overridden || entry.starts_with(key + "=");
-    if (!overridden) env_strings.push_back(entry);
-  }
-  for (const auto& [key, value] : opt.env) env_strings.push_back(key + "=" + value);
-  return env_strings;
-}
-
 struct Child {
   pid_t pid = -1;
   int out = -1;  // the read end of the pipe holding its stdout and stderr, non-blocking
@@ -114,13 +148,6 @@ struct Child {
 // Starts `/bin/sh -c command` in its own process group, stdin from /dev/null, stdout and stderr
 // into one pipe. nullopt, with the reason in `error`, when it cannot be started.
 std::optional<Child> spawn(const std::string& command, const CommandOptions& opt, std::string* error) {
-  std::vector<std::string> env_strings = child_environment(opt);
-  std::vector<char*> envp;
-  for (std::string& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::string sh = "/bin/sh", dash_c = "-c", cmd = command;
-  char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
-
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
     *error = std::strerror(errno);
@@ -128,26 +155,13 @@ std::optional<Child> spawn(const std::string& command, const CommandOptions& opt
   }
   const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   const auto start = Clock::now();
-  const pid_t pid = ::fork();
+  const pid_t pid = fork_shell(command, opt.env, devnull, fds[1], fds[1], error);
   if (pid < 0) {
-    *error = std::strerror(errno);
     ::close(fds[0]);
     ::close(fds[1]);
     if (devnull >= 0) ::close(devnull);
     return std::nullopt;
   }
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
-    ::dup2(fds[1], STDOUT_FILENO);
-    ::dup2(fds[1], STDERR_FILENO);
-    ::signal(SIGPIPE, SIG_DFL);
-    ::execve(argv[0], argv, envp.data());
-    const char msg[] = "attn-diff: cannot execute /bin/sh\n";
-    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
-    ::_exit(127);
-  }
-  ::setpgid(pid, pid);  // also here, so the group exists whichever process runs first
   ::close(fds[1]);
   if (devnull >= 0) ::close(devnull);
   const int fd = fds[0];
@@ -170,7 +184,7 @@ int wait_with_timeout(const Child& child, const CommandOptions& opt, CommandResu
       return;
     }
     pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, ms) > 0) read_available(fd, output, &eof);
+    if (::poll(&p, 1, ms) > 0) read_available(fd, output, &eof, kKeepBytes);
   };
   CommandGroup registered(pid);  // a second Ctrl-C kills the group from the signal handler
   const double limit = opt.timeout_s > 0 ? std::min(opt.timeout_s, kMaxTimeoutSeconds) : 0;

@@ -102,7 +102,7 @@ std::string nmse_text(double x) {
 // would itself fail the case.
 Candidate stored(const std::vector<float>& values) {
   return {.kernel = "prediction", .is_expected = false,
-          .produce = [&values](const CaseSpec&, const Inputs&, std::vector<double>* out, std::string*) {
+          .produce = [&values](PreparedCase&, std::vector<double>* out, std::string*) {
             out->assign(values.begin(), values.end());
             return true;
           }};
@@ -176,7 +176,7 @@ std::vector<HypothesisPrediction> mutant_hypotheses(PreparedCase& p, int threads
   // where the correct kernel itself fails the case's gates (then every such mutant would "match").
   std::vector<double> correct_out;
   std::string correct_err;
-  const bool have_correct = tiled_candidate(threads).produce(c, p.inputs, &correct_out, &correct_err);
+  const bool have_correct = tiled_candidate(threads).produce(p, &correct_out, &correct_err);
   const std::vector<float> correct = narrow(correct_out);
   std::vector<HypothesisPrediction> out;
   for (const MutantInfo& m : mutants()) {
@@ -185,7 +185,7 @@ std::vector<HypothesisPrediction> mutant_hypotheses(PreparedCase& p, int threads
     h.not_applicable = unsupported_reason(c, cand);
     std::string err;
     std::vector<double> values;
-    if (h.not_applicable.empty() && !cand.produce(c, p.inputs, &values, &err)) h.not_applicable = err;
+    if (h.not_applicable.empty() && !cand.produce(p, &values, &err)) h.not_applicable = err;
     h.values = narrow(values);
     if (h.not_applicable.empty() && have_correct && bit_identical(h.values, correct)) {
       h.not_applicable = identical_reason(m, p.coverage);

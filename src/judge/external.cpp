@@ -195,7 +195,8 @@ Candidate external_candidate(const ExternalOptions& opt) {
     const std::lock_guard lock(last->mu);
     return last->run;
   };
-  c.produce = [opt, last](const CaseSpec& spec, const Inputs& in, std::vector<double>* out, std::string* err) {
+  c.produce = [opt, last](PreparedCase& p, std::vector<double>* out, std::string* err) {
+    const CaseSpec& spec = p.spec;
     {
       const std::lock_guard lock(last->mu);
       last->run.reset();
@@ -224,7 +225,7 @@ Candidate external_candidate(const ExternalOptions& opt) {
       if (interrupted()) throw Interrupted();  // the run reports the cases before this one
       return ok;
     };
-    if (!write_dump({.dir = inputs, .format = DumpFormat::npy}, spec, in, {}, err)) return finish(false);
+    if (!write_dump({.dir = inputs, .format = DumpFormat::npy}, spec, p.inputs, {}, err)) return finish(false);
     if (interrupted()) return finish(false);
 
     std::string command;

@@ -46,16 +46,16 @@ std::vector<float> run_tiled(const CaseSpec& c, const Inputs& in, int threads, F
 
 Candidate tiled_candidate(int threads) {
   return {.kernel = "tiled", .is_expected = true,
-          .produce = [threads](const CaseSpec& c, const Inputs& in, std::vector<double>* out, std::string*) {
-            *out = widen(run_tiled(c, in, threads));
+          .produce = [threads](PreparedCase& p, std::vector<double>* out, std::string*) {
+            *out = widen(run_tiled(p.spec, p.inputs, threads));
             return true;
           }};
 }
 
 Candidate mutant_candidate(const MutantInfo& m, int threads) {
   return {.kernel = "mutant:" + m.name, .is_expected = false,
-          .produce = [&m, threads](const CaseSpec& c, const Inputs& in, std::vector<double>* out, std::string*) {
-            *out = widen(run_tiled(c, in, threads, m.fault));
+          .produce = [&m, threads](PreparedCase& p, std::vector<double>* out, std::string*) {
+            *out = widen(run_tiled(p.spec, p.inputs, threads, m.fault));
             return true;
           },
           .unsupported = [&m](const CaseSpec& c) { return mutant_unsupported(m, c.recipe); }};
@@ -63,7 +63,7 @@ Candidate mutant_candidate(const MutantInfo& m, int threads) {
 
 Candidate output_candidate(const std::vector<double>& values) {
   return {.kernel = "external", .is_expected = false,
-          .produce = [&values](const CaseSpec&, const Inputs&, std::vector<double>* out, std::string*) {
+          .produce = [&values](PreparedCase&, std::vector<double>* out, std::string*) {
             *out = values;
             return true;
           }};
@@ -134,11 +134,12 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
   };
   std::vector<double> candidate;
   std::string err;
-  const bool produced = cand.produce(c, p.inputs, &candidate, &err);
+  const bool produced = cand.produce(p, &candidate, &err);
   if (cand.last_run) r.candidate_run = cand.last_run();
   if (!produced) {
-    r.verdict = Verdict::error;
-    r.error = err;
+    const bool declined = r.candidate_run && !r.candidate_run->unsupported.empty();
+    r.verdict = declined ? Verdict::unsupported : Verdict::error;
+    r.error = declined ? r.candidate_run->unsupported : err;
     return finish();
   }
   if (candidate.size() != p.golden.size()) {

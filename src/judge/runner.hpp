@@ -18,18 +18,27 @@
 
 namespace attn {
 
-/// What an external candidate's command did on one case (src/judge/external.hpp), kept in the report
-/// whether the case passed or not: a user times a kernel inside `run` and reads what it printed.
+/// What an external candidate's command (src/judge/external.hpp) or worker (src/judge/worker.hpp) did
+/// on one case, kept in the report whether the case passed or not: a user times a kernel inside
+/// `run` and reads what it printed.
 struct CandidateRun {
-  double seconds = 0.0;             // the command's wall time
-  std::vector<std::string> output;  // its last lines of output, stdout and stderr together, printable()
+  double seconds = 0.0;             // the command's wall time (a worker's: the request's)
+  std::vector<std::string> output;  // its last lines of output, stdout and stderr together (a worker's: its stderr), printable()
+  std::string worker;               // a worker's name, from its handshake ("" for a command)
+  // Set when the candidate declined the case (a worker's "unsupported" reply): the case is then
+  // `unsupported` with this reason, not an error.
+  std::string unsupported;
 };
 
-/// What is judged. `produce` fills `out` (bshd, float64) or returns false with a message.
+struct PreparedCase;
+
+/// What is judged. `produce` fills `out` (bshd, float64) or returns false with a message. It gets the
+/// prepared case (spec, inputs and the references), not only the inputs: a worker is handed a full
+/// dump with golden, naive and tiled in it (SPEC §13).
 struct Candidate {
   std::string kernel = "tiled";  // as written in the report: "tiled", "mutant:<name>", "external"
   bool is_expected = true;       // true when the candidate is the correct tiled kernel itself
-  std::function<bool(const CaseSpec&, const Inputs&, std::vector<double>* out, std::string* err)> produce;
+  std::function<bool(PreparedCase& p, std::vector<double>* out, std::string* err)> produce;
   // Why the candidate cannot run a case ("" = it can); such a case is `unsupported`, never `fail`.
   std::function<std::string(const CaseSpec&)> unsupported;
   // Set by candidates that run a command: what the last produce() call ran (nullopt if it ran

@@ -78,7 +78,10 @@ json case_to_json(const CaseResult& r) {
             {"tags", c.tags},
             {"seconds", r.seconds}};
   if (r.peak_memory_bytes) j["peak_memory_bytes"] = r.peak_memory_bytes;
-  if (r.candidate_run) j["candidate"] = {{"seconds", r.candidate_run->seconds}, {"output", r.candidate_run->output}};
+  if (r.candidate_run) {
+    j["candidate"] = {{"seconds", r.candidate_run->seconds}, {"output", r.candidate_run->output}};
+    if (!r.candidate_run->worker.empty()) j["candidate"]["worker"] = r.candidate_run->worker;
+  }
   if (r.verdict == Verdict::error || r.verdict == Verdict::unsupported) {
     j["error"] = r.error;
     return j;

@@ -40,7 +40,9 @@ nlohmann::json with_recipe(nlohmann::json doc, const std::string& recipe) {
 
 Candidate variant_candidate(const VariantInfo& v) {
   return {.kernel = "variant:" + v.name, .is_expected = false,
-          .produce = [&v](const CaseSpec& c, const Inputs& in, std::vector<double>* out, std::string*) {
+          .produce = [&v](PreparedCase& p, std::vector<double>* out, std::string*) {
+            const CaseSpec& c = p.spec;
+            const Inputs& in = p.inputs;
             std::vector<float> f(c.problem.shape.q_elements());
             poison(f);
             v.run(c.problem, in, c.recipe, c.tiles, f, 1);

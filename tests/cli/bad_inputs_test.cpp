@@ -210,8 +210,8 @@ namespace {
 // The correct kernel's output with `bad` written over element `at`.
 attn::Candidate spoiled(double bad, std::size_t at) {
   return {.kernel = "external", .is_expected = false,
-          .produce = [=](const attn::CaseSpec& c, const attn::Inputs& in, std::vector<double>* out, std::string* err) {
-            if (!attn::tiled_candidate(1).produce(c, in, out, err)) return false;
+          .produce = [=](attn::PreparedCase& p, std::vector<double>* out, std::string* err) {
+            if (!attn::tiled_candidate(1).produce(p, out, err)) return false;
             (*out)[at % out->size()] = bad;
             return true;
           }};
@@ -245,7 +245,7 @@ TEST_CASE("bad inputs: a candidate of the wrong size is an error, not a crash", 
   REQUIRE(attn::load_suite(std::string(ATTN_DIFF_SOURCE_DIR) + "/configs/phase1.json", {}, &suite, &diags));
   const attn::Candidate short_one{
       .kernel = "external", .is_expected = false,
-      .produce = [](const attn::CaseSpec&, const attn::Inputs&, std::vector<double>* out, std::string*) {
+      .produce = [](attn::PreparedCase&, std::vector<double>* out, std::string*) {
         out->assign(3, 0.0);
         return true;
       }};

@@ -151,8 +151,8 @@ TEST_CASE("candidate-jobs: results come back in the order given, and an error is
   CHECK(started.size() == cases.size());
 
   Candidate throws = tiled_candidate(1);
-  throws.produce = [](const CaseSpec& c, const Inputs&, std::vector<double>*, std::string*) -> bool {
-    if (c.name == "sinks") throw std::runtime_error("boom");
+  throws.produce = [](PreparedCase& p, std::vector<double>*, std::string*) -> bool {
+    if (p.spec.name == "sinks") throw std::runtime_error("boom");
     return false;
   };
   jobs.candidates = {throws, throws};

@@ -142,7 +142,7 @@ TEST_CASE("diagnose: layout mix-ups and the precision explanation", "[diagnosis]
   // The correct kernel and a kernel that rounds otherwise are explained by precision.
   std::vector<double> tiled;
   std::string err;
-  tiled_candidate(1).produce(c, p.inputs, &tiled, &err);
+  tiled_candidate(1).produce(p, &tiled, &err);
   h = diagnose(ctx, p, tiled);
   CHECK(h[0].name == "precision");
   CHECK(h[0].score > 0.5);

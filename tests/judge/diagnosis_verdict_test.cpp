@@ -320,7 +320,7 @@ TEST_CASE("diagnosis verdict: a sink scaled by 1/sqrt(D) is near no_sinks but no
         for (float& x : in.sinks) x = float(x / std::sqrt(double(c.problem.shape.head_dim)));
       });
       const CaseResult r = judge(p, {.kernel = "sink_scaled", .is_expected = false,
-                                     .produce = [&](const CaseSpec&, const Inputs&, std::vector<double>* o, std::string*) {
+                                     .produce = [&](PreparedCase&, std::vector<double>* o, std::string*) {
                                        *o = out;
                                        return true;
                                      }},
@@ -352,7 +352,7 @@ TEST_CASE("diagnosis verdict: close to no_sinks on average but not on every row 
   const DiagnosisContext ctx = build_diagnosis_context(p, Layout::bshd, 2);
   std::vector<double> out;
   std::string err;
-  REQUIRE(mutant_candidate(*find_mutant("no_sinks"), 2).produce(c, p.inputs, &out, &err));
+  REQUIRE(mutant_candidate(*find_mutant("no_sinks"), 2).produce(p, &out, &err));
   // The row where the sink matters most gets it right.
   const std::int64_t D = c.problem.shape.head_dim;
   std::size_t row = 0;

@@ -34,13 +34,13 @@ Outputs compute(const CaseSpec& c, int threads, bool poisoned, bool with_mutants
   o.golden = p.golden;
   o.naive = p.naive;
   std::string err;
-  REQUIRE(tiled_candidate(threads).produce(c, p.inputs, &o.tiled, &err));
+  REQUIRE(tiled_candidate(threads).produce(p, &o.tiled, &err));
   if (with_mutants)
     for (const MutantInfo& m : mutants()) {
       const Candidate cand = mutant_candidate(m, threads);
       if (!unsupported_reason(c, cand).empty()) continue;
       o.mutants.emplace_back();
-      REQUIRE(cand.produce(c, p.inputs, &o.mutants.back(), &err));
+      REQUIRE(cand.produce(p, &o.mutants.back(), &err));
     }
   return o;
 }

@@ -214,7 +214,8 @@ TEST_CASE("a candidate that crashes or errors on a proposal does not end the shr
   Candidate flaky = mutant_candidate(m, 1);
   const auto inner = flaky.produce;
   int crashes = 0;
-  flaky.produce = [&](const CaseSpec& c, const Inputs& in, std::vector<double>* out, std::string* err) {
+  flaky.produce = [&](PreparedCase& p, std::vector<double>* out, std::string* err) {
+    const CaseSpec& c = p.spec;
     if (c.problem.shape.heads == 1) {  // a crash on every single-head case
       ++crashes;
       throw std::runtime_error("segfault (simulated)");
@@ -223,7 +224,7 @@ TEST_CASE("a candidate that crashes or errors on a proposal does not end the shr
       *err = "timed out after 1 s (simulated)";
       return false;
     }
-    return inner(c, in, out, err);
+    return inner(p, out, err);
   };
   const ShrinkResult r = shrink_case(start_case("kv_tail_dropped"), flaky, generous());
   REQUIRE(r.status == ShrinkResult::Status::shrunk);
@@ -254,7 +255,7 @@ TEST_CASE("shrink keeps the original's top diagnose hypothesis, not only its gat
   PreparedCase p = prepare_case(gate_only.minimal, 1);
   std::vector<double> out;
   std::string err;
-  REQUIRE(mutant_candidate(m, 1).produce(gate_only.minimal, p.inputs, &out, &err));
+  REQUIRE(mutant_candidate(m, 1).produce(p, &out, &err));
   CHECK(top_hypothesis(p, out, 1) == "tile_skip_off_by_one");
   // An original too big to diagnose in time: the first step's case names the hypothesis.
   const ShrinkResult pinned = shrink_case(start_case("no_sinks"), mutant_candidate(*find_mutant("no_sinks"), 1),
@@ -284,7 +285,7 @@ TEST_CASE("shrink refuses a case that passes or that the candidate cannot run", 
   CHECK(unsupported.status == ShrinkResult::Status::unsupported);
   Candidate broken = tiled_candidate(1);
   broken.is_expected = false;
-  broken.produce = [](const CaseSpec&, const Inputs&, std::vector<double>*, std::string* err) {
+  broken.produce = [](PreparedCase&, std::vector<double>*, std::string* err) {
     *err = "exit status 139";
     return false;
   };
@@ -388,7 +389,7 @@ TEST_CASE("every shrunk failure in tests/regressions still fails with its mutant
       if (!hypothesis.empty()) {  // diagnose still names the same cause
         std::vector<double> out;
         std::string err;
-        REQUIRE(cand.produce(c, p.inputs, &out, &err));
+        REQUIRE(cand.produce(p, &out, &err));
         CHECK(top_hypothesis(p, out, 1) == hypothesis);
       }
       CHECK(run_case(c, tiled_candidate(1), {}).verdict == Verdict::pass);
