@@ -1,64 +1,19 @@
-"""The shipped workers, driven over the protocol (tests/worker_driver.py) across phase1-3 and their
-outputs judged in-process by the same core attn-diff runs: examples/pytorch/worker.py (kernel.py's
-run_case served as is) and scripts/torch_candidate.py --worker."""
+"""scripts/torch_candidate.py --worker, driven over the protocol (tests/worker_driver.py): it writes
+the one-shot mode's bytes, and its usage errors. test_worker_e2e.py runs it, and
+examples/pytorch/worker.py, through `attn-diff run --candidate-worker` over phase1-3."""
 import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
-from conftest import PHASES, ROOT
-from test_plugin import WINDOW_CASES
+from conftest import ROOT
 from test_worker import package_env
-from worker_driver import PROTOCOL, Worker
+from worker_driver import Worker
 
 pytest.importorskip("torch")
 
-EXAMPLE_WORKER = ROOT / "examples" / "pytorch" / "worker.py"
 TORCH_CANDIDATE = ROOT / "scripts" / "torch_candidate.py"
-
-
-def serve_all(cmd, dumps, suites, tmp_path):
-    """Runs every case of phase1-3 through one worker process; returns (handshake, {SUITE/CASE: verdict})."""
-    w = Worker(cmd, tmp_path / "worker.log", env=package_env(), cwd=tmp_path)
-    try:
-        hello = w.handshake()
-        verdicts = {}
-        rid = 0
-        for p in PHASES:
-            for case in suites[p]:
-                rid += 1
-                out = tmp_path / f"{rid}.npy"
-                assert w.request(rid, dumps[p] / case.name, out) == {"id": rid, "ok": True}, w.log()
-                verdicts[f"{p}/{case.name}"] = case.judge(np.load(out), diagnose=False).verdict
-        w.send({"op": "shutdown"})
-        assert w.wait() == 0
-    finally:
-        w.kill()
-    return hello, verdicts
-
-
-def test_the_pytorch_example_served_as_a_worker_passes_all_35_cases(dumps, suites, tmp_path):
-    hello, verdicts = serve_all(f"'{sys.executable}' '{EXAMPLE_WORKER}'", dumps, suites, tmp_path)
-    assert hello == {"protocol": PROTOCOL, "name": "examples/pytorch", "supports": {"layouts": ["bshd"]}}
-    assert len(verdicts) == 35
-    assert {k for k, v in verdicts.items() if v != "pass"} == set()
-
-
-def test_the_pytorch_example_with_its_window_bug_fails_exactly_the_window_cases(dumps, suites, tmp_path):
-    hello, verdicts = serve_all(f"'{sys.executable}' '{EXAMPLE_WORKER}' --kernel-bug window_off_by_one", dumps, suites,
-                                tmp_path)
-    assert hello["name"] == "examples/pytorch (bug: window_off_by_one)"
-    assert {k for k, v in verdicts.items() if v != "pass"} == WINDOW_CASES
-    assert {v for k, v in verdicts.items() if k in WINDOW_CASES} == {"fail"}
-
-
-def test_torch_candidate_worker_passes_all_35_cases_in_the_eager_dtype(dumps, suites, tmp_path):
-    hello, verdicts = serve_all(f"'{sys.executable}' '{TORCH_CANDIDATE}' --worker --dtype eager", dumps, suites, tmp_path)
-    assert hello == {"protocol": PROTOCOL, "name": "torch_candidate.py (dtype eager, bug none)",
-                     "supports": {"layouts": ["bshd"]}}
-    assert len(verdicts) == 35 and {k for k, v in verdicts.items() if v != "pass"} == set()
 
 
 def test_torch_candidate_worker_writes_the_one_shot_modes_bytes(dumps, torch_candidate, monkeypatch, tmp_path):

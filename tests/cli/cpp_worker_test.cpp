@@ -1,7 +1,8 @@
 // examples/cpp_worker/attn_diff_worker.hpp, the C++ side of the worker protocol (SPEC §13), driven
 // the way attn-diff drives a worker: request lines on stdin, reply lines on stdout, the log on
-// stderr. The probe (tests/helpers/cpp_worker_probe_main.cpp) misbehaves on request; the example
-// worker's naive attention must pass phase1-3.
+// stderr; then through `attn-diff run --candidate-worker`. The probe
+// (tests/helpers/cpp_worker_probe_main.cpp) misbehaves on request; the example worker's naive
+// attention must pass phase1-3.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -140,38 +141,43 @@ TEST_CASE("cpp worker: garbled lines, a missing dump, shutdown and end of input"
   }
 }
 
-TEST_CASE("cpp worker: the example's naive attention passes every case of phase1-3 and its window bug fails the window cases", "[cpp_worker][cli]") {
-  TempDir dir("cpp_worker_example");
-  std::vector<std::pair<std::string, std::string>> cases;  // dump directory, output
-  std::vector<std::string> lines{kHandshake};
-  for (const char* phase : {"phase1", "phase2", "phase3"}) {
-    const std::string root = dir.file(phase);
-    REQUIRE(run_cli(std::string("dump -q --all -c configs/") + phase + ".json -o " + root).code == 0);
-    for (const auto& e : std::filesystem::directory_iterator(root)) {
-      const std::string out = dir.file(std::string(phase) + "_" + e.path().filename().string() + ".npy");
-      lines.push_back(request(int(cases.size()) + 1, e.path().filename().string(), e.path().string(), out));
-      cases.emplace_back(e.path().string(), out);
-    }
+TEST_CASE("cpp worker: the example's naive attention passes every case of phase1-3 through run --candidate-worker", "[cpp_worker][cli]") {
+  const std::string worker = std::string(" --candidate-worker '") + ATTN_DIFF_EXAMPLE_WORKER + "'";
+  for (const auto& [config, summary] : {std::pair{"phase1", "8 cases, 8 passed, 0 failed"},
+                                        std::pair{"phase2", "13 cases, 13 passed, 0 failed"},
+                                        std::pair{"phase3", "14 cases, 14 passed, 0 failed"}}) {
+    const auto r = run_cli(std::string("run -q -c configs/") + config + ".json" + worker);
+    INFO(r.out);
+    CHECK(r.code == 0);
+    CHECK_THAT(r.out, Contains(summary));
   }
-  REQUIRE(cases.size() == 35);
-  for (const bool bug : {false, true}) {
-    const auto s = serve(std::string(ATTN_DIFF_EXAMPLE_WORKER) + (bug ? "' --kernel-bug 'window_off_by_one" : ""), lines, dir);
-    INFO(s.log);
-    CHECK(s.code == 0);
-    REQUIRE(s.replies.size() == 36);
-    CHECK_THAT(s.replies[0], StartsWith(std::string(R"({"protocol": "attn-diff.worker.v1", "name": "cpp example)") +
-                                        (bug ? " (bug: window_off_by_one)\"" : "\"")));
-    int failed = 0;
-    for (std::size_t i = 0; i < cases.size(); ++i) {
-      CHECK(s.replies[i + 1] == R"({"id": )" + std::to_string(i + 1) + R"(, "ok": true})");
-      const auto r = run_cli("compare -q -i " + cases[i].first + " --candidate " + cases[i].second);
-      INFO(cases[i].first << "\n" << r.out);
-      CHECK((r.code == 0 || (bug && r.code == 1)));
-      failed += r.code == 1;
-    }
-    // The 12 cases of phase1-3 whose window is narrower than the sequence (python/tests/test_plugin.py).
-    CHECK(failed == (bug ? 12 : 0));
+}
+
+TEST_CASE("cpp worker: the example with its window bug fails exactly the window cases of phase1-3", "[cpp_worker][cli]") {
+  // The 12 cases of phase1-3 whose window is narrower than the sequence (python/tests/test_plugin.py).
+  const std::string worker = std::string(" --candidate-worker '") + ATTN_DIFF_EXAMPLE_WORKER + " --kernel-bug window_off_by_one'";
+  for (const auto& [config, summary] : {std::pair{"phase1", "8 cases, 6 passed, 2 failed"},
+                                        std::pair{"phase2", "13 cases, 5 passed, 8 failed"},
+                                        std::pair{"phase3", "14 cases, 12 passed, 2 failed"}}) {
+    const auto r = run_cli(std::string("run -q -c configs/") + config + ".json" + worker);
+    INFO(r.out);
+    CHECK(r.code == 1);
+    CHECK_THAT(r.out, Contains(summary));
   }
+}
+
+TEST_CASE("cpp worker: the probe's ok, error and unsupported replies through run --candidate-worker", "[cpp_worker][cli]") {
+  // The probe picks its behaviour by case name, and prints to stdout on every call.
+  TempDir dir("cpp_worker_run");
+  const std::string suite = dir.file("probe.json", R"({"suite": "probe", "defaults": {"tokens": 8, "heads": 2, "head_dim": 16},
+    "cases": [{"name": "ok"}, {"name": "throws"}, {"name": "unsupported"}, {"name": "throws_int"}, {"name": "ok_again"}]})");
+  const auto r = run_cli("run -c " + suite + " --json " + dir.file("r.json") + " --candidate-worker '" + ATTN_DIFF_CPP_WORKER_PROBE + "'");
+  INFO(r.out);
+  CHECK(r.code == 3);  // a case is an error
+  CHECK_THAT(r.out, Contains("5 cases, 2 passed, 0 failed, 2 errors, 1 unsupported"));
+  CHECK_THAT(r.out, Contains("throws: error: the worker reported an error: case 'throws': the kernel exploded on purpose"));
+  CHECK_THAT(r.out, Contains("unsupported: unsupported: this kernel has no sliding window"));
+  CHECK_THAT(r.out, Contains("printf from the kernel of throws"));  // the probe's prints, as its log
 }
 
 TEST_CASE("cpp worker: the example rejects an unknown argument with its usage", "[cpp_worker][cli]") {
