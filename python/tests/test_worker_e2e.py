@@ -12,7 +12,6 @@ from conftest import CONFIGS, PHASES, ROOT, binary
 from test_plugin import WINDOW_CASES
 from test_worker import package_env
 
-pytest.importorskip("torch")
 
 
 def run_worker(cmd, config, tmp_path, *extra):

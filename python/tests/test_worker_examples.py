@@ -5,13 +5,11 @@ import os
 import subprocess
 import sys
 
-import pytest
 
 from conftest import ROOT
 from test_worker import package_env
 from worker_driver import Worker
 
-pytest.importorskip("torch")
 
 TORCH_CANDIDATE = ROOT / "scripts" / "torch_candidate.py"
 
