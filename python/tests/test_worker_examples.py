@@ -5,11 +5,9 @@ import os
 import subprocess
 import sys
 
-
 from conftest import ROOT
 from test_worker import package_env
 from worker_driver import Worker
-
 
 TORCH_CANDIDATE = ROOT / "scripts" / "torch_candidate.py"
 
