@@ -13,6 +13,7 @@
 #include "src/cli/progress.hpp"
 #include "src/cli/run_external.hpp"
 #include "src/cli/signals.hpp"
+#include "src/judge/case_jobs.hpp"
 #include "src/judge/diagnosis.hpp"
 #include "src/report/baseline.hpp"
 #include "src/report/report.hpp"
@@ -33,6 +34,10 @@ void setup_run(CLI::App& app, RunCommandOptions& opt) {
   app.add_option("--shard", opt.shard, "run shard I of N (e.g. 2/4): a stable split of the cases by name for CI jobs");
   app.add_option("--mutant", opt.mutant, "judge this mutant of the tiled kernel instead (see list-mutants)");
   app.add_option("--max-memory", opt.max_memory, "refuse cases estimated above this size (default 8G)")->check(byte_size());
+  app.add_option("--candidate-jobs", opt.candidate_jobs,
+                 "judge N cases at once, each with its own --candidate-cmd process (default 1); results and reports "
+                 "are in suite order and identical to a serial run")
+      ->check(CLI::Range(1, kMaxCommandGroups));
   app.add_flag("--quiet,-q", opt.quiet, "print only the summary line and failures; no progress line");
   app.add_flag("--no-color", opt.no_color, "no ANSI colours (also: NO_COLOR=1)");
   setup_run_external(app, opt);
@@ -40,20 +45,17 @@ void setup_run(CLI::App& app, RunCommandOptions& opt) {
 
 namespace {
 
-// Runs the cases in order under a progress line; an interruption keeps the cases already done.
-void run_selected(const std::vector<const CaseSpec*>& selected, const Candidate& cand, const RunExternal& ext,
-                  int threads, bool show_progress, RunReport* report) {
+// Runs the cases under a progress line, `jobs.candidates.size()` at a time, and puts the results in
+// suite order; an interruption keeps the cases already done.
+void run_selected(const std::vector<const CaseSpec*>& selected, CaseJobs jobs, bool show_progress, RunReport* report) {
   Progress progress(selected.size(), show_progress);
-  for (const CaseSpec* c : selected) {
-    try {
-      throw_if_interrupted();
-      progress.start_case(report->cases.size(), c->name);
-      report->cases.push_back(run_case_diagnosed(*c, cand, {.threads = threads}, ext.diagnose, ext.layout));
-    } catch (const Interrupted&) {
-      report->incomplete = true;
-      report->not_run = std::int64_t(selected.size() - report->cases.size());
-      return;
-    }
+  jobs.on_start = [&progress](std::size_t finished, const std::string& name) { progress.start_case(finished, name); };
+  CaseJobsResult done = run_case_jobs(selected, jobs);
+  for (std::optional<CaseResult>& r : done.results)
+    if (r) report->cases.push_back(std::move(*r));
+  if (done.interrupted) {
+    report->incomplete = true;
+    report->not_run = std::int64_t(selected.size() - report->cases.size());
   }
 }
 
@@ -116,11 +118,17 @@ int run_run(const RunCommandOptions& opt) {
   if (!opt.mutant.empty() && !(mutant = lookup_mutant(opt.mutant))) return kExitUsage;
   RunReport report{.suite = suite.name, .config_file = opt.config,
                    .shard = shard ? fmt::format("{}/{}", shard->index, shard->count) : ""};
-  Candidate cand = mutant ? mutant_candidate(*mutant, load.threads) : tiled_candidate(load.threads);
+  // Each of the --candidate-jobs jobs shares the threads and has its own candidate: an external
+  // one is its own process or worker. The results do not depend on either (src/judge/case_jobs.hpp).
+  const int jobs = std::max(1, std::min<int>(opt.candidate_jobs, int(selected.size())));
+  const int threads = std::max(1, load.threads / jobs);
+  Candidate cand = mutant ? mutant_candidate(*mutant, threads) : tiled_candidate(threads);
   RunExternal ext;  // --candidate-cmd and --diagnose
   if (!apply_run_external(opt, mutant != nullptr, &cand, &ext)) return kExitUsage;
   report.run = run_record(opt, cand);
-  run_selected(selected, cand, ext, load.threads, progress_wanted(opt.quiet), &report);
+  CaseJobs case_jobs{.run = {.threads = threads}, .diagnose = ext.diagnose, .declared = ext.layout};
+  for (int j = 0; j < jobs; ++j) case_jobs.candidates.push_back(ext.make_candidate ? ext.make_candidate() : cand);
+  run_selected(selected, std::move(case_jobs), progress_wanted(opt.quiet), &report);
   if (!opt.baseline.empty()) apply_baseline(baseline, suite_cases, &report);
 
   const bool color = use_color(opt.no_color);

@@ -21,6 +21,7 @@ struct RunCommandOptions {
   std::string shard;     // "I/N": run only this shard's cases (src/report/shard.hpp)
   std::string mutant;  // run this mutant instead of the correct kernel
   std::string max_memory = "8G";
+  int candidate_jobs = 1;  // cases judged at once (src/judge/case_jobs.hpp)
   bool quiet = false;
   bool no_color = false;
   // An external kernel as the candidate (src/judge/external.hpp); command line only, never a config key.

@@ -43,12 +43,14 @@ bool apply_run_external(const RunCommandOptions& opt, bool has_mutant, Candidate
     std::fprintf(stderr, "error: --mutant and --candidate-cmd each choose the candidate; pass one\n");
     return false;
   }
-  *cand = external_candidate({.command = *opt.candidate_cmd, .timeout_s = opt.timeout, .keep_temp = opt.keep_temp,
-                              .on_kept =
-                                  [](const std::string& name, const std::string& dir) {
-                                    std::fprintf(stderr, "attn-diff: case '%s': kept %s\n", name.c_str(), dir.c_str());
-                                  },
-                              .read = {.layout = *layout, .bf16_bits = opt.bf16_bits}});
+  ExternalOptions ext{.command = *opt.candidate_cmd, .timeout_s = opt.timeout, .keep_temp = opt.keep_temp,
+                      .on_kept =
+                          [](const std::string& name, const std::string& dir) {
+                            std::fprintf(stderr, "attn-diff: case '%s': kept %s\n", name.c_str(), dir.c_str());
+                          },
+                      .read = {.layout = *layout, .bf16_bits = opt.bf16_bits}};
+  out->make_candidate = [ext] { return external_candidate(ext); };
+  *cand = out->make_candidate();
   return true;
 }
 

@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <functional>
+
 #include "src/cli/run.hpp"
 #include "src/io/layout.hpp"
 #include "src/judge/runner.hpp"
@@ -21,6 +23,8 @@ bool check_candidate_cmd(const std::string& command);
 struct RunExternal {
   Layout layout = Layout::bshd;  // of the command's output; diagnosis reasons relative to it
   bool diagnose = false;         // diagnose failing cases
+  // With --candidate-cmd: makes one more candidate with its own state, for each --candidate-jobs job.
+  std::function<Candidate()> make_candidate;
 };
 
 /// Checks these options and, with --candidate-cmd, makes *cand the external command. False after

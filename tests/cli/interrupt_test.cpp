@@ -251,3 +251,38 @@ TEST_CASE("interrupt: a signal stops a --candidate-cmd at once, kills its group,
     }
   }
 }
+
+TEST_CASE("interrupt: a signal stops every --candidate-jobs command at once", "[interrupt][cli][jobs]") {
+  TempDir dir("interrupt_jobs");
+  const std::string tmp = (dir.path / "tmp").string(), pids = (dir.path / "pids").string(),
+                    ready = (dir.path / "ready").string(), json = (dir.path / "report.json").string();
+  std::filesystem::create_directories(tmp);
+  std::filesystem::create_directories(pids);
+  // Each command writes its shell's pid, and the second to start says both are running.
+  const std::string cmd = "trap '' TERM; echo $$ > " + pids + "/$ATTN_DIFF_CASE; if [ $(ls " + pids +
+                          " | wc -l) -ge 2 ]; then echo $$ > " + ready + ".new; mv " + ready + ".new " + ready +
+                          "; fi; sleep 30 & sleep 30; wait";
+  const Interrupted_run r = stop_candidate_run({"run", "-c", "configs/phase1.json", "--case", "b*", "--candidate-jobs", "2",
+                                                "--candidate-cmd", cmd, "--json", json},
+                                               tmp, ready, (dir.path / "log.txt").string(), {SIGINT});
+  INFO(r.output);
+  REQUIRE(r.group > 0);
+  CHECK(r.code == 130);
+  CHECK(r.seconds < 10.0);
+  std::vector<pid_t> groups;
+  for (const auto& e : std::filesystem::directory_iterator(pids)) {
+    pid_t g = 0;
+    std::ifstream(e.path()) >> g;
+    groups.push_back(g);
+  }
+  REQUIRE(groups.size() == 2);
+  for (pid_t g : groups) {
+    for (int i = 0; i < 100 && group_alive(g); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK_FALSE(group_alive(g));
+  }
+  CHECK(std::filesystem::is_empty(tmp));
+  const auto j = nlohmann::json::parse(std::ifstream(json));
+  CHECK(j["summary"]["incomplete"] == true);
+  CHECK(j["summary"]["cases"] == 0);
+  CHECK(j["summary"]["not_run"] == 2);
+}
