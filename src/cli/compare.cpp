@@ -25,7 +25,7 @@ namespace attn {
 void setup_compare(CLI::App& app, CompareOptions& opt) {
   app.add_option("--inputs,-i", opt.inputs,
                  "directory written by `attn-diff dump` (or its case.json); a tree with a manifest.json (dump --all, a "
-                 "glob) judges every case")
+                 "glob), or that manifest.json, judges every case")
       ->required();
   app.add_option("--candidate", opt.candidate,
                  "the kernel's output: .npy or .safetensors (tensor 'out' or the only one); with a manifest, the folder "
@@ -193,8 +193,16 @@ CaseResult judge_tree_case(const TreeCase& t, const CompareOptions& opt, Layout 
   return judge_output(p, values, layout, threads, !opt.no_diagnose);
 }
 
+// --inputs naming a tree's manifest.json itself: the tree is its folder.
+bool names_manifest(const std::string& inputs) {
+  std::error_code ec;
+  return fs::path(inputs).filename() == kManifestFile && fs::is_regular_file(inputs, ec);
+}
+
 // `compare --inputs TREE --candidate OUTDIR`: every case of the manifest (or of --case) in one report.
 int run_compare_tree(const CompareOptions& opt) {
+  const std::string root = names_manifest(opt.inputs) ? fs::path(opt.inputs).parent_path().string() : opt.inputs;
+  const std::string tree_dir = root.empty() ? "." : root;
   const auto start = std::chrono::steady_clock::now();
   const InterruptScope stop_on_signal;  // Ctrl-C: report the cases judged so far, as `run` does
   const auto layout = layout_from_name(opt.layout);
@@ -210,7 +218,7 @@ int run_compare_tree(const CompareOptions& opt) {
     return kExitUsage;
   }
   std::error_code ec;
-  if (!fs::exists(manifest_path(opt.inputs), ec)) {
+  if (!fs::exists(manifest_path(tree_dir), ec)) {
     std::fprintf(stderr,
                  "%s: error: --candidate is a folder of outputs, but --inputs has no manifest.json\nnote: a folder of "
                  "outputs is judged against a whole tree: `attn-diff dump --config FILE --all --out DIR` writes one; "
@@ -224,12 +232,12 @@ int run_compare_tree(const CompareOptions& opt) {
                  "outputs, and this is %s\nnote: the outputs are OUTDIR/<case>.npy (or .safetensors, or "
                  "OUTDIR/<case>/out.npy); to judge one case, pass --inputs '%s/<case>'\n",
                  printable(opt.candidate).c_str(), printable(opt.inputs).c_str(),
-                 fs::exists(opt.candidate, ec) ? "not a folder" : "missing", printable(opt.inputs).c_str());
+                 fs::exists(opt.candidate, ec) ? "not a folder" : "missing", printable(tree_dir).c_str());
     return kExitUsage;
   }
   Manifest manifest;
   Diagnostics diags;
-  if (!load_manifest(opt.inputs, &manifest, &diags)) {
+  if (!load_manifest(tree_dir, &manifest, &diags)) {
     print_diagnostics(diags);
     return kExitUsage;
   }
@@ -250,7 +258,7 @@ int run_compare_tree(const CompareOptions& opt) {
   // Every case.json before any case is judged: a broken tree is bad input (exit 2), not a verdict.
   std::vector<PathOption> inputs = {{"--inputs", manifest.file}};
   for (TreeCase& t : tree) {
-    const std::string dir = (fs::path(opt.inputs) / t.mc->dir).string();
+    const std::string dir = (fs::path(tree_dir) / t.mc->dir).string();
     if (!load_dump(dir, load, &t.dump, &diags)) continue;
     if (t.dump.spec.name != t.mc->name) {
       const std::size_t i = std::size_t(t.mc - manifest.cases.data());
@@ -317,10 +325,11 @@ int run_compare_tree(const CompareOptions& opt) {
 }  // namespace
 
 int run_compare(const CompareOptions& opt) {
-  // Batch mode: a folder of outputs, or inputs that are a tree (a manifest and no case.json).
+  // Batch mode: a folder of outputs, or inputs that are a tree (its manifest.json, or a folder with
+  // a manifest and no case.json).
   std::error_code ec;
-  const bool tree_inputs = is_folder(opt.inputs) && fs::exists(manifest_path(opt.inputs), ec) &&
-                           !fs::exists(fs::path(opt.inputs) / "case.json", ec);
+  const bool tree_inputs = names_manifest(opt.inputs) || (is_folder(opt.inputs) && fs::exists(manifest_path(opt.inputs), ec) &&
+                                                          !fs::exists(fs::path(opt.inputs) / "case.json", ec));
   if (is_folder(opt.candidate) || tree_inputs) return run_compare_tree(opt);
   if (!opt.cases.empty()) {
     std::fprintf(stderr, "error: --case selects cases of a batch dump (a tree with manifest.json); --inputs '%s' is one "

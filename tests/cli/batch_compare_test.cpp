@@ -3,10 +3,16 @@
 // report that is `run`'s.
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -231,6 +237,13 @@ TEST_CASE("batch: a wrong output fails its case, the others pass, exit 1, diagno
   CHECK(k["cases"][1]["name"] == "sinks_small_tiles");
   CHECK(k["cases"][1]["verdict"] == "pass");
   CHECK(k["run"]["cases"] == json::array({"sinks*"}));
+
+  // --inputs may name the manifest itself.
+  r = run_cli("compare -q -j 2 --case 'basic*' --inputs " + (tree / "manifest.json").string() + " --candidate " +
+              out.string());
+  INFO(r.out);
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Contains("phase1: 2 cases, 2 passed, 0 failed"));
 }
 
 TEST_CASE("batch: a missing, unreadable or wrong-shape output is an error naming the file; the rest is judged",
@@ -353,4 +366,44 @@ TEST_CASE("batch: a broken tree or a wrong pairing is refused with exit 2, namin
     CHECK_THAT(r.out, Contains("note: cases: basic, causal, sliding_window, sinks,"));
   }
   CHECK_FALSE(fs::exists(report));
+}
+
+TEST_CASE("batch: Ctrl-C during a tree writes the report of the cases judged, marked incomplete, exits 130",
+          "[batch][cli][interrupt]") {
+  TempDir dir("batch_interrupt");
+  // A case that takes a second or more to judge between two that take milliseconds.
+  const std::string suite = dir.file("suite.json", R"({"suite": "three", "cases": [
+    {"name": "small", "tokens": 8, "heads": 2, "head_dim": 16},
+    {"name": "big", "tokens": 2048, "heads": 16, "kv_heads": 4, "head_dim": 64, "causal": false},
+    {"name": "after", "tokens": 8, "heads": 2, "head_dim": 16}]})");
+  const fs::path tree = dir.path / "t", out = dir.path / "o";
+  dump_tree(suite, tree, out);
+  fs::copy_file(out / "small.npy", out / "stray.npy");  // its note is printed just before the first case
+  const std::string log = (dir.path / "log.txt").string(), report = (dir.path / "r.json").string();
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    if (!std::freopen(log.c_str(), "w", stdout) || ::dup2(STDOUT_FILENO, STDERR_FILENO) < 0) ::_exit(127);
+    const std::string inputs = tree.string(), outputs = out.string();
+    ::execl(ATTN_DIFF_BINARY, ATTN_DIFF_BINARY, "compare", "-j", "2", "--inputs", inputs.c_str(), "--candidate",
+            outputs.c_str(), "--json", report.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // Wait (bounded) for the note, so the signal handlers are installed and judging has begun.
+  const auto start = std::chrono::steady_clock::now();
+  while (read_text(log).find("note: 1 output for no case") == std::string::npos &&
+         std::chrono::steady_clock::now() - start < std::chrono::seconds(30))
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  const std::string text = read_text(log);
+  INFO(text);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  CHECK_THAT(text, Contains("attn-diff: interrupted: "));
+  const json j = read_json(report);
+  CHECK(j["summary"]["incomplete"] == true);
+  CHECK(j["cases"].size() <= 2);  // "after" is never judged
+  CHECK(j["cases"].size() + j["summary"]["not_run"].get<std::size_t>() == 3);
 }
