@@ -224,6 +224,24 @@ TEST_CASE("batch: a wrong output fails its case, the others pass, exit 1, diagno
   CHECK_THAT(read_text(junit.string()), Contains("<failure"));
   CHECK_THAT(read_text(md.string()), Contains("sinks"));
 
+  // `run --candidate-cmd` handed the same files writes the same case objects, diagnosis included;
+  // only the timings and its command's record ("candidate": seconds, output) are its own.
+  const fs::path via_run = dir.path / "run.json";
+  const auto v = run_cli("run -q -j 2 -c configs/phase1.json --candidate-cmd 'cp " + out.string() +
+                         "/{case}.npy {out}' --json " + via_run.string());
+  INFO(v.out);
+  CHECK(v.code == 1);
+  const json vr = read_json(via_run);
+  REQUIRE(vr["cases"].size() == j["cases"].size());
+  for (std::size_t i = 0; i < j["cases"].size(); ++i) {
+    json a = vr["cases"][i], b = j["cases"][i];
+    INFO(a["name"]);
+    CHECK(a.contains("candidate"));
+    for (json* c : {&a, &b})
+      for (const char* key : {"seconds", "peak_memory_bytes", "candidate"}) c->erase(key);
+    CHECK(a == b);
+  }
+
   // --no-diagnose: the same verdicts without the diagnosis; --case selects the cases judged.
   r = run_cli("compare -q -j 2 --no-diagnose --case 'sinks*' --inputs " + tree.string() + " --candidate " +
               out.string() + " --json " + report.string());
