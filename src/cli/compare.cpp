@@ -218,14 +218,6 @@ int run_compare_tree(const CompareOptions& opt) {
     return kExitUsage;
   }
   std::error_code ec;
-  if (!fs::exists(manifest_path(tree_dir), ec)) {
-    std::fprintf(stderr,
-                 "%s: error: --candidate is a folder of outputs, but --inputs has no manifest.json\nnote: a folder of "
-                 "outputs is judged against a whole tree: `attn-diff dump --config FILE --all --out DIR` writes one; "
-                 "a single-case dump takes one output file\n",
-                 printable(opt.inputs).c_str());
-    return kExitUsage;
-  }
   if (!is_folder(opt.candidate)) {
     std::fprintf(stderr,
                  "%s: error: --inputs '%s' is a batch dump (manifest.json), so --candidate must be the folder of its "
@@ -325,12 +317,13 @@ int run_compare_tree(const CompareOptions& opt) {
 }  // namespace
 
 int run_compare(const CompareOptions& opt) {
-  // Batch mode: a folder of outputs, or inputs that are a tree (its manifest.json, or a folder with
-  // a manifest and no case.json).
+  // Batch mode: inputs that are a tree (its manifest.json, or a folder with a manifest and no
+  // case.json). Anything else is single-case compare, unchanged (a folder as --candidate there is
+  // read_candidate's "is a directory, not a file").
   std::error_code ec;
   const bool tree_inputs = names_manifest(opt.inputs) || (is_folder(opt.inputs) && fs::exists(manifest_path(opt.inputs), ec) &&
                                                           !fs::exists(fs::path(opt.inputs) / "case.json", ec));
-  if (is_folder(opt.candidate) || tree_inputs) return run_compare_tree(opt);
+  if (tree_inputs) return run_compare_tree(opt);
   if (!opt.cases.empty()) {
     std::fprintf(stderr, "error: --case selects cases of a batch dump (a tree with manifest.json); --inputs '%s' is one "
                          "case\n", printable(opt.inputs).c_str());
