@@ -159,7 +159,7 @@ TEST_CASE("batch: dump --all writes manifest.json in suite order and last", "[ba
 }
 
 TEST_CASE("batch: compare of the built-in kernel's outputs over phase1-3 agrees with run case by case",
-          "[batch][cli][slow]") {
+          "[batch][cli]") {
   TempDir dir("batch_done_when");
   std::size_t total = 0;
   for (const std::string phase : {"phase1", "phase2", "phase3"}) {
