@@ -264,7 +264,7 @@ TEST_CASE("batch: a wrong output fails its case and the others pass: exit 1 and 
   CHECK_THAT(r.out, Contains("phase1: 2 cases, 2 passed, 0 failed"));
 }
 
-TEST_CASE("batch: a missing or unreadable or wrong-shape output is an error naming the file; the rest is judged",
+TEST_CASE("batch: a missing or unreadable or wrong-shape output is an error naming the file and the rest is judged",
           "[batch][cli]") {
   TempDir dir("batch_errors");
   const fs::path tree = dir.path / "t", out = dir.path / "o";
@@ -313,7 +313,7 @@ TEST_CASE("batch: a missing or unreadable or wrong-shape output is an error nami
   CHECK(find_case(j, "basic")->contains("peak_memory_bytes"));
 }
 
-TEST_CASE("batch: a broken tree or a wrong pairing is refused with exit 2 naming the file and key; nothing written",
+TEST_CASE("batch: a broken tree or a wrong pairing is refused with exit 2 naming the file and key and nothing written",
           "[batch][cli]") {
   TempDir dir("batch_bad");
   const fs::path tree = dir.path / "t", out = dir.path / "o";
@@ -366,7 +366,7 @@ TEST_CASE("batch: a broken tree or a wrong pairing is refused with exit 2 naming
       CHECK_THAT(r.out, Contains(manifest + ": error: " + message));
     }
   }
-  SECTION("a file as --candidate; a folder against one case; --case against one case or matching nothing") {
+  SECTION("a file as --candidate or a folder against one case or --case against one case or matching nothing") {
     auto r = run_cli("compare --inputs " + tree.string() + " --candidate " + (out / "basic.npy").string());
     CHECK(r.code == 2);
     CHECK_THAT(r.out, Contains("is a batch dump (manifest.json), so --candidate must be the folder of its outputs"));
