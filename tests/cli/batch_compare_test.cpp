@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/io/npy.hpp"
+#include "src/io/safetensors.hpp"
 #include "tests/cli_helpers.hpp"
 
 using attn::test::read_text;
@@ -423,4 +424,47 @@ TEST_CASE("batch: Ctrl-C during a tree writes the report of the cases judged mar
   CHECK(j["summary"]["incomplete"] == true);
   CHECK(j["cases"].size() <= 2);  // "after" is never judged
   CHECK(j["cases"].size() + j["summary"]["not_run"].get<std::size_t>() == 3);
+}
+
+TEST_CASE("batch: --layout applies to every output and a .safetensors output is found by its name", "[batch][cli]") {
+  TempDir dir("batch_layout");
+  const fs::path tree = dir.path / "t", out = dir.path / "o";
+  dump_tree("configs/phase1.json", tree, out);
+  // Every output rewritten as bhsd: [B, Sq, H, D] -> [B, H, Sq, D].
+  const json manifest = read_json(tree / "manifest.json");
+  for (const json& c : manifest["cases"]) {
+    attn::Array a;
+    std::string err;
+    const fs::path file = out / c["out"].get<std::string>();
+    REQUIRE(attn::read_npy(file.string(), &a, &err));
+    const std::int64_t B = a.shape[0], S = a.shape[1], H = a.shape[2], D = a.shape[3];
+    std::vector<float> t(a.values.size());
+    for (std::int64_t b = 0; b < B; ++b)
+      for (std::int64_t s = 0; s < S; ++s)
+        for (std::int64_t h = 0; h < H; ++h)
+          for (std::int64_t d = 0; d < D; ++d)
+            t[std::size_t(((b * H + h) * S + s) * D + d)] = float(a.values[std::size_t(((b * S + s) * H + h) * D + d)]);
+    REQUIRE(attn::write_npy_f32(file.string(), {B, H, S, D}, t, &err));
+  }
+  // One of them as OUT/<case>.safetensors instead of OUT/<case>.npy.
+  {
+    attn::Array a;
+    std::string err;
+    REQUIRE(attn::read_npy((out / "causal.npy").string(), &a, &err));
+    REQUIRE(attn::write_safetensors((out / "causal.safetensors").string(),
+                                    {{.name = "out", .shape = a.shape, .dtype = attn::ArrayDType::f32, .values = a.values}},
+                                    &err));
+    fs::remove(out / "causal.npy");
+  }
+  const std::string args = "compare -q -j 2 --inputs " + tree.string() + " --candidate " + out.string();
+  auto r = run_cli(args + " --layout bhsd");
+  INFO(r.out);
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Contains("phase1: 8 cases, 8 passed, 0 failed"));
+  r = run_cli(args);  // read as bshd, every file has the wrong shape (basic's [1,2,4,4] fits no bshd)
+  INFO(r.out);
+  CHECK(r.code == 3);
+  CHECK_THAT(r.out, Contains("phase1: 8 cases, 0 passed, 0 failed, 8 errors"));
+  CHECK_THAT(r.out, Contains("causal: error: the output is unusable: " + (out / "causal.safetensors").string()));
+  CHECK_THAT(r.out, Contains("pass --layout 'bhsd')"));
 }
