@@ -1,5 +1,10 @@
 // `attn-diff compare`: judge an external kernel's output file against a dump directory with the
 // same code path, metrics, gates, table, reports and exit codes as `run` (SPEC §6).
+//
+// Batch mode (docs/external-kernels.md "Batch mode"): --inputs a tree `dump --all` wrote (with its
+// manifest.json, src/io/manifest.hpp) and --candidate a folder of outputs judges every case of the
+// manifest (or those --case selects) in one report, as `run` would: a case whose output is missing,
+// unreadable or of the wrong shape is an `error` naming the file, and the other cases are judged.
 #pragma once
 
 #include <string>
@@ -17,7 +22,8 @@ namespace attn {
 
 struct CompareOptions {
   std::string inputs;     // the dump directory (or its case.json)
-  std::string candidate;  // .npy or .safetensors
+  std::string candidate;  // .npy or .safetensors; with a batch dump, the folder of outputs
+  std::vector<std::string> cases;  // batch mode: globs selecting cases of the manifest
   std::string layout = "bshd";
   bool bf16_bits = false;
   ReportFiles reports;  // --json, --junit, --md, --html

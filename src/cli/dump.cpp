@@ -9,8 +9,11 @@
 #include "src/base/parallel.hpp"
 #include "src/cli/common.hpp"
 #include "src/cli/progress.hpp"
+#include "src/base/fileio.hpp"
 #include "src/io/dumpdir.hpp"
+#include "src/io/manifest.hpp"
 #include "src/judge/runner.hpp"
+#include "src/report/shard.hpp"
 #include "src/suite/config.hpp"
 
 namespace attn {
@@ -70,8 +73,8 @@ void setup_dump(CLI::App& app, DumpOptions& opt) {
   app.add_option("--config,-c", opt.config, "suite file (JSON, SPEC §4)")->required();
   app.add_option("--case", opt.cases,
                  "a case to dump, by name or glob (repeatable): one exact name writes --out DIR itself, a glob or several "
-                 "write DIR/<case>/");
-  app.add_flag("--all", opt.all, "dump every case of the suite, each to --out DIR/<case>");
+                 "write DIR/<case>/ and DIR/manifest.json");
+  app.add_flag("--all", opt.all, "dump every case of the suite, each to --out DIR/<case>, and DIR/manifest.json");
   app.add_option("--out,-o", opt.out, "directory to write (created if missing)")->required();
   app.add_option("--format", opt.format,
                  "npy: q/k/v/sinks.npy as float32 (default); safetensors: one inputs.safetensors, inputs in their own "
@@ -122,7 +125,20 @@ int run_dump(const DumpOptions& opt) {
     print_diagnostics(diags);
     return kExitUsage;
   }
+  if (!one_dir) {
+    for (PathOption& p : folder_outputs("--out", opt.out, {kManifestFile})) outputs.push_back(std::move(p));
+  }
   if (!check_output_paths({{"--config", opt.config}}, outputs)) return kExitUsage;
+  if (!one_dir) {
+    // The manifest says the tree is complete: an old one must not vouch for a tree being rewritten.
+    std::error_code ec;
+    std::filesystem::remove(manifest_path(opt.out), ec);
+    if (ec) {
+      std::fprintf(stderr, "%s: error: cannot remove the old manifest (%s)\n", printable(manifest_path(opt.out)).c_str(),
+                   ec.message().c_str());
+      return kExitRuntime;
+    }
+  }
 
   Progress progress(selected.size(), selected.size() > 1 && progress_wanted(opt.quiet));
   for (std::size_t i = 0; i < selected.size(); ++i) {
@@ -144,6 +160,21 @@ int run_dump(const DumpOptions& opt) {
                 printable(dirs[i]).c_str(), c.name.c_str(), c.recipe.name.c_str(), (long long)s.batch,
                 (long long)s.tokens, (long long)s.kv_tokens, (long long)s.heads, (long long)s.kv_heads,
                 (long long)s.head_dim, inputs_line(c, *format).c_str());
+  }
+  if (!one_dir) {
+    std::string bytes, why;
+    read_text_file(opt.config, &bytes, &why);  // load_suite read it a moment ago
+    const ManifestRequest req{.dir = opt.out, .suite = suite.name, .config = opt.config,
+                              .config_digest = fmt::format("fnv1a64:{:016x}", fnv1a64(bytes)), .seed = opt.seed,
+                              .format = *format};
+    std::string err;
+    if (!write_manifest(req, selected, &err)) {
+      std::fprintf(stderr, "%s\nnote: the %zu cases were dumped completely; only the manifest is missing\n", err.c_str(),
+                   selected.size());
+      return kExitRuntime;
+    }
+    std::printf("%s: manifest of %zu cases (`attn-diff compare --inputs %s --candidate OUTDIR` judges their outputs)\n",
+                printable(manifest_path(opt.out)).c_str(), selected.size(), printable(opt.out).c_str());
   }
   return kExitPass;
 }

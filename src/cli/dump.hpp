@@ -5,8 +5,9 @@
 // cases (`--case` repeated, a glob, or `--all`) go one per subdirectory, DIR/<case name>: the
 // layout follows what was typed, not how many cases a glob happens to match today, so a script's
 // paths do not change when a suite gains a case. Each subdirectory is a complete dump (case.json
-// written last). Case names must then be safe directory names (safe_dir_name()), checked for every
-// case before anything is written.
+// written last), and DIR/manifest.json (src/io/manifest.hpp), written after every case, lists them for
+// a batch loop and for `compare` of a folder of outputs. Case names must then be safe directory names
+// (safe_dir_name()), checked for every case before anything is written.
 #pragma once
 
 #include <cstdint>

@@ -89,7 +89,7 @@ std::unique_ptr<CLI::App> make_app(Commands& opt) {
   attn::setup_list_mutants(*app->add_subcommand("list-mutants", "list the built-in mutants and the bug each models"));
   attn::setup_dump(*app->add_subcommand("dump", "write cases' inputs and reference outputs for an external kernel (--case, a glob, or --all)"),
                    opt.dump);
-  attn::setup_compare(*app->add_subcommand("compare", "judge an external kernel's output against a dump"), opt.compare);
+  attn::setup_compare(*app->add_subcommand("compare", "judge an external kernel's output against a dump (or a folder of outputs against a dump --all tree)"), opt.compare);
   attn::setup_diagnose(*app->add_subcommand("diagnose", "rank the likely causes of an external output's mismatch"),
                        opt.diagnose);
   attn::setup_shrink(*app->add_subcommand("shrink", "reduce a failing case to the smallest one that fails the same way"),

@@ -166,24 +166,20 @@ bool write_dump(const DumpRequest& req, const CaseSpec& c, const Inputs& in, con
   return write_file_atomic((dir / "case.json").string(), doc.dump(2) + "\n", err);
 }
 
-namespace {
-
 // A file name from case.json, relative to the dump folder and staying in it after symlinks:
 // a dump is handed over from elsewhere and must not make us read /etc/shadow or /dev/zero.
-std::string inside_dump(const std::string& dir, const std::string& name) {
+std::string outside_folder(const std::string& dir, const std::string& name, std::string_view folder) {
   const fs::path rel(name);
   if (name.empty() || rel.is_absolute()) return "is absolute or empty";
   for (const fs::path& part : rel)
-    if (part == "..") return "leaves the dump folder ('..')";
+    if (part == "..") return fmt::format("leaves {} ('..')", folder);
   std::error_code ec;
   const fs::path root = fs::weakly_canonical(fs::absolute(dir, ec), ec);
   const fs::path real = fs::weakly_canonical(fs::absolute(fs::path(dir) / rel, ec), ec);
   const auto [r, x] = std::mismatch(root.begin(), root.end(), real.begin(), real.end());
-  if (r != root.end()) return "leaves the dump folder through a symlink";
+  if (r != root.end()) return fmt::format("leaves {} through a symlink", folder);
   return "";
 }
-
-}  // namespace
 
 std::vector<std::string> dump_input_files(const std::string& path) {
   std::error_code ec;
@@ -234,7 +230,7 @@ bool check_dump_info(const Dump& d, Diagnostics* diags) {
     if (entry.contains("tensor") && !entry["tensor"].is_string())
       return bad(key + ".tensor", "is " + type(entry["tensor"]) + ", not a string");
     const std::string file = entry["file"].get<std::string>();
-    if (const std::string why = inside_dump(d.dir, file); !why.empty())
+    if (const std::string why = outside_folder(d.dir, file); !why.empty())
       return bad(key + ".file", fmt::format("'{}' {}; a dump names its files relative to its folder", file, why));
   }
   return true;

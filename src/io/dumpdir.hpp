@@ -56,6 +56,11 @@ std::vector<std::string> dump_file_names();
 /// Lenient: what cannot be read or parsed is left out (load_dump reports it).
 std::vector<std::string> dump_input_files(const std::string& path);
 
+/// Why `name` is not a file name inside folder `dir` ("" when it is): absolute or empty, holding
+/// "..", or leading out through a symlink. What every name a dump or a manifest holds must pass.
+std::string outside_folder(const std::string& dir, const std::string& name,
+                           std::string_view folder = "the dump folder");
+
 /// A dump read back.
 struct Dump {
   std::string dir;        // the directory

@@ -44,7 +44,7 @@ TEST_CASE("dump: a glob writes one directory per case, each a complete dump", "[
   const auto r = run_cli("dump -c configs/phase1.json --case 'sinks*' --out " + out.string());
   INFO(r.out);
   REQUIRE(r.code == 0);
-  CHECK(entries(out) == std::set<std::string>{"sinks", "sinks_small_tiles"});
+  CHECK(entries(out) == std::set<std::string>{"manifest.json", "sinks", "sinks_small_tiles"});
   CHECK(dumped_case(out / "sinks") == "sinks");
   CHECK(dumped_case(out / "sinks_small_tiles") == "sinks_small_tiles");
   CHECK_THAT(r.out, Contains((out / "sinks_small_tiles").string() + ": case 'sinks_small_tiles' (bf16-mixed"));
@@ -60,13 +60,15 @@ TEST_CASE("dump: --case repeated and --all, and one exact name keeps --out itsel
   auto r = run_cli("dump -c configs/phase1.json --case sinks --case causal --out " + (dir.path / "two").string());
   INFO(r.out);
   REQUIRE(r.code == 0);
-  CHECK(entries(dir.path / "two") == std::set<std::string>{"causal", "sinks"});
+  CHECK(entries(dir.path / "two") == std::set<std::string>{"causal", "manifest.json", "sinks"});
   CHECK(dumped_case(dir.path / "two" / "causal") == "causal");
 
   r = run_cli("dump -c configs/phase1.json --all --out " + (dir.path / "all").string());
   INFO(r.out);
   REQUIRE(r.code == 0);
-  CHECK(entries(dir.path / "all") == kPhase1);
+  std::set<std::string> tree = kPhase1;
+  tree.insert("manifest.json");  // the batch dump's manifest (tests/cli/batch_compare_test.cpp)
+  CHECK(entries(dir.path / "all") == tree);
   for (const std::string& name : kPhase1) CHECK(dumped_case(dir.path / "all" / name) == name);
 
   // The layout scripts already use: DIR/case.json, no subdirectory.
