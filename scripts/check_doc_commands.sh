@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every ```sh block of README.md, docs/*.md and CONTRIBUTING.md as a user would type it from
+# Runs every ```sh block of README.md, docs/*.md, CONTRIBUTING.md and examples/*/README.md as a user would type it from
 # the repo root, so the documented commands stay true (ctest: docs.commands).
 #
 #   bash scripts/check_doc_commands.sh --bin BUILD_DIR [--root DIR] [FILE.md ...]
@@ -61,7 +61,7 @@ root="${root:-$repo}"
 root="$(cd "$root" && pwd)"
 if ((${#files[@]} == 0)); then
   cd "$root"
-  for f in README.md docs/*.md CONTRIBUTING.md; do [[ -f "$f" ]] && files+=("$f"); done
+  for f in README.md docs/*.md CONTRIBUTING.md examples/*/README.md; do [[ -f "$f" ]] && files+=("$f"); done
   cd - >/dev/null
 fi
 
