@@ -88,11 +88,7 @@ int run_bench(const BenchCommandOptions& opt) {
   if (!opt.config.empty()) {
     if (!load_for_command(opt.config, opt.max_memory, load, &suite)) return kExitUsage;
   } else {
-    if (auto bytes = parse_bytes(opt.max_memory)) load.max_memory = *bytes;
-    else {
-      std::fprintf(stderr, "error: --max-memory '%s' is not a size (e.g. 8G, 512M, 1000000)\n", opt.max_memory.c_str());
-      return kExitUsage;
-    }
+    if (!apply_max_memory(opt.max_memory, &load)) return kExitUsage;
     Diagnostics diags;
     if (!parse_suite(bench_shape_suite(opt), "bench shape options", load, &suite, &diags)) {
       print_diagnostics(diags);

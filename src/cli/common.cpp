@@ -32,12 +32,17 @@ const MutantInfo* lookup_mutant(const std::string& name) {
   return nullptr;
 }
 
-bool load_for_command(const std::string& config, const std::string& max_memory, LoadOptions load, Suite* out) {
-  if (auto bytes = parse_bytes(max_memory)) load.max_memory = *bytes;
-  else {
-    std::fprintf(stderr, "%s\n", bad_bytes_message(max_memory).c_str());
-    return false;
+bool apply_max_memory(const std::string& text, LoadOptions* load) {
+  if (auto bytes = parse_bytes(text)) {
+    load->max_memory = *bytes;
+    return true;
   }
+  std::fprintf(stderr, "%s\n", bad_bytes_message(text).c_str());
+  return false;
+}
+
+bool load_for_command(const std::string& config, const std::string& max_memory, LoadOptions load, Suite* out) {
+  if (!apply_max_memory(max_memory, &load)) return false;
   Diagnostics diags;
   if (load_suite(config, load, out, &diags)) return true;
   print_diagnostics(diags);

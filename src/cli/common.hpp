@@ -31,6 +31,9 @@ struct MutantInfo;
 /// The mutant of that name, or nullptr after printing "unknown mutant" with the nearest name.
 const MutantInfo* lookup_mutant(const std::string& name);
 
+/// Sets load->max_memory from `--max-memory TEXT`; false after printing why TEXT is not a size.
+bool apply_max_memory(const std::string& text, LoadOptions* load);
+
 /// Loads a suite for a subcommand with `--max-memory TEXT` applied to `load`; on failure prints
 /// every diagnostic (or the bad size) and returns false: the caller exits 2.
 bool load_for_command(const std::string& config, const std::string& max_memory, LoadOptions load, Suite* out);

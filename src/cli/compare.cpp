@@ -15,9 +15,7 @@
 #include "src/cli/signals.hpp"
 #include "src/io/candidate_file.hpp"
 #include "src/io/manifest.hpp"
-#include "src/judge/diagnosis.hpp"
 #include "src/report/report.hpp"
-#include "src/report/table.hpp"
 #include "src/suite/inputs.hpp"
 
 namespace attn {
@@ -53,11 +51,7 @@ int load_comparison(const std::string& inputs, const std::string& candidate, con
   out->layout = *l;
   out->threads = resolve_threads(threads);
   LoadOptions load{.threads = out->threads};
-  if (auto bytes = parse_bytes(max_memory)) load.max_memory = *bytes;
-  else {
-    std::fprintf(stderr, "error: --max-memory '%s' is not a size (e.g. 8G, 512M, 1000000)\n", max_memory.c_str());
-    return kExitUsage;
-  }
+  if (!apply_max_memory(max_memory, &load)) return kExitUsage;
   Diagnostics diags;
   if (!load_dump(inputs, load, &out->dump, &diags)) {
     print_diagnostics(diags);
@@ -212,11 +206,7 @@ int run_compare_tree(const CompareOptions& opt) {
   }
   const int threads = resolve_threads(opt.threads);
   LoadOptions load{.threads = threads};
-  if (auto bytes = parse_bytes(opt.max_memory)) load.max_memory = *bytes;
-  else {
-    std::fprintf(stderr, "error: --max-memory '%s' is not a size (e.g. 8G, 512M, 1000000)\n", opt.max_memory.c_str());
-    return kExitUsage;
-  }
+  if (!apply_max_memory(opt.max_memory, &load)) return kExitUsage;
   std::error_code ec;
   if (!is_folder(opt.candidate)) {
     std::fprintf(stderr,
@@ -298,20 +288,7 @@ int run_compare_tree(const CompareOptions& opt) {
     }
   }
 
-  const bool color = use_color(opt.no_color);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::fputs((opt.quiet ? render_case_lines(report, false) : render_table(report, color)).c_str(), stdout);
-  std::fputs(render_report_diagnoses(report.cases).c_str(), stdout);
-  std::fputs(render_summary(report, color, seconds).c_str(), stdout);
-  std::fflush(stdout);
-  if (!write_report_files(opt.reports, report_to_json(report))) return kExitRuntime;
-  if (report.incomplete) {
-    std::fprintf(stderr, "attn-diff: interrupted: %zu of %zu cases judged; the reports cover those only\n",
-                 report.cases.size(), tree.size());
-    return kExitInterrupted + interrupt_signal();
-  }
-  if (report.errors()) return kExitRuntime;
-  return report.failed() ? kExitFail : kExitPass;
+  return finish_run_report(report, opt.reports, opt.quiet, opt.no_color, start, tree.size(), "judged");
 }
 
 }  // namespace
@@ -339,15 +316,7 @@ int run_compare(const CompareOptions& opt) {
   CaseResult r = judge_output(cmp.prepared, cmp.candidate, cmp.layout, cmp.threads, !opt.no_diagnose);
   RunReport report{.suite = cmp.dump.suite, .config_file = cmp.dump.case_file, .cases = {std::move(r)}};
 
-  const bool color = use_color(opt.no_color);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::fputs((opt.quiet ? render_case_lines(report, false) : render_table(report, color)).c_str(), stdout);
-  std::fputs(render_report_diagnoses(report.cases).c_str(), stdout);
-  std::fputs(render_summary(report, color, seconds).c_str(), stdout);
-  std::fflush(stdout);
-  if (!write_report_files(opt.reports, report_to_json(report))) return kExitRuntime;
-  if (report.errors()) return kExitRuntime;
-  return report.failed() ? kExitFail : kExitPass;
+  return finish_run_report(report, opt.reports, opt.quiet, opt.no_color, start, 1, "judged");
 }
 
 }  // namespace attn

@@ -72,11 +72,7 @@ void print_matrix(const KillMatrix& matrix, const std::vector<MutantOutcome>& ou
 int run_mutate(const MutateOptions& opt) {
   const int threads = resolve_threads(opt.threads);
   LoadOptions load{.threads = threads};
-  if (auto bytes = parse_bytes(opt.max_memory)) load.max_memory = *bytes;
-  else {
-    std::fprintf(stderr, "error: --max-memory '%s' is not a size (e.g. 8G, 512M, 1000000)\n", opt.max_memory.c_str());
-    return kExitUsage;
-  }
+  if (!apply_max_memory(opt.max_memory, &load)) return kExitUsage;
   std::vector<PathOption> inputs;
   for (const std::string& config : opt.configs) inputs.push_back({"--config", config});
   if (!check_output_paths(inputs, {{"--json", opt.json}})) return kExitUsage;

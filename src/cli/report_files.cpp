@@ -6,7 +6,10 @@
 #include <functional>
 
 #include "src/base/fileio.hpp"
+#include "src/base/interrupt.hpp"
+#include "src/judge/diagnosis.hpp"
 #include "src/report/formats.hpp"
+#include "src/report/table.hpp"
 
 namespace attn {
 
@@ -64,6 +67,24 @@ bool write_report_files(const ReportFiles& files, const nlohmann::json& report) 
     }
   }
   return true;
+}
+
+int finish_run_report(const RunReport& report, const ReportFiles& files, bool quiet, bool no_color,
+                      std::chrono::steady_clock::time_point start, std::size_t selected, const char* done_word) {
+  const bool color = use_color(no_color);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::fputs((quiet ? render_case_lines(report, false) : render_table(report, color)).c_str(), stdout);
+  std::fputs(render_report_diagnoses(report.cases).c_str(), stdout);
+  std::fputs(render_summary(report, color, seconds).c_str(), stdout);
+  std::fflush(stdout);
+  if (!write_report_files(files, report_to_json(report))) return kExitRuntime;
+  if (report.incomplete) {
+    std::fprintf(stderr, "attn-diff: interrupted: %zu of %zu cases %s; the reports cover those only\n",
+                 report.cases.size(), selected, done_word);
+    return kExitInterrupted + interrupt_signal();
+  }
+  if (report.errors()) return kExitRuntime;
+  return report.failed() ? kExitFail : kExitPass;
 }
 
 }  // namespace attn

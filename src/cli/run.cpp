@@ -14,11 +14,9 @@
 #include "src/cli/run_external.hpp"
 #include "src/cli/signals.hpp"
 #include "src/judge/case_jobs.hpp"
-#include "src/judge/diagnosis.hpp"
 #include "src/report/baseline.hpp"
 #include "src/report/report.hpp"
 #include "src/report/shard.hpp"
-#include "src/report/table.hpp"
 #include "src/suite/config.hpp"
 
 namespace attn {
@@ -137,21 +135,7 @@ int run_run(const RunCommandOptions& opt) {
   run_selected(selected, std::move(case_jobs), progress_wanted(opt.quiet), &report);
   if (!opt.baseline.empty()) apply_baseline(baseline, suite_cases, &report);
 
-  const bool color = use_color(opt.no_color);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::fputs((opt.quiet ? render_case_lines(report, false) : render_table(report, color)).c_str(), stdout);
-  std::fputs(render_report_diagnoses(report.cases).c_str(), stdout);
-  std::fputs(render_summary(report, color, seconds).c_str(), stdout);
-  std::fflush(stdout);
-
-  if (!write_report_files(opt.reports, report_to_json(report))) return kExitRuntime;
-  if (report.incomplete) {
-    std::fprintf(stderr, "attn-diff: interrupted: %zu of %zu cases run; the reports cover those only\n",
-                 report.cases.size(), selected.size());
-    return kExitInterrupted + interrupt_signal();
-  }
-  if (report.errors()) return kExitRuntime;
-  return report.failed() ? kExitFail : kExitPass;
+  return finish_run_report(report, opt.reports, opt.quiet, opt.no_color, start, selected.size(), "run");
 }
 
 }  // namespace attn
