@@ -33,7 +33,7 @@ void setup_run(CLI::App& app, RunCommandOptions& opt) {
   app.add_option("--mutant", opt.mutant, "judge this mutant of the tiled kernel instead (see list-mutants)");
   app.add_option("--max-memory", opt.max_memory, "refuse cases estimated above this size (default 8G)")->check(byte_size());
   app.add_option("--candidate-jobs", opt.candidate_jobs,
-                 "judge N cases at once, each with its own --candidate-cmd process (default 1); results and reports "
+                 "judge N cases at once, each with its own --candidate-cmd process or --candidate-worker (default 1); results and reports "
                  "are in suite order and identical to a serial run")
       ->check(CLI::Range(1, kMaxCommandGroups));
   app.add_flag("--quiet,-q", opt.quiet, "print only the summary line and failures; no progress line");
