@@ -80,6 +80,7 @@ void setup_dump(CLI::App& app, DumpOptions& opt) {
                  "npy: q/k/v/sinks.npy as float32 (default); safetensors: one inputs.safetensors, inputs in their own "
                  "dtype");
   app.add_option("--seed", opt.seed, "override the case's seed")->transform(seed_value());
+  add_precision_option(app, opt.precision);
   app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->transform(thread_count());
   app.add_option("--max-memory", opt.max_memory, "refuse a case estimated above this size (default 8G)")->check(byte_size());
   app.add_flag("--quiet,-q", opt.quiet, "no progress line on stderr");
@@ -97,7 +98,7 @@ int run_dump(const DumpOptions& opt) {
                          : "pass --case NAME (a glob, repeatable) or --all to say which cases to dump");
     return kExitUsage;
   }
-  LoadOptions load{.threads = resolve_threads(opt.threads), .seed = opt.seed};
+  LoadOptions load{.threads = resolve_threads(opt.threads), .seed = opt.seed, .precision = opt.precision};
   Suite suite;
   if (!load_for_command(opt.config, opt.max_memory, load, &suite)) return kExitUsage;
   Diagnostics diags;

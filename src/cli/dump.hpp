@@ -27,6 +27,7 @@ struct DumpOptions {
   std::string out;
   std::string format = "npy";  // npy | safetensors
   std::optional<std::uint64_t> seed;
+  std::optional<std::string> precision;  // --precision: every case in this recipe
   int threads = 0;
   std::string max_memory = "8G";
   bool quiet = false;

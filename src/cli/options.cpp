@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "src/base/diagnostic.hpp"
+#include "src/suite/recipe.hpp"
 
 namespace attn {
 
@@ -146,6 +147,13 @@ std::optional<std::uint64_t> parse_bytes(const std::string& text) {
 
 std::string bad_bytes_message(const std::string& text) {
   return fmt::format("error: --max-memory '{}' is not a size from 1 byte to 1024T (e.g. 8G, 512M, 1000000)", printable(text));
+}
+
+void add_precision_option(CLI::App& app, std::optional<std::string>& precision) {
+  app.add_option("--precision", precision,
+                 "run every case in this precision recipe instead of its own, with the recipe's default gates "
+                 "(the suite's tolerance and gates are dropped), e.g. --precision fp32")
+      ->check(CLI::IsMember(recipe_names()));
 }
 
 }  // namespace attn

@@ -50,6 +50,9 @@ CLI::Validator seconds_in(double min, bool min_exclusive);
 CLI::Validator timeout_seconds();
 /// --max-memory: parse_bytes().
 CLI::Validator byte_size();
+/// --precision RECIPE on run, dump and shrink: one of the built-in recipes (src/suite/recipe.hpp).
+/// Sets `precision` (LoadOptions::precision): every case runs in that recipe, with its default gates.
+void add_precision_option(CLI::App& app, std::optional<std::string>& precision);
 /// bench --tiles QxKV: two integers from 1 to kMaxInteger joined by 'x'.
 CLI::Validator tile_sizes();
 

@@ -25,6 +25,7 @@ void setup_run(CLI::App& app, RunCommandOptions& opt) {
   app.add_option("--config,-c", opt.config, "suite file (JSON, SPEC §4)")->required();
   app.add_option("--case", opt.cases, "run only cases whose name matches this glob (repeatable)");
   app.add_option("--seed", opt.seed, "override every case's seed")->transform(seed_value());
+  add_precision_option(app, opt.precision);
   app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->transform(thread_count());
   setup_report_files(app, opt.reports);
   app.add_option("--baseline", opt.baseline,
@@ -67,6 +68,7 @@ nlohmann::json run_record(const RunCommandOptions& opt, const Candidate& cand) {
                         {"cases", nlohmann::json::array()}};
   // Command-line text may be any bytes; printable() keeps the report valid UTF-8 (JSON).
   for (const std::string& glob : opt.cases) run["cases"].push_back(printable(glob));
+  if (opt.precision) run["precision"] = *opt.precision;  // only when given: reports without it stay as they were
   if (opt.candidate_cmd) {
     run["candidate_cmd"] = printable(*opt.candidate_cmd);
     run["layout"] = opt.layout;
@@ -88,7 +90,7 @@ int run_run(const RunCommandOptions& opt) {
   const auto start = std::chrono::steady_clock::now();
   const InterruptScope stop_on_signal;  // Ctrl-C: report the cases done so far (src/base/interrupt.hpp)
   if (!check_report_files(opt.reports, {{"--config", opt.config}, {"--baseline", opt.baseline}})) return kExitUsage;
-  LoadOptions load{.threads = resolve_threads(opt.threads), .seed = opt.seed};
+  LoadOptions load{.threads = resolve_threads(opt.threads), .seed = opt.seed, .precision = opt.precision};
   Suite suite;
   if (!load_for_command(opt.config, opt.max_memory, load, &suite)) return kExitUsage;
   std::optional<Shard> shard;

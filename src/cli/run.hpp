@@ -15,6 +15,7 @@ struct RunCommandOptions {
   std::string config;
   std::vector<std::string> cases;  // globs; empty = every case
   std::optional<std::uint64_t> seed;
+  std::optional<std::string> precision;  // --precision: every case in this recipe
   int threads = 0;  // 0 = one per core
   ReportFiles reports;   // --json, --junit, --md, --html
   std::string baseline;  // a previous --json report: the baseline_growth gate

@@ -33,6 +33,7 @@ void setup_shrink(CLI::App& app, ShrinkCommandOptions& opt) {
                  "(docs/workers.md)");
   app.add_option("--timeout", opt.timeout, "seconds per external command run or worker request (default 300, at most a "
                                            "week); a timeout counts as not reproducing")->transform(timeout_seconds());
+  add_precision_option(app, opt.precision);
   app.add_option("--out,-o", opt.out, "write the minimal case's config here (default: stdout)");
   app.add_option("--dump", opt.dump,
                  "write the minimal case as `dump` does (inputs, golden, naive, tiled, case.json) plus the candidate's "
@@ -185,7 +186,7 @@ void print_summary(const ShrinkResult& r, const CaseSpec& original) {
 
 int shrink_and_report(const ShrinkCommandOptions& opt, const Candidate& cand) {
   const int threads = resolve_threads(opt.threads);
-  LoadOptions load{.threads = threads};
+  LoadOptions load{.threads = threads, .precision = opt.precision};
   Suite suite;
   if (!load_for_command(opt.config, opt.max_memory, load, &suite)) return kExitUsage;
   const CaseSpec* original = find_one_case(suite, opt.config, opt.case_name, "shrink");

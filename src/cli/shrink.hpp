@@ -18,6 +18,7 @@ struct ShrinkCommandOptions {
   std::optional<std::string> candidate_cmd;  // or this external command (SPEC §6 placeholders), run per candidate case
   std::optional<std::string> candidate_worker;  // or this worker (SPEC §13), started once for the whole reduction
   double timeout = 300;       // seconds per external command run or worker request
+  std::optional<std::string> precision;  // --precision: the case in this recipe
   std::string out;        // write the minimal case's config here ("" = stdout)
   std::string dump;       // write the minimal case's inputs, references and candidate output here
   std::string json;       // write the reduction (original, reason, steps, minimal case) as JSON here

@@ -1,13 +1,16 @@
 #include "src/suite/config.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <set>
 
+#include "src/base/diagnostic.hpp"
 #include "src/base/fileio.hpp"
 #include "src/base/json_strict.hpp"
 #include "src/suite/case_parse.hpp"
 #include "src/suite/json_reader.hpp"
+#include "src/suite/recipe.hpp"
 
 namespace attn {
 
@@ -20,8 +23,29 @@ const std::vector<std::string> kTopKeys = {"suite", "description", "defaults", "
 
 }  // namespace
 
-bool parse_suite(const json& doc, const std::string& file, const LoadOptions& opt, Suite* out, Diagnostics* diags) {
+json with_precision(json doc, const std::string& recipe) {
+  auto patch = [&](json& o) {
+    if (!o.is_object()) return;
+    o.erase("tolerance");
+    o.erase("gates");
+    o["precision"] = recipe;
+  };
+  if (!doc.is_object()) return doc;
+  if (doc.contains("defaults")) patch(doc["defaults"]);
+  if (doc.contains("cases") && doc["cases"].is_array())
+    for (auto& c : doc["cases"]) patch(c);
+  return doc;
+}
+
+bool parse_suite(const json& given, const std::string& file, const LoadOptions& opt, Suite* out, Diagnostics* diags) {
   JsonReader top(file, "", diags);
+  if (opt.precision && !recipe_by_name(*opt.precision)) {  // the command line checks it; this is the library's guard
+    top.error(fmt::format("the precision override '{}' is not a recipe: one of {}", printable(*opt.precision),
+                          fmt::join(recipe_names(), ", ")));
+    return false;
+  }
+  const json patched = opt.precision ? with_precision(given, *opt.precision) : json();
+  const json& doc = opt.precision ? patched : given;
   if (!doc.is_object()) {
     top.error(fmt::format("the file must hold a JSON object with \"cases\", got {}", json_type_name(doc)));
     return false;

@@ -61,7 +61,14 @@ struct LoadOptions {
   std::uint64_t max_memory = 8ull << 30;  // bytes; a case estimated above it is refused
   int threads = 1;                        // for the per-thread part of the estimate
   std::optional<std::uint64_t> seed;      // overrides every case's seed
+  // Overrides every case's recipe (--precision): a built-in recipe's name. The suite's and the
+  // cases' tolerance and gates are dropped with it, so each case runs with that recipe's defaults.
+  std::optional<std::string> precision;
 };
+
+/// The suite document with every case's "precision" set to `recipe` and the "tolerance" and
+/// "gates" of "defaults" and of every case removed: what LoadOptions::precision loads.
+nlohmann::json with_precision(nlohmann::json doc, const std::string& recipe);
 
 /// Reads and validates a suite. On failure returns false with every problem found in `diags`.
 bool load_suite(const std::string& path, const LoadOptions& opt, Suite* out, Diagnostics* diags);

@@ -23,21 +23,6 @@ using Key = Calibration::Key;
 
 constexpr std::size_t kAlarmsShown = 40;
 
-// The config document with every case's precision set to `recipe`, and the tolerance and gates of
-// the defaults and of each case dropped, so that the case runs with that recipe's defaults.
-nlohmann::json with_recipe(nlohmann::json doc, const std::string& recipe) {
-  auto patch = [&](nlohmann::json& o) {
-    if (!o.is_object()) return;
-    o.erase("tolerance");
-    o.erase("gates");
-    o["precision"] = recipe;
-  };
-  if (doc.contains("defaults")) patch(doc["defaults"]);
-  if (doc.contains("cases") && doc["cases"].is_array())
-    for (auto& c : doc["cases"]) patch(c);
-  return doc;
-}
-
 Candidate variant_candidate(const VariantInfo& v) {
   return {.kernel = "variant:" + v.name, .is_expected = false,
           .produce = [&v](PreparedCase& p, std::vector<double>* out, std::string*) {
@@ -67,7 +52,7 @@ bool jobs_under_recipes(const CalibrationPlan& plan, const std::string& config, 
   if (!read_text_file(config, &text, err)) return false;
   const nlohmann::json doc = nlohmann::json::parse(text);  // load_suite has accepted it
   for (const std::string& recipe : plan.recipes) {
-    const nlohmann::json patched = with_recipe(doc, recipe);
+    const nlohmann::json patched = with_precision(doc, recipe);
     for (std::size_t i = 0; i < patched["cases"].size(); ++i) {
       nlohmann::json one = patched;
       one["cases"] = nlohmann::json::array({patched["cases"][i]});
