@@ -306,9 +306,12 @@ class Suite:
         return f"<Suite {self.name!r} ({len(self.cases)} cases) from {self.file!r}>"
 
 
-def load_suite(path, *, threads=0):
-    """Loads and validates a suite file (SPEC section 4). Raises ValueError with the CLI's messages."""
-    return Suite(_core.load_suite(str(path), threads))
+def load_suite(path, *, threads=0, precision=None):
+    """Loads and validates a suite file (SPEC section 4). Raises ValueError with the CLI's messages.
+
+    precision: a recipe name (as `--precision`) that every case runs in instead of its own, with that
+    recipe's default gates."""
+    return Suite(_core.load_suite(str(path), threads, None if precision is None else str(precision)))
 
 
 def check(out, q, k, v, sinks=None, *, causal=True, window=0, q_offset=None, scale=None, precision="bf16-mixed",
