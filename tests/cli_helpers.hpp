@@ -9,7 +9,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace attn::test {
 
@@ -49,6 +54,41 @@ inline int run_stand_in(const std::string& args) {
 inline std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+/// A JSON file parsed; throws (failing the test) when it is missing or empty.
+inline nlohmann::json read_json(const std::string& path) {
+  const std::string text = read_text(path);
+  if (text.empty()) throw std::runtime_error(path + ": missing or empty, not a JSON report");
+  return nlohmann::json::parse(text);
+}
+
+/// A JSON report (or any part of one) without the fields that depend on the clock or the machine's
+/// load, at every depth: "seconds" and "peak_memory_bytes".
+inline nlohmann::json without_timings(nlohmann::json j) {
+  if (j.is_object()) {
+    for (const char* key : {"seconds", "peak_memory_bytes"}) j.erase(key);
+    for (auto& [_, v] : j.items()) v = without_timings(v);
+  } else if (j.is_array()) {
+    for (auto& v : j) v = without_timings(v);
+  }
+  return j;
+}
+
+/// Starts `attn-diff ARGS...` from the source folder without waiting for it, stdout and stderr into
+/// `log`, with `env` added to its environment; -1 when it cannot fork. For tests that signal it.
+inline pid_t start_cli(const std::vector<std::string>& args, const std::vector<std::pair<std::string, std::string>>& env,
+                       const std::string& log) {
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  if (::chdir(ATTN_DIFF_SOURCE_DIR) != 0) ::_exit(127);
+  if (!std::freopen(log.c_str(), "w", stdout) || ::dup2(STDOUT_FILENO, STDERR_FILENO) < 0) ::_exit(127);
+  for (const auto& [key, value] : env) ::setenv(key.c_str(), value.c_str(), 1);
+  std::vector<char*> argv{const_cast<char*>(ATTN_DIFF_BINARY)};
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  ::execv(ATTN_DIFF_BINARY, argv.data());
+  ::_exit(127);
 }
 
 /// A fresh, empty temporary folder for one test, removed by the destructor. The process id keeps

@@ -21,6 +21,7 @@
 #include "src/io/safetensors.hpp"
 #include "tests/cli_helpers.hpp"
 
+using attn::test::read_json;
 using attn::test::read_text;
 using attn::test::run_cli;
 using attn::test::TempDir;
@@ -30,13 +31,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-json read_json(const fs::path& p) {
-  const std::string text = read_text(p.string());
-  INFO(p.string());
-  REQUIRE_FALSE(text.empty());
-  return json::parse(text);
-}
 
 std::vector<std::string> suite_case_names(const std::string& config) {
   std::vector<std::string> names;

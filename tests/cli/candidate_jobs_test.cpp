@@ -13,29 +13,14 @@
 #include "tests/cli_helpers.hpp"
 
 using namespace attn;
+using attn::test::read_json;
 using attn::test::run_cli;
+using attn::test::without_timings;
 using attn::test::TempDir;
 
 namespace {
 
 const std::string kCandidate = ATTN_DIFF_CANDIDATE;
-
-// The report without what depends on the clock or the machine's load.
-nlohmann::json without_timings(nlohmann::json j) {
-  if (j.is_object()) {
-    for (const char* key : {"seconds", "peak_memory_bytes"}) j.erase(key);
-    for (auto& [_, v] : j.items()) v = without_timings(v);
-  } else if (j.is_array()) {
-    for (auto& v : j) v = without_timings(v);
-  }
-  return j;
-}
-
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  REQUIRE(in);
-  return nlohmann::json::parse(in);
-}
 
 // The table and diagnoses of a run's stdout without its "(1.23 s)" timings.
 std::string without_times(std::string out) {

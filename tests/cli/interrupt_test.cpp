@@ -54,21 +54,12 @@ struct Interrupted_run {
   std::string output;
 };
 
-// Starts `attn-diff ARGS...` from the source folder, stdout and stderr into `log`, with TMPDIR=tmp
-// when tmp is not empty.
+// Starts `attn-diff ARGS...` (attn::test::start_cli), with TMPDIR=tmp when tmp is not empty.
 pid_t start_cli(const std::vector<std::string>& args, const std::string& log, const std::string& tmp = "") {
-  const pid_t pid = ::fork();
+  std::vector<std::pair<std::string, std::string>> env;
+  if (!tmp.empty()) env.emplace_back("TMPDIR", tmp);
+  const pid_t pid = attn::test::start_cli(args, env, log);
   REQUIRE(pid >= 0);
-  if (pid == 0) {
-    if (::chdir(ATTN_DIFF_SOURCE_DIR) != 0) ::_exit(127);
-    if (!std::freopen(log.c_str(), "w", stdout) || ::dup2(STDOUT_FILENO, STDERR_FILENO) < 0) ::_exit(127);
-    if (!tmp.empty()) ::setenv("TMPDIR", tmp.c_str(), 1);
-    std::vector<char*> argv{const_cast<char*>(ATTN_DIFF_BINARY)};
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(ATTN_DIFF_BINARY, argv.data());
-    ::_exit(127);
-  }
   return pid;
 }
 

@@ -14,6 +14,7 @@
 #include "kernels/mutants.hpp"
 #include "tests/cli_helpers.hpp"
 
+using attn::test::read_json;
 using attn::test::run_cli;
 using attn::test::TempDir;
 using Catch::Matchers::Contains;
@@ -22,11 +23,6 @@ using nlohmann::json;
 namespace {
 
 const std::string kHelper = ATTN_DIFF_CANDIDATE;
-
-json read_json(const std::string& path) {
-  std::ifstream in(path);
-  return json::parse(in);
-}
 
 // Runs the stand-in external kernel by hand, as a user runs theirs between dump and compare.
 

@@ -14,6 +14,7 @@
 
 #include "tests/cli_helpers.hpp"
 
+using attn::test::read_json;
 using attn::test::read_text;
 using attn::test::run_cli;
 using attn::test::TempDir;
@@ -78,11 +79,6 @@ const std::vector<OwnBug> kBugs = {
     {"sink_scaled", "gqa_window_sinks", {"error spread over all batch elements, heads, query tokens and head-dim columns"},
      "error spread over all batch elements, heads, query tokens and head-dim columns", "", {}, ""},
 };
-
-json read_json(const std::string& path) {
-  std::ifstream in(path);
-  return json::parse(in);
-}
 
 }  // namespace
 

@@ -12,29 +12,11 @@
 #include "tests/cli_helpers.hpp"
 
 using namespace attn;
+using attn::test::read_json;
 using attn::test::run_cli;
+using attn::test::without_timings;
 using attn::test::TempDir;
 using json = nlohmann::json;
-
-namespace {
-
-json read_json(const std::string& path) {
-  std::ifstream in(path);
-  REQUIRE(in);
-  return json::parse(in);
-}
-
-// The cases of a report without what depends on the clock or the machine's load.
-json cases_without_timings(json report) {
-  json cases = report.at("cases");
-  for (json& c : cases) {
-    c.erase("seconds");
-    c.erase("peak_memory_bytes");
-  }
-  return cases;
-}
-
-}  // namespace
 
 TEST_CASE("precision override: run --precision equals running a suite edited to say that recipe", "[precision][cli]") {
   TempDir dir("precision_override");
@@ -63,7 +45,7 @@ TEST_CASE("precision override: run --precision equals running a suite edited to 
     const json ra = read_json(a), rb = read_json(b);
     REQUIRE(ra["cases"].size() == 13);
     for (const json& c : ra["cases"]) CHECK(c["precision"] == recipe);
-    CHECK(cases_without_timings(ra) == cases_without_timings(rb));
+    CHECK(without_timings(ra["cases"]) == without_timings(rb["cases"]));
     CHECK(ra["run"]["precision"] == recipe);
     CHECK_FALSE(rb["run"].contains("precision"));  // recorded only when given
   }

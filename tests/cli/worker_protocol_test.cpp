@@ -369,28 +369,6 @@ TEST_CASE("worker: shrink sends every proposal to one worker", "[worker][cli]") 
   s.check_clean(r);
 }
 
-namespace {
-
-// Starts attn-diff with `env` added, output into `log`.
-pid_t start_cli(const std::vector<std::string>& args, const std::vector<std::pair<std::string, std::string>>& env,
-                const std::string& log) {
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    if (::chdir(ATTN_DIFF_SOURCE_DIR) != 0) ::_exit(127);
-    if (!std::freopen(log.c_str(), "w", stdout) || ::dup2(STDOUT_FILENO, STDERR_FILENO) < 0) ::_exit(127);
-    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> argv{const_cast<char*>(ATTN_DIFF_BINARY)};
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(ATTN_DIFF_BINARY, argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-}  // namespace
-
 TEST_CASE("worker: Ctrl-C or SIGTERM during a request: exit 130/143, the cases before it kept, nothing left", "[worker][cli][interrupt]") {
   for (const auto& [shrink, sig] : std::vector<std::pair<bool, int>>{{false, SIGINT}, {false, SIGTERM}, {true, SIGINT}}) {
     INFO("signal " << sig << (shrink ? " during shrink" : " during run"));
@@ -402,7 +380,8 @@ TEST_CASE("worker: Ctrl-C or SIGTERM during a request: exit 130/143, the cases b
                : std::vector<std::string>{"run", "-c", "configs/phase1.json", "--case", "basic", "--case", "causal",
                                           "--case", "sinks", "--candidate-worker", kWorker + " sleep causal", "--json",
                                           s.json_file};
-    const pid_t pid = start_cli(args, {{"TMPDIR", s.tmp}, {"WORKER_PIDS", s.pids}, {"WORKER_SERVING", serving}}, log);
+    const pid_t pid = attn::test::start_cli(args, {{"TMPDIR", s.tmp}, {"WORKER_PIDS", s.pids}, {"WORKER_SERVING", serving}}, log);
+    REQUIRE(pid >= 0);
     for (int i = 0; i < 1000 && !std::filesystem::exists(serving); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     REQUIRE(std::filesystem::exists(serving));  // the worker is inside the request for causal

@@ -34,9 +34,6 @@ namespace {
 const std::string kHelper = ATTN_DIFF_CANDIDATE;
 const std::string kUnexplained = "no built-in hypothesis explains this";
 
-
-json read_json(const std::string& path) { return json::parse(read_text(path)); }
-
 // An XPath 1.0 expression evaluated by xmllint on the file (as tests/report/report_formats_test.cpp).
 std::string xpath(const std::string& file, const std::string& expr) {
   const auto r = run_command("xmllint --xpath \"" + expr + "\" '" + file + "'");
