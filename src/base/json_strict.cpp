@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
 #include <map>
 #include <vector>
 
@@ -116,6 +117,14 @@ std::optional<json> parse_json_strict(std::string_view text, JsonError* err, int
     return std::nullopt;
   }
   return doc;
+}
+
+std::string json_type_with_article(const nlohmann::json& v) {
+  const std::string t = v.type_name();
+  if (v.is_null()) return t;
+  std::string out = std::strchr("aeiou", t[0]) ? "an " : "a ";
+  out += t;
+  return out;
 }
 
 }  // namespace attn

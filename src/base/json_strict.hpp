@@ -42,6 +42,10 @@ struct JsonError {
   std::string at_byte(std::size_t base) const;
 };
 
+/// nlohmann's name of a value's type with its article, for messages about files attn-diff writes
+/// ("a number", "an array", "null").
+std::string json_type_with_article(const nlohmann::json& v);
+
 /// Parses `text` as one JSON value. Refuses, as a JsonError: a NUL byte anywhere, nesting deeper
 /// than `max_depth`, malformed JSON (nlohmann's message), a number past a double, and an object
 /// that holds the same key twice (compared after unescaping, at any depth).

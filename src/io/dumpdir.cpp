@@ -206,10 +206,7 @@ bool check_dump_info(const Dump& d, Diagnostics* diags) {
                       "case.json is written by `attn-diff dump`; dump the case again"});
     return false;
   };
-  auto type = [](const json& v) {
-    const std::string t = v.type_name();
-    return v.is_null() ? t : (std::strchr("aeiou", t[0]) ? "an " : "a ") + t;
-  };
+  const auto type = json_type_with_article;
   const json& info = d.info;
   if (info.is_null()) return true;  // case.json written by hand: no input files to read
   if (!info.is_object()) return bad("dump", "is " + type(info) + ", not an object");

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <cstring>
 #include <filesystem>
 #include <set>
 
@@ -18,11 +17,6 @@ using nlohmann::ordered_json;
 namespace {
 
 constexpr const char* kManifestSchema = "attn-diff.dump-manifest.v1";
-
-std::string type_text(const json& v) {
-  const std::string t = v.type_name();
-  return v.is_null() ? t : (std::strchr("aeiou", t[0]) ? "an " : "a ") + t;
-}
 
 }  // namespace
 
@@ -75,13 +69,13 @@ bool load_manifest(const std::string& dir, Manifest* out, Diagnostics* diags) {
     return false;
   }
   const json& doc = *parsed;
-  if (!doc.is_object()) return bad("manifest", "is " + type_text(doc) + ", not an object");
+  if (!doc.is_object()) return bad("manifest", "is " + json_type_with_article(doc) + ", not an object");
   if (!doc.contains("schema")) return bad("schema", "is missing");
   if (doc["schema"] != kManifestSchema)
     return bad("schema", fmt::format("is {}, not \"{}\"", doc["schema"].dump(), kManifestSchema));
   auto string_key = [&](const char* key, std::string* to, bool required) {
     if (!doc.contains(key)) return !required || bad(key, "is missing");
-    if (!doc[key].is_string()) return bad(key, "is " + type_text(doc[key]) + ", not a string");
+    if (!doc[key].is_string()) return bad(key, "is " + json_type_with_article(doc[key]) + ", not a string");
     *to = doc[key].get<std::string>();
     return true;
   };
@@ -89,21 +83,21 @@ bool load_manifest(const std::string& dir, Manifest* out, Diagnostics* diags) {
       !string_key("config_digest", &out->config_digest, false))
     return false;
   out->seed = doc.value("seed", json(nullptr));
-  if (!out->seed.is_null() && !out->seed.is_number_unsigned()) return bad("seed", "is " + type_text(out->seed) + ", not a seed");
+  if (!out->seed.is_null() && !out->seed.is_number_unsigned()) return bad("seed", "is " + json_type_with_article(out->seed) + ", not a seed");
   if (!doc.contains("cases")) return bad("cases", "is missing");
   const json& cases = doc["cases"];
-  if (!cases.is_array()) return bad("cases", "is " + type_text(cases) + ", not an array");
+  if (!cases.is_array()) return bad("cases", "is " + json_type_with_article(cases) + ", not an array");
   if (cases.empty()) return bad("cases", "is empty");
   std::set<std::string> names;
   out->cases.clear();
   for (std::size_t i = 0; i < cases.size(); ++i) {
     const std::string at = fmt::format("cases[{}]", i);
     const json& c = cases[i];
-    if (!c.is_object()) return bad(at, "is " + type_text(c) + ", not an object");
+    if (!c.is_object()) return bad(at, "is " + json_type_with_article(c) + ", not an object");
     ManifestCase mc;
     for (auto [key, to] : {std::pair{"name", &mc.name}, std::pair{"dir", &mc.dir}, std::pair{"out", &mc.out}}) {
       if (!c.contains(key)) return bad(at + "." + key, "is missing");
-      if (!c[key].is_string()) return bad(at + "." + key, "is " + type_text(c[key]) + ", not a string");
+      if (!c[key].is_string()) return bad(at + "." + key, "is " + json_type_with_article(c[key]) + ", not a string");
       *to = c[key].get<std::string>();
     }
     if (mc.name.empty()) return bad(at + ".name", "is empty");
