@@ -150,11 +150,19 @@ std::string with_tail(std::string message, const CommandResult& r, bool say_if_s
 
 }  // namespace
 
+std::string blank_command_problem(const std::string& command, const std::string& option, const std::string& what,
+                                  const std::string& example) {
+  if (command.find_first_not_of(" \t\n\r\f\v") != std::string::npos) return "";
+  return fmt::format("{} is empty: there is no command to judge\n"
+                     "note: is the variable it was given from unset? pass the command attn-diff {}, e.g. {} '{}'",
+                     option, what, option, example);
+}
+
 std::string candidate_command_problem(const std::string& command) {
-  if (command.find_first_not_of(" \t\n\r\f\v") == std::string::npos)
-    return "--candidate-cmd is empty: there is no command to judge\n"
-           "note: is the variable it was given from unset? pass the command attn-diff runs per case, e.g. "
-           "--candidate-cmd 'python3 kernel.py {inputs} {out}'";
+  if (std::string blank = blank_command_problem(command, "--candidate-cmd", "runs per case",
+                                                "python3 kernel.py {inputs} {out}");
+      !blank.empty())
+    return blank;
   return scan_placeholders(command, kPlaceholderKeys).problem;
 }
 

@@ -24,6 +24,12 @@ namespace attn {
 /// use the $ATTN_DIFF_* variables.
 std::string candidate_command_problem(const std::string& command);
 
+/// Why `command`, given as `option`, cannot be run when it is empty or blank ("" when it is not):
+/// an unset CI variable would otherwise judge nothing. `what` says what attn-diff does with it
+/// ("runs per case"), `example` is a command to show.
+std::string blank_command_problem(const std::string& command, const std::string& option, const std::string& what,
+                                  const std::string& example);
+
 /// Replaces each "{key}" of `values` in `command`. A value holding characters a shell would
 /// interpret is single-quoted; plain paths are inserted as they are. False, with the reason in
 /// *err, when candidate_command_problem() refuses the command.

@@ -19,6 +19,7 @@
 #include "src/base/json_strict.hpp"
 #include "src/io/dumpdir.hpp"
 #include "src/io/worker_process.hpp"
+#include "src/judge/external.hpp"
 
 namespace attn {
 
@@ -40,7 +41,7 @@ double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::
 
 std::string quote_line(const std::string& line) {
   const std::string_view cut = utf8_prefix(line, kQuoteBytes);
-  return "'" + printable(cut) + (cut.size() < line.size() ? "...'" : "'");
+  return fmt::format("'{}{}'", printable(cut), cut.size() < line.size() ? "..." : "");
 }
 
 std::string with_lines(std::string message, const std::vector<std::string>& lines) {
@@ -310,11 +311,7 @@ bool WorkerState::produce(PreparedCase& p, std::vector<double>* out, std::string
 }  // namespace
 
 std::string worker_command_problem(const std::string& command) {
-  if (command.find_first_not_of(" \t\n\r\f\v") == std::string::npos)
-    return "--candidate-worker is empty: there is no command to judge\n"
-           "note: is the variable it was given from unset? pass the command attn-diff starts once, e.g. "
-           "--candidate-worker 'python3 my_worker.py'";
-  return "";
+  return blank_command_problem(command, "--candidate-worker", "starts once", "python3 my_worker.py");
 }
 
 bool parse_worker_hello(const std::string& line, WorkerHello* out, std::string* problem) {
