@@ -8,7 +8,7 @@
 
 namespace attn {
 
-/// Eager SDPA rounding every op's result to recipe.input, as PyTorch eager does on bf16 tensors.
+/// Eager SDPA rounding every op's result to recipe.eager, as PyTorch eager does on bf16 tensors.
 /// Q: [B][Sq][H][D], K,V: [B][Sk][Hkv][D], sinks: [H] -> out: [B][Sq][H][D].
 void naive_attention(const Problem& p, const Inputs& in, const Recipe& recipe, std::span<float> out,
                      int threads = 1);

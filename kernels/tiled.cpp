@@ -204,7 +204,7 @@ void tiled_attention(const Problem& p, const Inputs& in, const TiledOptions& opt
   std::vector<float> q_codes, k_codes;
   const float* q = in.q.data();
   const float* k = in.k.data();
-  if (r.input == DType::int8) {
+  if (r.q == DType::int8) {  // check_recipe: q and k are int8 together
     q_codes.resize(in.q.size());
     k_codes.resize(in.k.size());
     for (std::size_t n = 0; n < in.q.size(); ++n) q_codes[n] = std::nearbyint(in.q[n] / in.q_scale);

@@ -28,6 +28,7 @@
 #include "src/report/report.hpp"
 #include "src/suite/config.hpp"
 #include "src/suite/dtype.hpp"
+#include "src/suite/inputs.hpp"
 
 namespace py = pybind11;
 using namespace attn;
@@ -238,13 +239,9 @@ std::shared_ptr<PyCase> adhoc_case(const py::array_t<float, py::array::c_style>&
   in.v.assign(v.data(), v.data() + v.size());
   in.sinks = std::move(sinks);
   PyCase* raw = pc.get();
-  // Rounded (or quantised with a per-tensor scale) to the recipe's input dtype, as make_inputs does.
+  // Rounded (or quantised with their scales) to the recipe's input dtypes, as make_inputs does.
   pc->prepare = [raw, in = std::move(in)]() mutable {
-    const DType dt = raw->spec.recipe.input;
-    quantize_all(dt, in.q, &in.q_scale);
-    quantize_all(dt, in.k, &in.k_scale);
-    quantize_all(dt, in.v, &in.v_scale);
-    if (!in.sinks.empty()) quantize_all(dt, in.sinks, &in.sinks_scale);
+    quantize_inputs(raw->spec.recipe, raw->spec.problem.shape, in, raw->threads);
     return prepare_case(raw->spec, std::move(in), raw->threads);
   };
   return pc;
@@ -338,8 +335,10 @@ PYBIND11_MODULE(_core, m) {
              const PreparedCase& p = self.cast<PyCase&>().prep();
              py::dict d;
              d["q"] = p.inputs.q_scale;
-             d["k"] = p.inputs.k_scale;
-             d["v"] = p.inputs.v_scale;
+             if (p.inputs.k_head_scales.empty()) d["k"] = p.inputs.k_scale;
+             else d["k"] = p.inputs.k_head_scales;  // one per KV head (kv_scale per_head)
+             if (p.inputs.v_head_scales.empty()) d["v"] = p.inputs.v_scale;
+             else d["v"] = p.inputs.v_head_scales;
              if (p.spec.problem.has_sinks) d["sinks"] = p.inputs.sinks_scale;
              return d;
            })

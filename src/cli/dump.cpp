@@ -48,14 +48,22 @@ std::vector<const CaseSpec*> select_cases(const Suite& suite, const DumpOptions&
 }
 
 std::string inputs_line(const CaseSpec& c, DumpFormat format) {
+  const Recipe& r = c.recipe;
+  const char* sinks = c.problem.has_sinks ? " sinks" : "";
+  auto stored = [](DType t) {
+    return t == DType::bf16 ? "BF16" : t == DType::f16 ? "F16" : scaled_dtype(t) ? "F32, dequantised; scales in the metadata" : "F32";
+  };
+  if (!r.uniform_inputs()) {  // each tensor in its own dtype
+    std::string each = fmt::format("q {}, k {}, v {}", dtype_name(r.q), dtype_name(r.k), dtype_name(r.v));
+    if (c.problem.has_sinks) each += fmt::format(", sinks {}", dtype_name(r.sinks));
+    return format == DumpFormat::npy
+               ? fmt::format("q.npy k.npy v.npy{} (float32 holding {} values)", c.problem.has_sinks ? " sinks.npy" : "", each)
+               : fmt::format("inputs.safetensors (q k v{} each in its own dtype: {})", sinks, each);
+  }
   if (format == DumpFormat::npy)
     return fmt::format("q.npy k.npy v.npy{} (float32 holding {} values)", c.problem.has_sinks ? " sinks.npy" : "",
-                       dtype_name(c.recipe.input));
-  return fmt::format("inputs.safetensors (q k v{} as {})", c.problem.has_sinks ? " sinks" : "",
-                     c.recipe.input == DType::bf16   ? "BF16"
-                     : c.recipe.input == DType::f16  ? "F16"
-                     : c.recipe.scaled_input()       ? "F32, dequantised; scales in the metadata"
-                                                     : "F32");
+                       dtype_name(r.q));
+  return fmt::format("inputs.safetensors (q k v{} as {})", sinks, stored(r.q));
 }
 
 }  // namespace

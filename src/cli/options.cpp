@@ -149,11 +149,21 @@ std::string bad_bytes_message(const std::string& text) {
   return fmt::format("error: --max-memory '{}' is not a size from 1 byte to 1024T (e.g. 8G, 512M, 1000000)", printable(text));
 }
 
+CLI::Validator recipe_validator() {
+  return CLI::Validator(
+      [](std::string& text) {
+        std::string err;
+        return parse_recipe_text(text, &err) ? std::string() : printable(err);
+      },
+      "RECIPE");
+}
+
 void add_precision_option(CLI::App& app, std::optional<std::string>& precision) {
   app.add_option("--precision", precision,
                  "run every case in this precision recipe instead of its own, with the recipe's default gates "
-                 "(the suite's tolerance and gates are dropped), e.g. --precision fp32")
-      ->check(CLI::IsMember(recipe_names()));
+                 "(the suite's tolerance and gates are dropped): a preset, optionally with +key=value overrides, "
+                 "e.g. --precision fp32 or --precision fp32+kv=fp16+acc_pv=fp16 (docs/precision.md)")
+      ->check(recipe_validator());
 }
 
 }  // namespace attn

@@ -52,6 +52,8 @@ CLI::Validator timeout_seconds();
 CLI::Validator byte_size();
 /// --precision RECIPE on run, dump and shrink: one of the built-in recipes (src/suite/recipe.hpp).
 /// Sets `precision` (LoadOptions::precision): every case runs in that recipe, with its default gates.
+/// Accepts what parse_recipe_text accepts; the message says what is wrong.
+CLI::Validator recipe_validator();
 void add_precision_option(CLI::App& app, std::optional<std::string>& precision);
 /// bench --tiles QxKV: two integers from 1 to kMaxInteger joined by 'x'.
 CLI::Validator tile_sizes();

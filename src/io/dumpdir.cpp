@@ -32,14 +32,18 @@ struct InputSlot {
   std::vector<std::int64_t> shape;
   std::vector<float> Inputs::*values;
   float Inputs::*scale;
+  DType Recipe::*dtype;
+  std::vector<float> Inputs::*head_scales;  // per-head scales (K, V), or null
 };
 
 std::vector<InputSlot> input_slots(const CaseSpec& c) {
   const Shape& s = c.problem.shape;
-  std::vector<InputSlot> t = {{"q", {s.batch, s.tokens, s.heads, s.head_dim}, &Inputs::q, &Inputs::q_scale},
-                              {"k", {s.batch, s.kv_tokens, s.kv_heads, s.head_dim}, &Inputs::k, &Inputs::k_scale},
-                              {"v", {s.batch, s.kv_tokens, s.kv_heads, s.head_dim}, &Inputs::v, &Inputs::v_scale}};
-  if (c.problem.has_sinks) t.push_back({"sinks", {s.heads}, &Inputs::sinks, &Inputs::sinks_scale});
+  std::vector<InputSlot> t = {
+      {"q", {s.batch, s.tokens, s.heads, s.head_dim}, &Inputs::q, &Inputs::q_scale, &Recipe::q, nullptr},
+      {"k", {s.batch, s.kv_tokens, s.kv_heads, s.head_dim}, &Inputs::k, &Inputs::k_scale, &Recipe::k, &Inputs::k_head_scales},
+      {"v", {s.batch, s.kv_tokens, s.kv_heads, s.head_dim}, &Inputs::v, &Inputs::v_scale, &Recipe::v, &Inputs::v_head_scales}};
+  if (c.problem.has_sinks)
+    t.push_back({"sinks", {s.heads}, &Inputs::sinks, &Inputs::sinks_scale, &Recipe::sinks, nullptr});
   return t;
 }
 
@@ -119,7 +123,10 @@ bool write_dump(const DumpRequest& req, const CaseSpec& c, const Inputs& in, con
   const std::vector<InputSlot> tensors = input_slots(c);
   ordered_json files = ordered_json::object();
   ordered_json scales = ordered_json::object();
-  for (const InputSlot& t : tensors) scales[t.name] = in.*t.scale;
+  for (const InputSlot& t : tensors) {
+    if (t.head_scales && !(in.*t.head_scales).empty()) scales[t.name] = in.*t.head_scales;
+    else scales[t.name] = in.*t.scale;
+  }
 
   if (req.format == DumpFormat::npy) {
     for (const InputSlot& t : tensors) {
@@ -128,20 +135,24 @@ bool write_dump(const DumpRequest& req, const CaseSpec& c, const Inputs& in, con
       files[t.name] = {{"file", file}, {"shape", t.shape}, {"dtype", "float32"}};
     }
   } else {
-    const ArrayDType dtype = storage_dtype(c.recipe.input);
     std::vector<std::vector<double>> wide;
     std::vector<TensorToWrite> st;
     for (const InputSlot& t : tensors) wide.push_back(widen(in.*t.values));
     for (std::size_t i = 0; i < tensors.size(); ++i) {
+      const ArrayDType dtype = storage_dtype(c.recipe.*tensors[i].dtype);
       st.push_back({.name = tensors[i].name, .shape = tensors[i].shape, .dtype = dtype, .values = wide[i]});
       files[tensors[i].name] = {{"file", kInputsSafetensors}, {"tensor", tensors[i].name},
                                 {"shape", tensors[i].shape}, {"dtype", st_dtype_name(dtype)}};
     }
     std::vector<std::pair<std::string, std::string>> meta = {{"case", c.name},
                                                              {"precision", c.recipe.name},
-                                                             {"input_dtype", std::string(dtype_name(c.recipe.input))},
+                                                             {"input_dtype", input_dtype_label(c.recipe)},
                                                              {"layout", "bshd"}};
-    for (const InputSlot& t : tensors) meta.emplace_back(std::string(t.name) + "_scale", fmt::format("{}", in.*t.scale));
+    for (const InputSlot& t : tensors) {
+      const bool per_head = t.head_scales && !(in.*t.head_scales).empty();
+      meta.emplace_back(std::string(t.name) + "_scale", per_head ? fmt::format("[{}]", fmt::join(in.*t.head_scales, ","))
+                                                                 : fmt::format("{}", in.*t.scale));
+    }
     if (!write_safetensors((dir / kInputsSafetensors).string(), st, err, meta)) return false;
   }
   if (!write_npy_outputs(dir, c, outputs, &files, err)) return false;
@@ -153,9 +164,13 @@ bool write_dump(const DumpRequest& req, const CaseSpec& c, const Inputs& in, con
                        {"format", dump_format_name(req.format)},
                        {"layout", "bshd"},
                        {"precision", c.recipe.name},
-                       {"input_dtype", dtype_name(c.recipe.input)},
-                       {"input_scales", scales},
-                       {"files", files}};
+                       {"input_dtype", input_dtype_label(c.recipe)}};
+  if (!c.recipe.uniform_inputs()) {
+    info["input_dtypes"] = ordered_json::object();
+    for (const InputSlot& t : tensors) info["input_dtypes"][t.name] = dtype_name(c.recipe.*t.dtype);
+  }
+  info["input_scales"] = scales;
+  info["files"] = files;
   ordered_json doc = {
       {"suite", req.suite.empty() ? std::string("dump") : req.suite},
       {"description", fmt::format("attn-diff dump of case '{}'{}. A suite with this one case: run it with "
@@ -213,8 +228,11 @@ bool check_dump_info(const Dump& d, Diagnostics* diags) {
   if (info.contains("input_scales")) {
     const json& scales = info["input_scales"];
     if (!scales.is_object()) return bad("dump.input_scales", "is " + type(scales) + ", not an object");
-    for (const auto& [name, v] : scales.items())
-      if (!v.is_number()) return bad("dump.input_scales." + name, "is " + type(v) + ", not a number");
+    for (const auto& [name, v] : scales.items()) {
+      const bool per_head = v.is_array() && std::all_of(v.begin(), v.end(), [](const json& x) { return x.is_number(); });
+      if (!v.is_number() && !per_head)
+        return bad("dump.input_scales." + name, "is " + type(v) + ", not a number or a list of per-head numbers");
+    }
   }
   if (!info.contains("files")) return true;
   const json& files = info["files"];
@@ -308,6 +326,8 @@ bool read_dump_inputs(const Dump& d, Inputs* out, std::string* err) {
     // The scales only matter for fp8 and int8, whose kernels need them to recover the codes.
     const json scales = d.info.value("input_scales", json::object());
     if (scales.contains(t.name) && scales[t.name].is_number()) in.*t.scale = scales[t.name].get<float>();
+    if (t.head_scales && scales.contains(t.name) && scales[t.name].is_array())
+      in.*t.head_scales = scales[t.name].get<std::vector<float>>();
   }
   *out = std::move(in);
   return true;
@@ -329,7 +349,9 @@ bool check_dump_inputs(const Dump& d, const Inputs& generated, std::string* err)
             d.dir, t.name, n, x[n], y[n]);
         return false;
       }
-    if (d.info.value("input_scales", json::object()).contains(t.name) && dumped.*t.scale != generated.*t.scale) {
+    const bool scales_differ =
+        dumped.*t.scale != generated.*t.scale || (t.head_scales && dumped.*t.head_scales != generated.*t.head_scales);
+    if (d.info.value("input_scales", json::object()).contains(t.name) && scales_differ) {
       *err = fmt::format("{}: error: the dumped scale of '{}' is {}, the case generates {}\nnote: dump the case again",
                          d.case_file, t.name, dumped.*t.scale, generated.*t.scale);
       return false;

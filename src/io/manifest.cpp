@@ -30,7 +30,7 @@ bool write_manifest(const ManifestRequest& req, const std::vector<const CaseSpec
                     {"dir", c->name},
                     {"out", c->name + ".npy"},
                     {"precision", c->recipe.name},
-                    {"input_dtype", dtype_name(c->recipe.input)},
+                    {"input_dtype", input_dtype_label(c->recipe)},
                     {"sinks", c->problem.has_sinks},
                     {"shape", {{"batch", s.batch}, {"tokens", s.tokens}, {"kv_tokens", s.kv_tokens},
                                {"q_offset", s.q_offset}, {"heads", s.heads}, {"kv_heads", s.kv_heads},

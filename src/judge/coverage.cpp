@@ -103,7 +103,7 @@ std::vector<std::string> compute_coverage(const CaseSpec& c, const Inputs& in) {
                         empty_no_sinks,
                         p.has_sinks,
                         dominates,
-                        c.recipe.input == DType::int8};
+                        c.recipe.q == DType::int8};
   std::vector<std::string> out;
   for (std::size_t n = 0; n < coverage_paths().size(); ++n)
     if (flags[n]) out.push_back(coverage_paths()[n].name);

@@ -126,7 +126,8 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
   const CaseSpec& c = p.spec;
   CaseResult r{.spec = c, .kernel = cand.kernel, .naive_vs_golden = p.naive_vs_golden, .empty_rows = p.empty_rows,
                .golden_max_abs_value = p.golden_max_abs_value, .coverage = p.coverage,
-               .input_scales = {p.inputs.q_scale, p.inputs.k_scale, p.inputs.v_scale, p.inputs.sinks_scale}};
+               .input_scales = {p.inputs.q_scale, p.inputs.k_scale, p.inputs.v_scale, p.inputs.sinks_scale},
+               .k_head_scales = p.inputs.k_head_scales, .v_head_scales = p.inputs.v_head_scales};
   auto finish = [&] {
     r.seconds = p.seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     r.peak_memory_bytes = peak_memory_bytes();

@@ -84,6 +84,7 @@ struct CaseResult {
   std::uint64_t peak_memory_bytes = 0;  // resident high-water mark since prepare_case (process-wide)
   std::vector<std::string> coverage;  // kernel paths the case exercises (src/judge/coverage.hpp)
   std::array<float, 4> input_scales{1, 1, 1, 1};  // per-tensor scales of q, k, v, sinks (fp8, int8)
+  std::vector<float> k_head_scales, v_head_scales;  // per-head scales (kv_scale per_head), else empty
   std::vector<Hypothesis> diagnosis;  // best first; filled only when a failure was diagnosed
   std::optional<Breakdown> breakdown;  // where the error is; for judged cases (pass or fail)
   std::optional<Localisation> localisation;  // where the error is, in words; for failed cases

@@ -105,6 +105,8 @@ json case_to_json(const CaseResult& r) {
   if (c.recipe.scaled_input()) {
     const auto& sc = r.input_scales;
     j["input_scales"] = {{"q", sc[0]}, {"k", sc[1]}, {"v", sc[2]}};
+    if (!r.k_head_scales.empty()) j["input_scales"]["k"] = r.k_head_scales;
+    if (!r.v_head_scales.empty()) j["input_scales"]["v"] = r.v_head_scales;
     if (c.problem.has_sinks) j["input_scales"]["sinks"] = sc[3];
   }
   j["tolerance"] = {{"atol", c.tolerance.atol}, {"rtol", c.tolerance.rtol}};

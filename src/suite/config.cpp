@@ -39,9 +39,9 @@ json with_precision(json doc, const std::string& recipe) {
 
 bool parse_suite(const json& given, const std::string& file, const LoadOptions& opt, Suite* out, Diagnostics* diags) {
   JsonReader top(file, "", diags);
-  if (opt.precision && !recipe_by_name(*opt.precision)) {  // the command line checks it; this is the library's guard
-    top.error(fmt::format("the precision override '{}' is not a recipe: one of {}", printable(*opt.precision),
-                          fmt::join(recipe_names(), ", ")));
+  std::string why;
+  if (opt.precision && !parse_recipe_text(*opt.precision, &why)) {  // the command line checks it; this is the library's guard
+    top.error(fmt::format("the precision override: {}", printable(why)));
     return false;
   }
   const json patched = opt.precision ? with_precision(given, *opt.precision) : json();

@@ -15,13 +15,14 @@ std::string_view dtype_name(DType t) {
     case DType::bf16: return "bf16";
     case DType::f16: return "f16";
     case DType::e4m3: return "e4m3";
+    case DType::e5m2: return "e5m2";
     case DType::int8: return "int8";
   }
   return "?";
 }
 
 std::optional<DType> dtype_from_name(std::string_view name) {
-  for (DType t : {DType::f64, DType::f32, DType::bf16, DType::f16, DType::e4m3, DType::int8})
+  for (DType t : {DType::f64, DType::f32, DType::bf16, DType::f16, DType::e4m3, DType::e5m2, DType::int8})
     if (dtype_name(t) == name) return t;
   return std::nullopt;
 }
@@ -33,6 +34,7 @@ double unit_roundoff(DType t) {
     case DType::bf16: return std::ldexp(1.0, -8);
     case DType::f16: return std::ldexp(1.0, -11);
     case DType::e4m3: return std::ldexp(1.0, -4);
+    case DType::e5m2: return std::ldexp(1.0, -3);
     case DType::int8: return 0.5;
   }
   return 0.0;
@@ -120,6 +122,27 @@ float e4m3_to_float(std::uint8_t bits) {
 
 float round_e4m3(float x) { return e4m3_to_float(e4m3_bits(x)); }
 
+std::uint8_t e5m2_bits(float x) {
+  const std::uint32_t u = std::bit_cast<std::uint32_t>(x);
+  const std::uint8_t sign = static_cast<std::uint8_t>((u >> 24) & 0x80u);
+  const std::uint32_t a = u & 0x7FFFFFFFu;
+  if (a > 0x7F800000u) return sign | 0x7Fu;
+  if (a == 0x7F800000u) return sign | 0x7Bu;
+  // 0x7B is 57344; 0x7C is Inf in E5M2, which saturation never produces.
+  return static_cast<std::uint8_t>(sign | std::min<std::uint32_t>(small_float_code(a, 2, 15), 0x7Bu));
+}
+
+float e5m2_to_float(std::uint8_t bits) {
+  const float sign = (bits & 0x80u) ? -1.0f : 1.0f;
+  const int e = (bits >> 2) & 0x1F, m = bits & 0x3;
+  if (e == 31) return m ? std::copysign(std::numeric_limits<float>::quiet_NaN(), sign)
+                        : sign * std::numeric_limits<float>::infinity();
+  if (e == 0) return sign * std::ldexp(static_cast<float>(m), -16);
+  return sign * std::ldexp(static_cast<float>(4 + m), e - 15 - 2);
+}
+
+float round_e5m2(float x) { return e5m2_to_float(e5m2_bits(x)); }
+
 namespace {
 
 // max|x| / limit over the finite values, 1.0 when that is not a usable positive number.
@@ -135,6 +158,7 @@ float per_tensor_scale(std::span<const float> values, float limit) {
 
 float int8_scale(std::span<const float> values) { return per_tensor_scale(values, 127.0f); }
 float e4m3_scale(std::span<const float> values) { return per_tensor_scale(values, 448.0f); }
+float e5m2_scale(std::span<const float> values) { return per_tensor_scale(values, 57344.0f); }
 
 std::int8_t quantize_int8(float x, float scale) {
   float q = x / scale;
@@ -156,6 +180,10 @@ void quantize_all(DType t, std::span<float> values, float* scale) {
       s = e4m3_scale(values);
       for (float& v : values) v = round_e4m3(v / s) * s;
       break;
+    case DType::e5m2:
+      s = e5m2_scale(values);
+      for (float& v : values) v = round_e5m2(v / s) * s;
+      break;
     case DType::int8:
       s = int8_scale(values);
       for (float& v : values) v = dequantize_int8(quantize_int8(v, s), s);
@@ -172,6 +200,7 @@ float round_to(DType t, float x) {
     case DType::bf16: return round_bf16(x);
     case DType::f16: return round_f16(x);
     case DType::e4m3: return round_e4m3(x);
+    case DType::e5m2: return round_e5m2(x);
     case DType::int8: break;
   }
   throw std::logic_error("round_to: " + std::string(dtype_name(t)) +

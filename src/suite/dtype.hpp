@@ -11,7 +11,7 @@
 
 namespace attn {
 
-enum class DType { f64, f32, bf16, f16, e4m3, int8 };
+enum class DType { f64, f32, bf16, f16, e4m3, e5m2, int8 };
 
 std::string_view dtype_name(DType t);
 std::optional<DType> dtype_from_name(std::string_view name);
@@ -40,6 +40,13 @@ std::uint8_t e4m3_bits(float x);
 float e4m3_to_float(std::uint8_t bits);
 float round_e4m3(float x);
 
+/// fp8 e5m2 as OCP E5M2 (PyTorch float8_e5m2): bias 15, 2 mantissa bits, max finite 57344, subnormals
+/// down to 2^-16. Round to nearest, ties to even, saturating like e4m3 (past +-57344 and +-Inf become
+/// +-57344, as scaled quantisation and cvt.rn.satfinite do); NaN becomes 0x7F / 0xFF by sign.
+std::uint8_t e5m2_bits(float x);
+float e5m2_to_float(std::uint8_t bits);
+float round_e5m2(float x);
+
 /// Symmetric per-tensor int8 scale: max|x| / 127 over the finite values, so the largest becomes +-127.
 /// 1.0 when there is no nonzero finite value (empty, all zero, all non-finite) or max|x| / 127
 /// underflows to 0: every value then quantises to 0 (or clamps, for +-Inf) instead of dividing by 0.
@@ -53,9 +60,14 @@ float dequantize_int8(std::int8_t q, float scale);
 /// Per-tensor e4m3 scale: max|x| / 448 over the finite values, so that x / scale fits +-448. Same
 /// fallback to 1.0 as int8_scale.
 float e4m3_scale(std::span<const float> values);
+/// The same for e5m2: max|x| / 57344.
+float e5m2_scale(std::span<const float> values);
+
+/// Formats whose tensors are stored as codes times a scale (fp8, int8) rather than just rounded.
+inline bool scaled_dtype(DType t) { return t == DType::e4m3 || t == DType::e5m2 || t == DType::int8; }
 
 /// Quantises a tensor in place the way the recipe's input would be stored, leaving each value as its
-/// dequantised float. e4m3 and int8: computes the per-tensor scale s, then x -> round(x / s) * s.
+/// dequantised float. e4m3, e5m2 and int8: computes the per-tensor scale s, then x -> round(x / s) * s.
 /// f64, f32, bf16, f16: rounds each value (round_to) and uses s = 1. Writes s to *scale if non-null.
 /// Non-finite values follow the scalar rules: +-Inf become the largest code times s; NaN stays NaN in
 /// e4m3 and becomes 0 in int8.

@@ -27,28 +27,56 @@ void fill_distribution(const Distribution& dist, std::uint64_t seed, Stream s, S
   for (std::size_t n = 0; n < out.size(); ++n) out[n] = static_cast<float>(draw(dist, key, okey, n));
 }
 
+void quantize_inputs(const Recipe& r, const Shape& s, Inputs& in, int threads) {
+  struct Job {
+    std::vector<float>* values;
+    DType t;
+    float* scale;
+    std::vector<float>* head_scales;  // per-head K/V scales, or null
+  };
+  const bool per_head = r.kv_scale == ScaleScheme::per_head;
+  auto head_scaled = [&](DType t) { return per_head && (t == DType::e4m3 || t == DType::e5m2); };
+  const Job jobs[] = {{&in.q, r.q, &in.q_scale, nullptr},
+                      {&in.k, r.k, &in.k_scale, head_scaled(r.k) ? &in.k_head_scales : nullptr},
+                      {&in.v, r.v, &in.v_scale, head_scaled(r.v) ? &in.v_head_scales : nullptr},
+                      {&in.sinks, r.sinks, &in.sinks_scale, nullptr}};
+  // Each tensor is rounded (or quantised with its own scale) to its own input dtype.
+  parallel_for(4, threads, [&](std::int64_t j) {
+    const Job& job = jobs[j];
+    if (!job.head_scales) return quantize_all(job.t, *job.values, job.scale);
+    // One scale per KV head: gather the head's elements, quantise them together, scatter back.
+    const std::int64_t D = s.head_dim, rows = s.batch * s.kv_tokens;
+    job.head_scales->assign(s.kv_heads, 1.0f);
+    std::vector<float> head(rows * D);
+    for (std::int64_t g = 0; g < s.kv_heads; ++g) {
+      for (std::int64_t n = 0; n < rows; ++n)
+        std::copy_n(&(*job.values)[(n * s.kv_heads + g) * D], D, &head[n * D]);
+      quantize_all(job.t, head, &(*job.head_scales)[g]);
+      for (std::int64_t n = 0; n < rows; ++n)
+        std::copy_n(&head[n * D], D, &(*job.values)[(n * s.kv_heads + g) * D]);
+    }
+    *job.scale = 1.0f;
+  });
+}
+
 Inputs make_inputs(const CaseSpec& c, int threads) {
   const Shape& s = c.problem.shape;
-  const DType t = c.recipe.input;
   Inputs in;
   in.q.resize(s.q_elements());
   in.k.resize(s.kv_elements());
   in.v.resize(s.kv_elements());
   struct Job {
     std::vector<float>* out;
-    float* scale;
     Stream s, outliers;
   };
-  const Job jobs[] = {{&in.q, &in.q_scale, Stream::q, Stream::q_outliers},
-                      {&in.k, &in.k_scale, Stream::k, Stream::k_outliers},
-                      {&in.v, &in.v_scale, Stream::v, Stream::v_outliers}};
-  // Each tensor is drawn, then rounded (or quantised with its own per-tensor scale) to the input dtype.
+  const Job jobs[] = {{&in.q, Stream::q, Stream::q_outliers},
+                      {&in.k, Stream::k, Stream::k_outliers},
+                      {&in.v, Stream::v, Stream::v_outliers}};
   parallel_for(3, threads, [&](std::int64_t j) {
     fill_distribution(c.inputs, c.seed, jobs[j].s, jobs[j].outliers, *jobs[j].out);
-    quantize_all(t, *jobs[j].out, jobs[j].scale);
   });
   switch (c.sinks.kind) {
-    case SinksSpec::Kind::none: return in;
+    case SinksSpec::Kind::none: break;
     case SinksSpec::Kind::constant: in.sinks.assign(s.heads, float(c.sinks.values[0])); break;
     case SinksSpec::Kind::list: in.sinks.assign(c.sinks.values.begin(), c.sinks.values.end()); break;
     case SinksSpec::Kind::random:
@@ -56,7 +84,7 @@ Inputs make_inputs(const CaseSpec& c, int threads) {
       fill_distribution(c.sinks.dist, c.seed, Stream::sinks, Stream::sinks_outliers, in.sinks);
       break;
   }
-  quantize_all(t, in.sinks, &in.sinks_scale);
+  quantize_inputs(c.recipe, s, in, threads);
   return in;
 }
 

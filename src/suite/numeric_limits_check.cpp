@@ -25,18 +25,33 @@ double largest_finite(DType t) {
 double smallest_normal(DType t) { return t == DType::f16 ? 0x1p-14 : kFloatMinNormal; }
 
 // The largest code of a per-tensor scaled format (0 for a format that is rounded, not scaled).
-double scaled_max(DType t) { return t == DType::e4m3 ? 448.0 : t == DType::int8 ? 127.0 : 0.0; }
+double scaled_max(DType t) {
+  return t == DType::e4m3 ? 448.0 : t == DType::e5m2 ? 57344.0 : t == DType::int8 ? 127.0 : 0.0;
+}
+
+// The input format the checks below must hold for: of Q, K, V and sinks, a scaled one if any (its
+// scale adapts to the values), else the one with the smallest range, then the coarsest.
+DType checked_input(const Recipe& r) {
+  DType worst = r.q;
+  for (DType t : {r.k, r.v, r.sinks}) {
+    if (scaled_dtype(worst)) break;
+    if (scaled_dtype(t) || largest_finite(t) < largest_finite(worst) ||
+        (largest_finite(t) == largest_finite(worst) && unit_roundoff(t) > unit_roundoff(worst)))
+      worst = t;
+  }
+  return worst;
+}
 
 // The largest |q|, |k| the kernels can see: the draw bound, plus rounding to the input dtype (half
 // an ulp up), or for scaled formats the largest code times a scale of max|x| / code (float32 ops).
 double max_input(const CaseSpec& c) {
-  const DType t = c.recipe.input;
+  const DType t = checked_input(c.recipe);
   const double grow = c.recipe.scaled_input() ? 0x1p-20 : unit_roundoff(t);
   return max_draw(c.inputs) * (1.0 + grow);
 }
 
 void check_input_range(const CaseSpec& c, std::vector<NumericIssue>* out) {
-  const DType t = c.recipe.scaled_input() ? DType::f32 : c.recipe.input;
+  const DType t = scaled_dtype(checked_input(c.recipe)) ? DType::f32 : checked_input(c.recipe);
   const double limit = largest_finite(t);
   const std::string dtype(dtype_name(t));
   auto check = [&](const std::string& key, double largest, const char* how) {
@@ -68,7 +83,7 @@ void check_scores(const CaseSpec& c, std::vector<NumericIssue>* out) {
   const std::string how =
       fmt::format("max|q| = max|k| = {:.4g} (the largest draw: |mean| + 8.66·std for a normal one), head_dim {}", m, D);
   // int8 multiplies integer codes (|code| <= 127, exact), so only its scaled score can overflow.
-  if (c.recipe.input != DType::int8 && dot > kFloatMax) {
+  if (c.recipe.q != DType::int8 && dot > kFloatMax) {
     out->push_back({fmt::format("key 'inputs' gives dot products q·k up to {:.3g}, past float32's largest value "
                                 "(3.4e38)",
                                 dot),
@@ -119,7 +134,7 @@ void check_underflow(const CaseSpec& c, std::vector<NumericIssue>* out) {
     DType t;
     const char* role;
   };
-  const Format formats[] = {{c.recipe.input, "input"}, {c.recipe.eager, "eager reference"}, {c.recipe.output, "output"}};
+  const Format formats[] = {{checked_input(c.recipe), "input"}, {c.recipe.eager, "eager reference"}, {c.recipe.output, "output"}};
   for (const Format& f : formats) {
     const double qmax = scaled_max(f.t);
     if (qmax > 0.0 ? typical / qmax >= kFloatMinNormal : typical >= smallest_normal(f.t)) continue;

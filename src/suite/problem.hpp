@@ -68,6 +68,9 @@ struct Inputs {
   // Per-tensor quantisation scales (fp8, int8 recipes): each value above is code × scale.
   // 1 for tensors that are rounded rather than quantised.
   float q_scale = 1.0f, k_scale = 1.0f, v_scale = 1.0f, sinks_scale = 1.0f;
+  // Per-head scales of K and V (recipe kv_scale per_head, fp8 only): one per KV head, whose
+  // elements are code × scale[head]; empty otherwise (then k_scale, v_scale hold the scale).
+  std::vector<float> k_head_scales, v_head_scales;
 };
 
 /// Flat index of element [b][s][h][d] in a tensor with `tokens` rows and `heads` heads of size D.

@@ -77,14 +77,16 @@ TEST_CASE("precision override: an unknown recipe is exit 2 naming the recipes", 
     INFO(cmd);
     const auto r = run_cli(std::string(cmd) + " --precision bf16");
     CHECK(r.code == 2);
-    CHECK(r.out.find("--precision: bf16 not in {fp32,bf16-mixed,fp16-mixed,fp8-e4m3,int8}") != std::string::npos);
+    CHECK(r.out.find("--precision: 'bf16' is not a recipe: a preset (fp32, bf16-mixed, fp16-mixed, fp8-e4m3, int8)") !=
+          std::string::npos);
   }
   // The library refuses it too, naming the file.
   Suite s;
   Diagnostics diags;
   CHECK_FALSE(load_suite(std::string(ATTN_DIFF_SOURCE_DIR) + "/configs/phase1.json", {.precision = "fp64"}, &s, &diags));
   REQUIRE(diags.size() == 1);
-  CHECK(diags[0].format().find("the precision override 'fp64' is not a recipe: one of fp32, bf16-mixed") != std::string::npos);
+  CHECK(diags[0].format().find("the precision override: 'fp64' is not a recipe: a preset (fp32, bf16-mixed") !=
+        std::string::npos);
 }
 
 TEST_CASE("precision override: dump and shrink write the case in that recipe", "[precision][cli]") {

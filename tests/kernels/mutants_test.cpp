@@ -6,6 +6,7 @@
 
 #include "kernels/mutants.hpp"
 #include "kernels/tiled.hpp"
+#include "src/suite/inputs.hpp"
 #include "src/suite/dtype.hpp"
 #include "tests/test_util.hpp"
 
@@ -31,11 +32,7 @@ std::vector<float> run(const Setup& s, Fault f) {
   std::vector<float> out(s.p.shape.q_elements());
   Inputs in = s.in;
   const Recipe r = *recipe_by_name(s.recipe);
-  if (r.scaled_input()) {  // quantise as the harness does
-    quantize_all(r.input, in.q, &in.q_scale);
-    quantize_all(r.input, in.k, &in.k_scale);
-    quantize_all(r.input, in.v, &in.v_scale);
-  }
+  if (r.scaled_input()) quantize_inputs(r, s.p.shape, in);  // as the harness does
   tiled_attention(s.p, in, {.recipe = r, .tiles = s.tiles, .fault = f}, out);
   return out;
 }
