@@ -7,6 +7,7 @@
 // MODE: correct | mutant:<name> | recipe:<name> (the tiled kernel in another precision) | golden |
 //       variant:<name> (a legitimate variant of kernels/variants.hpp, in the case's recipe) |
 //       bug:<name> (a port bug attn-diff has no model of: bugs::kBugs below) |
+//       ggml:f16 | ggml:f16-q (like ggml's CPU flash attention: ggml_like below) |
 //       crash | fail | hang | wrong_shape | no_output | nan | env (checks $ATTN_DIFF_*)
 // F: npy (float32, default) | safetensors (F32) | bf16-safetensors | bf16-bits ('<u2' .npy)
 // --reshaped-from bhsd|bsdh|sbhd: the values in that axis order under the bshd shape (a reshape
@@ -151,6 +152,66 @@ void attention(const std::string& bug, const CaseSpec& c, const Inputs& in, std:
 }  // namespace bugs
 // ---- end of bug:<name> ---------------------------------------------------------------------------
 
+// ---- ggml:f16 / ggml:f16-q: a kernel that rounds like ggml's CPU flash attention ------------------
+// Written from issue #18's description, not from ggml's code: K and V as stored in an fp16 KV cache
+// (Q stays fp32; ggml:f16-q rounds Q to fp16 too, as ggml's per-row path converts Q to K's type).
+// Per query row, keys in ascending order, an online softmax in fp32 (running max M, sum S), the V
+// accumulator held in fp16: every update is computed in fp32 and stored back rounded to fp16, the
+// rescale on a new maximum too. Sinks join at the end as one more score with no V; O = acc / S.
+// Declared fp32 it fails; declared fp32+kv=fp16+acc_pv=fp16 (f16-q: fp32+inputs=fp16+acc_pv=fp16) it
+// must pass (tests/cli/ggml_like_test.cpp).
+namespace ggml_like {
+
+void attention(bool round_q, const CaseSpec& c, const Inputs& in, std::vector<double>& o) {
+  const Problem& p = c.problem;
+  const Shape& s = p.shape;
+  const std::int64_t Sq = s.tokens, Sk = s.kv_tokens, H = s.heads, Hkv = s.kv_heads, D = s.head_dim;
+  std::vector<float> q(D), acc(D);
+  for (std::int64_t b = 0; b < s.batch; ++b)
+    for (std::int64_t i = 0; i < Sq; ++i)
+      for (std::int64_t h = 0; h < H; ++h) {
+        const std::int64_t g = h / (H / Hkv);
+        for (std::int64_t d = 0; d < D; ++d) {
+          const float x = in.q[bshd(b, i, h, d, Sq, H, D)];
+          q[d] = round_q ? round_f16(x) : x;
+        }
+        std::fill(acc.begin(), acc.end(), 0.0f);
+        float M = -HUGE_VALF, S = 0.0f;
+        const Problem::KeyRange keys = p.visible_keys(i);
+        for (std::int64_t j = keys.lo; j < keys.hi; ++j) {
+          float dot = 0.0f;
+          for (std::int64_t d = 0; d < D; ++d) dot += q[d] * round_f16(in.k[bshd(b, j, g, d, Sk, Hkv, D)]);
+          const float sc = float(p.scale) * dot;
+          float ms = 1.0f, vs = 1.0f;
+          if (sc > M) {
+            ms = std::exp(M - sc);
+            M = sc;
+            for (float& a : acc) a = round_f16(a * ms);  // the rescale, stored in fp16
+          } else {
+            vs = std::exp(sc - M);
+          }
+          for (std::int64_t d = 0; d < D; ++d) acc[d] = round_f16(acc[d] + round_f16(in.v[bshd(b, j, g, d, Sk, Hkv, D)]) * vs);
+          S = S * ms + vs;
+        }
+        if (p.has_sinks) {  // after the keys, in fp32: one more score without a V row
+          const float sink = in.sinks[h];
+          float ms = 1.0f, vs = 1.0f;
+          if (sink > M) {
+            ms = std::exp(M - sink);
+            for (float& a : acc) a *= ms;
+          } else {
+            vs = std::exp(sink - M);
+          }
+          S = S * ms + vs;
+        }
+        double* out = &o[bshd(b, i, h, 0, Sq, H, D)];
+        for (std::int64_t d = 0; d < D; ++d) out[d] = S > 0.0f ? acc[d] / S : 0.0;
+      }
+}
+
+}  // namespace ggml_like
+// ---- end of ggml:<mode> ----------------------------------------------------------------------------
+
 int main(int argc, char** argv) {
   if (argc < 4) return usage("missing arguments");
   const std::string mode = argv[1];
@@ -224,6 +285,8 @@ int main(int argc, char** argv) {
     std::vector<float> f(s.q_elements());
     v->run(c.problem, in, c.recipe, c.tiles, f, 1);
     o.assign(f.begin(), f.end());
+  } else if (mode == "ggml:f16" || mode == "ggml:f16-q") {
+    ggml_like::attention(mode == "ggml:f16-q", c, in, o);
   } else if (mode.starts_with("bug:")) {
     if (!bugs::known(mode.substr(4))) return usage("unknown bug");
     bugs::attention(mode.substr(4), c, in, o);
