@@ -12,6 +12,7 @@
 #include "src/base/fileio.hpp"
 #include "src/base/parallel.hpp"
 #include "src/cli/common.hpp"
+#include "src/cli/options.hpp"
 #include "src/suite/recipe.hpp"
 #include "src/tools/calibrate.hpp"
 
@@ -26,13 +27,11 @@ void setup_calibrate(CLI::App& app, CalibrateOptions& opt) {
   app.add_option("--case", opt.cases, "only cases whose name matches this glob (repeatable)");
   app.add_option("--recipe", opt.recipes,
                  "run every --config case with this precision recipe instead of its own, its tolerance and gates "
-                 "reset to the recipe's defaults (repeatable; 'all' = every built-in recipe). Cases are named "
-                 "CASE@RECIPE; a case the recipe cannot compute is listed as refused")
-      ->check(CLI::IsMember([] {
-        std::vector<std::string> names = recipe_names();
-        names.push_back("all");
-        return names;
-      }()));
+                 "reset to the recipe's defaults: a preset, optionally with +key=value overrides as --precision "
+                 "takes (repeatable; 'all' = every built-in recipe). Cases are named CASE@RECIPE; a case the recipe "
+                 "cannot compute is listed as refused")
+      ->check(CLI::Validator(
+          [](std::string& text) { return text == "all" ? std::string() : recipe_validator()(text); }, "RECIPE|all"));
   app.add_option("--variant", opt.variants,
                  fmt::format("legitimate variants judged next to the tiled kernel (repeatable; default every one: {}; "
                              "'none' = the tiled kernel only)",
@@ -64,7 +63,8 @@ int run_calibrate(const CalibrateOptions& opt) {
   }
   std::vector<std::string> recipes;
   for (const std::string& r : opt.recipes) {
-    const std::vector<std::string> add = r == "all" ? recipe_names() : std::vector<std::string>{r};
+    std::string err;
+    const std::vector<std::string> add = r == "all" ? recipe_names() : std::vector<std::string>{recipe_spec(*parse_recipe_text(r, &err))};
     for (const std::string& x : add)
       if (std::find(recipes.begin(), recipes.end(), x) == recipes.end()) recipes.push_back(x);
   }
@@ -110,6 +110,7 @@ int run_calibrate(const CalibrateOptions& opt) {
   std::fputs(margins_table(cal).c_str(), stdout);
   std::fputs(alarms_text(cal).c_str(), stdout);
   std::fputs(calibration_summary(cal).c_str(), stdout);
+  std::fputs(default_gates_text(cal).c_str(), stdout);
   if (!opt.json.empty() && !write_file_atomic(opt.json, calibration_json(cal).dump(2) + "\n", &err)) {
     std::fprintf(stderr, "%s\n", err.c_str());
     return kExitRuntime;

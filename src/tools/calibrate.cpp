@@ -13,6 +13,7 @@
 #include "src/base/parallel.hpp"
 #include "src/base/poison.hpp"
 #include "src/suite/config.hpp"
+#include "src/suite/gate_spec.hpp"
 #include "src/suite/recipe.hpp"
 
 namespace attn {
@@ -354,6 +355,31 @@ std::string calibration_summary(const Calibration& cal) {
       "calibration: {} cases x {} seeds x {} kernels, worst use of a bound {:.3f}, {} false alarms ({:.1f} s)\n"
       "failing runs per kernel: {}\n",
       cal.cases, cal.seeds, cal.kernels.size(), cal.worst_utilisation, cal.false_alarms, cal.seconds, by_kernel);
+}
+
+std::string default_gates_text(const Calibration& cal) {
+  std::vector<std::string> seen;
+  std::string lines;
+  for (const Key& k : cal.order) {
+    std::string_view group = std::get<0>(k);
+    if (group.starts_with("edges/")) group.remove_prefix(6);
+    if (std::find(seen.begin(), seen.end(), group) != seen.end()) continue;
+    seen.emplace_back(group);
+    std::string err;
+    const std::optional<Recipe> r = parse_recipe_text(group, &err);
+    if (!r) continue;
+    std::string gates;
+    for (const GateSpec& g : default_gates(*r)) {
+      const GateKind* kind = find_gate_kind(g.name);
+      const bool relaxed = g.name == "min_pass_rate" || g.name == "min_pearson";
+      gates += fmt::format("{}{} ", gates.empty() ? "" : ", ", g.name);
+      if (kind && kind->relative) gates += fmt::format("k {:g}", g.k);
+      else gates += fmt::format("{:g}", g.bound) + (relaxed && g.k > 0.0 ? fmt::format(" (k {:g})", g.k) : "");
+    }
+    const Tolerance t = default_tolerance(*r);
+    lines += fmt::format("default gates of {}: {}; tolerance atol {:g} rtol {:g}\n", r->name, gates, t.atol, t.rtol);
+  }
+  return lines;
 }
 
 std::string calibration_markdown(const Calibration& cal) {

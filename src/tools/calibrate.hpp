@@ -126,6 +126,10 @@ std::string alarms_text(const Calibration& cal);
 /// "calibration: N cases x S seeds x K kernels, worst use of a bound U, F false alarms (T s)" and
 /// the failing runs per kernel, two lines.
 std::string calibration_summary(const Calibration& cal);
+/// The default gates and tolerance of every recipe the calibration ran (its groups' recipes, in
+/// first-seen order), one line each: "default gates of fp32: max_abs_vs_naive k 4, ...". What a
+/// case of that recipe is judged by when it sets no gates of its own.
+std::string default_gates_text(const Calibration& cal);
 /// The margins per group as a Markdown table, then the alarms and the summary.
 std::string calibration_markdown(const Calibration& cal);
 /// Everything: the margins per group and per case, every alarm, the refused cases.
