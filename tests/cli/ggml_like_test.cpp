@@ -69,9 +69,14 @@ TEST_CASE("ggml-like candidate: fp16 K/V and an fp16 P·V accumulator fail a cas
     }
 }
 
-// Needs the tiled kernel to honour acc_pv and default gates without max_abs_vs_naive for recipes
-// that round inside the accumulators (h-kern's slice of issue #18).
-TEST_CASE("ggml-like candidate passes when the case declares the recipe it rounds in", "[ggml][cli]") {
+// Hidden: needs the tiled kernel to honour acc_pv and default gates without max_abs_vs_naive for
+// recipes that round inside the accumulators (h-kern's slice of issue #18), and then still fails on
+// the full-causal 8192-key cases: there the default min_pass_rate (fp16-mixed's tolerance, atol 1e-3)
+// and min_pearson fail the built-in tiled kernel itself (calibrate, 400 seeds: 393 of 400 runs of
+// gpt_oss_120b_decode_odd_layer, 193 of decode_1_token_long_kv), while the candidate stays within
+// 0.36 of max_abs_vs_expected's bound (docs/calibration.md, "A ggml-like kernel"). Un-hide once the
+// gates of fp16-accumulated recipes are calibrated.
+TEST_CASE("ggml-like candidate passes when the case declares the recipe it rounds in", "[.acc-pv-gates][ggml][cli]") {
   TempDir dir("ggml_like_pass");
   // inputs=fp16 rounds the sinks too, which ggml does not (its sinks are an fp32 tensor). It does
   // not change the verdict here: the dump hands the candidate the sinks already rounded, and golden
