@@ -33,6 +33,7 @@ struct Fingerprint {
   std::vector<PrecisionMatch> tried;  // best first: explaining recipes by the least rounding, then by score
   int kernel_runs = 0;                // tiled runs it took
   std::string scope;                  // which heads it ran on, in words ("all heads", "KV heads 0 and 7 of 8")
+  bool declared_explains = false;     // the case's own recipe explains the output: nothing else was tried
   /// The best recipe if it explains the candidate (score >= kExplainsScore), else null.
   const PrecisionMatch* match() const;
   /// The match and the explaining recipes the data cannot tell from it (their rounding plus distance
@@ -50,7 +51,7 @@ struct FingerprintOptions {
 Fingerprint precision_fingerprint(const PreparedCase& p, std::span<const double> candidate, int threads,
                                   const FingerprintOptions& opt = {});
 
-/// The report's "fingerprint" object: {"declared", "matches" (recipe or null), "change", "nmse",
+/// The report's "fingerprint" object: {"declared", "declared_explains", "matches" (recipe or null), "change", "nmse",
 /// "kernel_runs", "scope", "tried": [{"recipe", "score", "nmse", "noise_nmse", "evidence"}]}.
 nlohmann::json fingerprint_to_json(const Fingerprint& f);
 
