@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -45,14 +46,14 @@ struct Slice {
   double golden_max = 0.0;
 };
 
-// Elements [b][s][h][d] of x (heads H) for the heads in `keep`, in order.
+// Elements [b][s][h][d] of x (heads H) for the heads in `keep` and the tokens from s0 on, in order.
 template <class T>
 std::vector<T> gather(std::span<const T> x, std::int64_t B, std::int64_t S, std::int64_t H, std::int64_t D,
-                      const std::vector<std::int64_t>& keep) {
+                      const std::vector<std::int64_t>& keep, std::int64_t s0 = 0) {
   std::vector<T> out;
-  out.reserve(B * S * keep.size() * D);
+  out.reserve(B * (S - s0) * keep.size() * D);
   for (std::int64_t b = 0; b < B; ++b)
-    for (std::int64_t s = 0; s < S; ++s)
+    for (std::int64_t s = s0; s < S; ++s)
       for (std::int64_t h : keep) {
         const T* row = &x[bshd(b, s, h, 0, S, H, D)];
         out.insert(out.end(), row, row + D);
@@ -60,20 +61,24 @@ std::vector<T> gather(std::span<const T> x, std::int64_t B, std::int64_t S, std:
   return out;
 }
 
-// The KV-head groups a fingerprint runs on and their query heads: all of them, or the first and the
-// last group of a case with more than `max_kv_heads`.
+// The part of the case a fingerprint runs on: the KV-head groups (all, or the first and the last of a
+// case with more than `max_kv_heads`), their query heads, and the last `max_queries` query tokens.
+// Each output row depends only on its own head's group and its own keys, and the tiled kernel's KV
+// tiles start at key 0 whichever rows run, so the part's rows are bit for bit the whole case's.
 struct HeadSubset {
   std::vector<std::int64_t> groups, heads;
+  std::int64_t q0 = 0;  // the first query token kept
   bool all = true;
 };
 
-HeadSubset head_subset(const Shape& s, int max_kv_heads) {
+HeadSubset head_subset(const Shape& s, const FingerprintOptions& opt) {
   HeadSubset hs;
   for (std::int64_t g = 0; g < s.kv_heads; ++g)
-    if (s.kv_heads <= max_kv_heads || g == 0 || g == s.kv_heads - 1) hs.groups.push_back(g);
+    if (s.kv_heads <= opt.max_kv_heads || g == 0 || g == s.kv_heads - 1) hs.groups.push_back(g);
   for (std::int64_t g : hs.groups)
     for (std::int64_t h = g * s.q_mult(); h < (g + 1) * s.q_mult(); ++h) hs.heads.push_back(h);
-  hs.all = std::int64_t(hs.groups.size()) == s.kv_heads;
+  hs.q0 = std::max<std::int64_t>(0, s.tokens - opt.max_queries);
+  hs.all = std::int64_t(hs.groups.size()) == s.kv_heads && hs.q0 == 0;
   return hs;
 }
 
@@ -81,7 +86,7 @@ Inputs slice_inputs(const Shape& s, const Inputs& in, const HeadSubset& hs) {
   if (hs.all) return in;
   Inputs out = in;
   const std::int64_t D = s.head_dim;
-  out.q = gather(std::span<const float>(in.q), s.batch, s.tokens, s.heads, D, hs.heads);
+  out.q = gather(std::span<const float>(in.q), s.batch, s.tokens, s.heads, D, hs.heads, hs.q0);
   out.k = gather(std::span<const float>(in.k), s.batch, s.kv_tokens, s.kv_heads, D, hs.groups);
   out.v = gather(std::span<const float>(in.v), s.batch, s.kv_tokens, s.kv_heads, D, hs.groups);
   if (!in.sinks.empty()) out.sinks = gather(std::span<const float>(in.sinks), 1, 1, s.heads, 1, hs.heads);
@@ -91,7 +96,7 @@ Inputs slice_inputs(const Shape& s, const Inputs& in, const HeadSubset& hs) {
 
 std::vector<double> slice_output(const Shape& s, std::span<const double> x, const HeadSubset& hs) {
   if (hs.all) return {x.begin(), x.end()};
-  return gather(x, s.batch, s.tokens, s.heads, s.head_dim, hs.heads);
+  return gather(x, s.batch, s.tokens, s.heads, s.head_dim, hs.heads, hs.q0);
 }
 
 Slice make_slice(const PreparedCase& p, std::span<const double> candidate, const HeadSubset& hs) {
@@ -100,6 +105,8 @@ Slice make_slice(const PreparedCase& p, std::span<const double> candidate, const
            .golden = slice_output(s, p.golden, hs), .candidate = slice_output(s, candidate, hs)};
   sl.problem.shape.heads = std::int64_t(hs.heads.size());
   sl.problem.shape.kv_heads = std::int64_t(hs.groups.size());
+  sl.problem.shape.tokens = s.tokens - hs.q0;
+  sl.problem.shape.q_offset = s.q_offset + hs.q0;
   for (double g : sl.golden)
     if (std::isfinite(g)) sl.reference_sq += g * g, sl.golden_max = std::max(sl.golden_max, std::abs(g));
   if (sl.reference_sq == 0) sl.reference_sq = double(sl.golden.size());
@@ -192,13 +199,14 @@ int internal_changes(const Recipe& a, const Recipe& b) {
 class Search {
  public:
   Search(const PreparedCase& p, std::span<const double> candidate, int threads, const FingerprintOptions& opt)
-      : p_(p), threads_(threads), opt_(opt), heads_(head_subset(p.spec.problem.shape, opt.max_kv_heads)) {
+      : p_(p), threads_(threads), opt_(opt), heads_(head_subset(p.spec.problem.shape, opt)) {
     slice_ = make_slice(p, candidate, heads_);
     const Shape& s = p.spec.problem.shape;
-    scope_ = heads_.all ? "all heads"
-                        : fmt::format("KV heads {} and {} of {} and their query heads (a head's output depends only on its "
-                                      "own group)",
-                                      heads_.groups.front(), heads_.groups.back(), s.kv_heads);
+    if (heads_.all) scope_ = "the whole case";
+    else if (std::int64_t(heads_.groups.size()) == s.kv_heads) scope_ = "all heads";
+    else scope_ = fmt::format("KV heads {} and {} of {} and their query heads", heads_.groups.front(), heads_.groups.back(),
+                              s.kv_heads);
+    if (heads_.q0 > 0) scope_ += fmt::format(", the last {} of {} query tokens", s.tokens - heads_.q0, s.tokens);
     // The fp32 floor: the declared inputs through fp32 internals, against golden on the same inputs.
     const std::vector<float>& w = wide(p.spec.recipe);
     const auto [sq, worst] = distance(std::span<const float>(w), std::span<const double>(slice_.golden));
@@ -258,16 +266,18 @@ class Search {
     return best;
   }
 
-  Inputs inputs_for(const Recipe& r) const {
-    const Recipe& d = p_.spec.recipe;
-    Inputs in = slice_.inputs;
-    if (inputs_key(wide_internals(r)) != inputs_key(wide_internals(d))) {
-      // Stored again in r's formats from the full tensors (a per-tensor scale is the whole tensor's).
+  // The slice's inputs stored again in r's formats, from the full tensors (a per-tensor scale is
+  // the whole tensor's); once per set of formats.
+  const Inputs& inputs_for(const Recipe& r) {
+    const std::string key = inputs_key(wide_internals(r));
+    if (key == inputs_key(wide_internals(p_.spec.recipe))) return slice_.inputs;
+    auto it = inputs_.find(key);
+    if (it == inputs_.end()) {
       Inputs full = p_.inputs;
       quantize_inputs(r, p_.spec.problem.shape, full, threads_);
-      in = slice_inputs(p_.spec.problem.shape, full, heads_);
+      it = inputs_.emplace(key, slice_inputs(p_.spec.problem.shape, full, heads_)).first;
     }
-    return in;
+    return it->second;
   }
 
   std::vector<float> tiled(const Recipe& r, const Inputs& in) {
@@ -419,6 +429,7 @@ class Search {
   int runs_ = 0;
   std::map<std::string, PrecisionMatch> tried_;
   std::map<std::string, std::vector<float>> wide_;
+  std::map<std::string, Inputs> inputs_;
   std::map<std::string, std::size_t> hashes_;  // of each recipe's prediction: a change that changes nothing shows nothing
 };
 
@@ -440,7 +451,10 @@ std::vector<const PrecisionMatch*> Fingerprint::explaining() const {
 
 Fingerprint precision_fingerprint(const PreparedCase& p, std::span<const double> candidate, int threads,
                                   const FingerprintOptions& opt) {
-  return Search(p, candidate, threads, opt).run();
+  const auto start = std::chrono::steady_clock::now();
+  Fingerprint f = Search(p, candidate, threads, opt).run();
+  f.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return f;
 }
 
 nlohmann::json fingerprint_to_json(const Fingerprint& f) {
@@ -455,6 +469,7 @@ nlohmann::json fingerprint_to_json(const Fingerprint& f) {
           {"change", m ? m->change : ""},
           {"nmse", m ? nlohmann::json(m->nmse) : nlohmann::json()},
           {"kernel_runs", f.kernel_runs},
+          {"seconds", f.seconds},
           {"scope", f.scope},
           {"tried", tried}};
 }

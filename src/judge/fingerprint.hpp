@@ -7,6 +7,7 @@
 // the declared one rounds more than the case says: a precision finding, not a logic bug.
 #pragma once
 
+#include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
@@ -32,7 +33,8 @@ struct Fingerprint {
   std::string declared;               // recipe_spec of the case's recipe
   std::vector<PrecisionMatch> tried;  // best first: explaining recipes by the least rounding, then by score
   int kernel_runs = 0;                // tiled runs it took
-  std::string scope;                  // which heads it ran on, in words ("all heads", "KV heads 0 and 7 of 8")
+  double seconds = 0.0;               // its wall time
+  std::string scope;  // what it ran on, in words ("the whole case", "KV heads 0 and 7 of 8 and their query heads, the last 256 of 2048 query tokens")
   bool declared_explains = false;     // the case's own recipe explains the output: nothing else was tried
   /// The best recipe if it explains the candidate (score >= kExplainsScore), else null.
   const PrecisionMatch* match() const;
@@ -45,6 +47,7 @@ struct FingerprintOptions {
   int max_rounds = 3;        // changes combined at most
   int max_kernel_runs = 64;  // a budget on the tiled runs
   int max_kv_heads = 2;      // larger cases run on this many KV-head groups (first and last)
+  std::int64_t max_queries = 256;  // and on their last this many query tokens
 };
 
 /// Fingerprints `candidate` (bshd, the case's full output) on the prepared case.
@@ -52,7 +55,7 @@ Fingerprint precision_fingerprint(const PreparedCase& p, std::span<const double>
                                   const FingerprintOptions& opt = {});
 
 /// The report's "fingerprint" object: {"declared", "declared_explains", "matches" (recipe or null), "change", "nmse",
-/// "kernel_runs", "scope", "tried": [{"recipe", "score", "nmse", "noise_nmse", "evidence"}]}.
+/// "kernel_runs", "seconds", "scope", "tried": [{"recipe", "score", "nmse", "noise_nmse", "evidence"}]}.
 nlohmann::json fingerprint_to_json(const Fingerprint& f);
 
 }  // namespace attn
