@@ -14,6 +14,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <memory>
 
@@ -78,10 +79,21 @@ ATTN_INLINE void qk_block(const T* const* q, const KT* kb, std::int64_t D, std::
   }
 }
 
+/// x rounded to Fmt (f32: unchanged; bf16, f16: round_bf16_finite, round_f16_finite), chosen at
+/// compile time so that the fp32 loops carry no rounding at all.
+template <DType Fmt>
+ATTN_INLINE float round_fast(float x) {
+  static_assert(Fmt == DType::f32 || Fmt == DType::bf16 || Fmt == DType::f16, "a format with a fast rounding");
+  if constexpr (Fmt == DType::bf16) return round_bf16_finite(x);
+  else if constexpr (Fmt == DType::f16) return round_f16_finite(x);
+  else return x;
+}
+
 /// acc[r · dpad + d] = fma(p[r · ldp + j - j0], v_j[d], acc[r · dpad + d]) for j ascending in [j0, j1).
-/// With RoundAcc (the acc_bf16 mutant) the accumulator is rounded to bf16 after every key.
-/// V may be stored narrower than T, as K in qk_block.
-template <class T, int R, int C, bool RoundAcc = false, class VT = T>
+/// With Acc bf16 or f16 (a recipe's acc_pv, or the acc_bf16 mutant) the accumulator is rounded to
+/// that format after every key's fma, as a kernel that keeps it in that format: convert, fma in fp32,
+/// store. V may be stored narrower than T, as K in qk_block.
+template <class T, int R, int C, DType Acc = DType::f32, class VT = T>
 ATTN_INLINE void pv_block(const T* p, std::int64_t ldp, const VT* vrows, std::int64_t dpad, std::int64_t j0,
                           std::int64_t j1, T* acc) {
   for (std::int64_t c0 = 0; c0 < dpad; c0 += C) {
@@ -94,7 +106,7 @@ ATTN_INLINE void pv_block(const T* p, std::int64_t ldp, const VT* vrows, std::in
         const T x = p[r * ldp + (j - j0)];
         for (int c = 0; c < C; ++c) {
           a[r][c] = std::fma(x, T(v[c]), a[r][c]);
-          if constexpr (RoundAcc) a[r][c] = round_bf16_finite(a[r][c]);
+          if constexpr (Acc != DType::f32) a[r][c] = round_fast<Acc>(a[r][c]);
         }
       }
     }
@@ -127,11 +139,15 @@ ATTN_INLINE T row_sum(const T* x, std::int64_t n) {
   return lane[0];
 }
 
-/// Rounds x[0, n) to t as round_to does (x finite; int8 is not a rounding, see round_to).
+/// Rounds x[0, n) to t exactly as round_to does (e4m3 and e5m2 unscaled and saturating;
+/// int8 is not a rounding, see round_to).
 ATTN_INLINE void round_span(DType t, float* x, std::int64_t n) {
   if (t == DType::f32) return;
-  if (t != DType::bf16) return round_all(t, {x, static_cast<std::size_t>(n)});
-  for (std::int64_t j = 0; j < n; ++j) x[j] = round_bf16_finite(x[j]);
+  if (t == DType::bf16)
+    for (std::int64_t j = 0; j < n; ++j) x[j] = round_bf16_finite(x[j]);
+  else if (t == DType::f16)
+    for (std::int64_t j = 0; j < n; ++j) x[j] = std::isfinite(x[j]) ? round_f16_finite(x[j]) : round_f16(x[j]);
+  else round_all(t, {x, static_cast<std::size_t>(n)});
 }
 
 /// The key span [lo, hi) of a block of rows whose own spans are given, widened to multiples of J.

@@ -126,4 +126,17 @@ ATTN_INLINE float round_bf16_finite(float x) {
   return std::bit_cast<float>(u & 0xFFFF0000u);
 }
 
+/// round_f16 for finite x, in a form that vectorises: the same bits as round_f16 for every finite
+/// float, -0 and subnormals included (values that round past 65504 become +-Inf, as there). Normal
+/// results drop 13 mantissa bits with the carry trick of round_bf16_finite; results below 2^-14
+/// are multiples of 2^-24, which (|x| + 0.75) - 0.75 rounds to (its ulp in [0.5, 1) is 2^-24).
+ATTN_INLINE float round_f16_finite(float x) {
+  const std::uint32_t u = std::bit_cast<std::uint32_t>(x);
+  const std::uint32_t sign = u & 0x80000000u, a = u & 0x7FFFFFFFu;
+  const std::uint32_t normal = (a + 0xFFFu + ((a >> 13) & 1u)) & 0xFFFFE000u;
+  const std::uint32_t sub = std::bit_cast<std::uint32_t>((std::bit_cast<float>(a) + 0.75f) - 0.75f);
+  const std::uint32_t r = a < 0x38800000u ? sub : (normal > 0x477FE000u ? 0x7F800000u : normal);
+  return std::bit_cast<float>(sign | r);
+}
+
 }  // namespace attn

@@ -69,7 +69,7 @@ ATTN_CLONES void golden_rows(const Problem& p, const Inputs& in, const Packed& k
       z[r] = (p.has_sinks ? fast_exp(sink - m) : 0.0) + row_sum(w, n);
     }
     std::fill(acc.begin(), acc.end(), 0.0);
-    if (n > 0) pv_block<double, kRows, kDimBlock, false, float>(scores.data(), n, kv.value_row(bg, 0), dpad, g.lo, g.hi, acc.data());
+    if (n > 0) pv_block<double, kRows, kDimBlock, DType::f32, float>(scores.data(), n, kv.value_row(bg, 0), dpad, g.lo, g.hi, acc.data());
     for (int r = 0; r < kRows && r0 + r < i1; ++r) {
       double* o = &out[bshd(b, r0 + r, h, 0, s.tokens, s.heads, D)];
       for (std::int64_t d = 0; d < D; ++d) o[d] = keys[r].empty() ? 0.0 : acc[r * dpad + d] / z[r];  // no key: 0

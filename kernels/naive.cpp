@@ -8,6 +8,10 @@
 // is 0 (SPEC §2) where PyTorch would give NaN. The fp32 sums run in the orders of kernels/blocks.hpp,
 // exp is kernels/fast_math.hpp's (PyTorch's own vectorised exp is not the C library's either).
 // Rows go in blocks of kRows, one block of score rows per thread at a time: memory stays bounded.
+// It rounds to the eager dtype and nowhere else, on purpose: a recipe's kernel-only points (scores,
+// acc_pv, acc_rowsum narrower than fp32, probs other than the eager dtype) are not modelled, since
+// PyTorch's eager ops keep no such accumulator. Its error is then no yardstick for such a kernel,
+// and default_gates (src/suite/gate_spec.cpp) leaves max_abs_vs_naive out for those recipes.
 #include "kernels/naive.hpp"
 
 #include <algorithm>

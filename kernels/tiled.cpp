@@ -1,13 +1,27 @@
 // The tiled kernel: per (batch, query head, query tile) an online softmax over KV tiles, written
-// the way NKI and FlashAttention-2 kernels are, with the recipe's rounding at each point:
-//   S = scale·Q_t·K_tᵀ (fp32, fma chain over d)       m' = max(m, rowmax S)
-//   P = exp(S - m')                                     l = l·exp(m - m') + rowsum P
-//   acc = acc·exp(m - m') + round_probs(P)·V_t          O = round_out(acc / (l + exp(sink - m)))
-// m starts at the sink logit (or -inf). With a -inf mask, masked entries are excluded; with a finite
-// mask_value they enter the tile as that score, as in the gpt-oss Triton kernel. A KV tile with no
-// visible key for any row of the Q tile is skipped. int8 inputs multiply integer codes exactly
-// (an fp32 sum of products of |code| <= 127 is exact while 127²·D < 2^24, i.e. D <= 1040).
+// the way NKI and FlashAttention-2 kernels are, with the recipe's rounding at each point. Per row
+// and KV tile, every value carried in fp32 and rounded (round-to-nearest-even) where it says so:
+//   S = rs(scale·Q_t·K_tᵀ)          the dot an fp32 fma chain over d, times the scale, then rounded
+//   m' = max(m, rowmax S)           alpha = exp(m - m')
+//   acc = ra(acc·alpha)             the rescale, rounded
+//   P = exp(S - m')                 rowsum = rl(rowsum P) of the unrounded P
+//   l = rl(l·alpha + rowsum)        a product and a sum (no fma), then rounded
+//   acc = ra(fma(rp(P_j), V_j, acc)) for each key j ascending, rounded after every key
+//   O = ro(acc / (l + exp(sink - m)))  the final normaliser in fp32
+// with rs, rp, ra, rl, ro the roundings to the recipe's scores, probs, acc_pv, acc_rowsum and output
+// formats (identities for fp32; acc_pv in fp16 is how ggml's CPU flash attention accumulates V).
+// m starts at the sink logit (or -inf), which is not rounded to the scores format: it is an input
+// in its own (sinks) format. With a -inf mask, masked entries are excluded; with a finite
+// mask_value they enter the tile as that score (rounded to the scores format: a mask past fp16's
+// range becomes -inf and excludes the keys it masks), as in the gpt-oss Triton kernel. A KV tile
+// with no visible key for any row of the Q tile is skipped, and a row skips a tile it has no key
+// of. int8 inputs multiply integer codes exactly (an fp32 sum of products of |code| <= 127 is exact
+// while 127²·D < 2^24, i.e. D <= 1040). Inputs arrive rounded or dequantised (quantize_inputs,
+// per-head fp8 scales included), so Q, K and V need no rounding here.
 // exp is kernels/fast_math.hpp's; the summation orders are those of kernels/blocks.hpp.
+//
+// The acc_pv format is a template parameter, so the fp32 loops carry no rounding at all; the other
+// points are rounded once per row and tile behind a branch.
 //
 // Inside a (Q tile, KV tile) pair the rows go in blocks of kRows through the register-blocked
 // products of blocks.hpp, over the union of the block's key ranges; keys a row does not see get
@@ -42,6 +56,7 @@ struct TileJob {
   const Inputs& in;
   float qk_scale;  // multiplies the raw dot product: scale (·log2 e with exp2) (·q_scale·k_scale for int8)
   std::span<float> out;
+  bool round_rescale;  // acc·alpha rounded to the acc_pv format (the recipe's; not the acc_bf16 mutant's)
 
   bool is(Fault f) const { return opt.fault == f; }
 
@@ -67,8 +82,9 @@ struct TileState {
 };
 
 // The score, max, exp and row-sum step of one row over one block span; writes the row's rounded
-// probabilities to prow (0 where the row sees no key) and updates its state.
-template <bool Exp2>
+// probabilities to prow (0 where the row sees no key) and updates its state. Acc: the format the
+// P·V accumulator is kept in.
+template <bool Exp2, DType Acc>
 ATTN_INLINE void softmax_row(const TileJob& job, TileState& st, std::int64_t row, const float* dots, float* prow,
                              std::int64_t g0, std::int64_t g1, std::int64_t a, std::int64_t e, std::int64_t first,
                              std::int64_t last, float mask) {
@@ -82,23 +98,33 @@ ATTN_INLINE void softmax_row(const TileJob& job, TileState& st, std::int64_t row
     const float dot = saturate ? std::clamp(dots[j], -128.0f, 127.0f) : dots[j];
     prow[j] = key >= a && key < e ? qs * dot : (key >= first && key < last ? mask : -kInf);
   }
+  round_span(r.scores, prow, n);  // the mask value is already in the scores format
   const float local = row_max(prow, n);
   const float mx = std::max(st.m[row], local);
   const float alpha = job.is(Fault::no_rescale) ? 1.0f : ex(st.m[row] - mx);  // 0 on the first tile
   const std::int64_t dpad = job.kv.dpad;
   float* racc = &st.acc[row * dpad];
-  for (std::int64_t d = 0; d < dpad; ++d) racc[d] *= alpha;
+  if constexpr (Acc != DType::f32) {
+    if (job.round_rescale) {
+      for (std::int64_t d = 0; d < dpad; ++d) racc[d] = round_fast<Acc>(racc[d] * alpha);
+    } else {
+      for (std::int64_t d = 0; d < dpad; ++d) racc[d] *= alpha;
+    }
+  } else {
+    for (std::int64_t d = 0; d < dpad; ++d) racc[d] *= alpha;
+  }
   for (std::int64_t j = 0; j < n; ++j) prow[j] = ex(prow[j] - mx);
   const float rowsum = row_sum(prow, n);
   round_span(r.probs, prow, n);
-  st.l[row] = st.l[row] * alpha + rowsum;
+  if (r.acc_rowsum == DType::f32) st.l[row] = st.l[row] * alpha + rowsum;
+  else st.l[row] = round_to(r.acc_rowsum, st.l[row] * alpha + round_to(r.acc_rowsum, rowsum));
   st.m[row] = mx;
   st.tile_max[row] = local;
   st.seen[row] |= a < e;
 }
 
-// One (batch, head, Q tile [i0, i1)) task.
-template <bool Exp2>
+// One (batch, head, Q tile [i0, i1)) task. Acc: the format the P·V accumulator is kept in.
+template <bool Exp2, DType Acc>
 ATTN_CLONES void run_q_tile(const TileJob& job, std::int64_t b, std::int64_t h, std::int64_t i0, std::int64_t i1) {
   const Problem& p = job.p;
   const Shape& s = p.shape;
@@ -110,7 +136,7 @@ ATTN_CLONES void run_q_tile(const TileJob& job, std::int64_t b, std::int64_t h, 
   const bool sinks = p.has_sinks && !job.is(Fault::no_sinks);
   const float log_unit = Exp2 ? kLog2e : 1.0f;  // with exp2, S, m and the sink live in log2 units
   const float sink = sinks ? job.in.sinks[h] * log_unit : -kInf;
-  const float mask = job.is(Fault::finite_mask_leak) ? round_bf16(-1e4f) : opt.recipe.mask_value;
+  const float mask = round_to(opt.recipe.scores, job.is(Fault::finite_mask_leak) ? round_bf16(-1e4f) : opt.recipe.mask_value);
   const bool finite_mask = std::isfinite(mask);
   auto ex = [](float x) { return Exp2 ? fast_exp2(x) : fast_exp(x); };
 
@@ -159,14 +185,11 @@ ATTN_CLONES void run_q_tile(const TileJob& job, std::int64_t b, std::int64_t h, 
           std::fill(prow, prow + n, 0.0f);
           continue;
         }
-        softmax_row<Exp2>(job, st, r0 + r, &dots[r * n], prow, g.lo, g.hi, a[r], e[r], first[r], last[r], mask);
+        softmax_row<Exp2, Acc>(job, st, r0 + r, &dots[r * n], prow, g.lo, g.hi, a[r], e[r], first[r], last[r], mask);
       }
       const float* vrows = job.kv.value_row(bg, 0);
       float* acc = &st.acc[r0 * dpad];
-      if (job.is(Fault::acc_bf16))
-        pv_block<float, kRows, kDimBlock, true>(probs.data(), n, vrows, dpad, g.lo, g.hi, acc);
-      else
-        pv_block<float, kRows, kDimBlock>(probs.data(), n, vrows, dpad, g.lo, g.hi, acc);
+      pv_block<float, kRows, kDimBlock, Acc>(probs.data(), n, vrows, dpad, g.lo, g.hi, acc);
     }
   }
   for (std::int64_t row = 0; row < rows; ++row) {
@@ -182,6 +205,15 @@ ATTN_CLONES void run_q_tile(const TileJob& job, std::int64_t b, std::int64_t h, 
     const bool empty = !st.seen[row] && !job.is(Fault::finite_mask_leak);  // a row with no key is exactly 0
     const float* racc = &st.acc[row * dpad];
     for (std::int64_t d = 0; d < D; ++d) o[d] = empty || denom == 0.0f ? 0.0f : racc[d] / denom;
+  }
+}
+
+template <bool Exp2>
+void run_task(const TileJob& job, DType acc, std::int64_t b, std::int64_t h, std::int64_t i0, std::int64_t i1) {
+  switch (acc) {
+    case DType::bf16: return run_q_tile<Exp2, DType::bf16>(job, b, h, i0, i1);
+    case DType::f16: return run_q_tile<Exp2, DType::f16>(job, b, h, i0, i1);
+    default: return run_q_tile<Exp2, DType::f32>(job, b, h, i0, i1);
   }
 }
 
@@ -223,12 +255,15 @@ void tiled_attention(const Problem& p, const Inputs& in, const TiledOptions& opt
     for (std::int64_t b = 0; b < s.batch; ++b)
       std::fill(out.begin() + bshd(b, q_tiles * Tq, 0, 0, s.tokens, s.heads, s.head_dim),
                 out.begin() + bshd(b + 1, 0, 0, 0, s.tokens, s.heads, s.head_dim), 0.0f);
-  const TileJob job{p, opt, q, kv, in, scale, out};
+  // The accumulator's format: the recipe's, else bf16 for the acc_bf16 mutant (which rounds after
+  // every key's fma but not the rescale; mutant_unsupported keeps it to fp32 accumulators).
+  const DType acc = r.acc_pv != DType::f32 ? r.acc_pv : opt.fault == Fault::acc_bf16 ? DType::bf16 : DType::f32;
+  const TileJob job{p, opt, q, kv, in, scale, out, r.acc_pv != DType::f32};
   parallel_for(s.batch * s.heads * q_tiles, opt.threads, [&](std::int64_t task) {
     const std::int64_t t = task % q_tiles, bh = task / q_tiles;
     const std::int64_t i0 = t * Tq, i1 = std::min(i0 + Tq, s.tokens);
-    if (r.exp2) run_q_tile<true>(job, bh / s.heads, bh % s.heads, i0, i1);
-    else run_q_tile<false>(job, bh / s.heads, bh % s.heads, i0, i1);
+    if (r.exp2) run_task<true>(job, acc, bh / s.heads, bh % s.heads, i0, i1);
+    else run_task<false>(job, acc, bh / s.heads, bh % s.heads, i0, i1);
   });
   finish_output(r, out);
 }

@@ -13,6 +13,9 @@
 // scores_lowp and split_kv read the inputs as stored values (int8 and fp8: dequantised floats),
 // compute dot products in fp32 with 8 partial sums, and give rows that see no key exactly 0 (SPEC §2).
 // A finite mask_value enters as the score of every masked key, as in the naive reference.
+// Under a recipe with narrow internals (scores, acc_pv, acc_rowsum), exp2 and tiles:* honour them
+// (they are the tiled kernel); eager, scores_lowp and split_kv run every recipe but keep their own
+// fp32 accumulators, as the computations they model do (split_kv rounds P to the recipe's probs).
 #include "kernels/variants.hpp"
 
 #include <algorithm>

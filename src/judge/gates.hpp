@@ -32,6 +32,10 @@ struct GateContext {
   // False when the case sets a tolerance of its own (not the recipe's default): then min_pass_rate
   // and min_pearson apply their bounds as written, not relaxed to what the eager reference reaches.
   bool default_tolerance = true;
+  // The recipe rounds scores or an accumulator where the eager reference does not
+  // (Recipe::narrow_internals): min_pass_rate and min_pearson then relax to what the correct tiled
+  // kernel reaches (the candidate's own values when it is that kernel), not the eager reference.
+  bool narrow_internals = false;
 };
 
 /// The unit roundoff of the recipe's P where it is coarser than the eager reference's (fp8-e4m3:

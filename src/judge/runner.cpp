@@ -72,7 +72,7 @@ Candidate output_candidate(const std::vector<double>& values) {
 CaseResult judge_output(PreparedCase& p, const std::vector<double>& values, Layout declared, int threads,
                         bool diagnose) {
   CaseResult r = judge(p, output_candidate(values), {.threads = threads});
-  if (r.verdict == Verdict::fail && diagnose) r.diagnosis = diagnose_case(p, values, declared, threads);
+  if (r.verdict == Verdict::fail && diagnose) r.diagnosis = diagnose_case(p, values, declared, threads, &r.fingerprint);
   return r;
 }
 
@@ -161,7 +161,8 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
                                      .golden_max_abs_value = r.golden_max_abs_value,
                                      .output = c.recipe.output,
                                      .probs_rounding = p.probs_rounding,
-                                     .default_tolerance = same_tolerance(c.tolerance, default_tolerance(c.recipe))});
+                                     .default_tolerance = same_tolerance(c.tolerance, default_tolerance(c.recipe)),
+                                     .narrow_internals = c.recipe.narrow_internals()});
   // NaN or Inf in the candidate where golden is finite fails the case whatever the gates say.
   if (const std::int64_t bad = r.vs_golden.unexpected_nonfinite) {
     const Index4& at = *r.vs_golden.first_nonfinite_index;

@@ -58,7 +58,8 @@ bool reference_passes(PreparedCase& p, int threads) {
                                     .output = p.spec.recipe.output,
                                     .probs_rounding = p.probs_rounding,
                                     .default_tolerance = p.spec.tolerance.atol == default_tolerance(p.spec.recipe).atol &&
-                                                         p.spec.tolerance.rtol == default_tolerance(p.spec.recipe).rtol});
+                                                         p.spec.tolerance.rtol == default_tolerance(p.spec.recipe).rtol,
+                                    .narrow_internals = p.spec.recipe.narrow_internals()});
   return std::all_of(gates.begin(), gates.end(), [](const GateResult& g) { return g.pass; });
 }
 

@@ -70,3 +70,33 @@ TEST_CASE("round_bf16_finite gives round_bf16's bits for every finite float trie
           std::bit_cast<std::uint32_t>(round_bf16(std::bit_cast<float>(u))));
   CHECK(tried > 1900000);
 }
+
+TEST_CASE("round_f16_finite gives round_f16's bits for every finite float tried", "[fast_math]") {
+  auto same = [](float f) {
+    return std::bit_cast<std::uint32_t>(round_f16_finite(f)) == std::bit_cast<std::uint32_t>(round_f16(f));
+  };
+  // Every float whose exponent fp16 can reach or round to (|x| in [2^-26, 2^17), both signs), every
+  // 61st bit pattern: normals, subnormals, the underflow to 0 and the overflow to Inf.
+  std::int64_t tried = 0;
+  for (std::uint32_t u = 0x32800000u; u < 0x48000000u; u += 61)
+    for (std::uint32_t sign : {0u, 0x80000000u}) {
+      ++tried;
+      if (!same(std::bit_cast<float>(u | sign))) FAIL("differs at bits " << std::hex << (u | sign));
+    }
+  // Each fp16 value's midpoints to its neighbours and one float either side (ties to even, the carry
+  // into the next exponent, the subnormal-normal edge at 2^-14, 65504 -> 65520 -> Inf).
+  for (std::uint32_t h = 0; h < 0x7C00u; ++h) {
+    const float lo = f16_to_float(static_cast<std::uint16_t>(h)), hi = f16_to_float(static_cast<std::uint16_t>(h + 1));
+    const float mid = lo + (hi - lo) / 2;  // exact: fp16 values have 11 significant bits
+    for (float f : {lo, mid, std::nextafter(mid, 0.0f), std::nextafter(mid, INFINITY), -mid, -lo}) {
+      ++tried;
+      if (!same(f)) FAIL("differs at " << f);
+    }
+  }
+  for (float f : {0.0f, -0.0f, 1e-30f, -1e-30f, 65519.99f, 65520.0f, -65520.0f, 3.4e38f, -3.4e38f, 0x1p-25f, 0x1.8p-25f,
+                  0x1p-24f, 0x1.fffp-15f, 0x1.ffcp-15f, 0x1.ffep-15f})
+    CHECK(same(f));
+  CHECK(round_f16_finite(65520.0f) == INFINITY);
+  CHECK(std::signbit(round_f16_finite(-1e-30f)));
+  CHECK(tried > 1000000);
+}
