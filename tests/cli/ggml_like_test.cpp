@@ -69,37 +69,49 @@ TEST_CASE("ggml-like candidate: fp16 K/V and an fp16 P·V accumulator fail a cas
     }
 }
 
-// Hidden: needs the tiled kernel to honour acc_pv and default gates without max_abs_vs_naive for
-// recipes that round inside the accumulators (h-kern's slice of issue #18), and then still fails on
-// the full-causal 8192-key cases: there the default min_pass_rate (fp16-mixed's tolerance, atol 1e-3)
-// and min_pearson fail the built-in tiled kernel itself (calibrate, 400 seeds: 393 of 400 runs of
-// gpt_oss_120b_decode_odd_layer, 193 of decode_1_token_long_kv), while the candidate stays within
-// 0.36 of max_abs_vs_expected's bound (docs/calibration.md, "A ggml-like kernel"). Un-hide once the
-// gates of fp16-accumulated recipes are calibrated.
-TEST_CASE("ggml-like candidate passes when the case declares the recipe it rounds in", "[.acc-pv-gates][ggml][cli]") {
+// The recipes each mode is declared in. inputs=fp16 rounds the sinks too, which ggml does not (its
+// sinks are an fp32 tensor). It does not change the verdict: the dump hands the candidate the sinks
+// already rounded and golden uses the same values, so candidate and reference agree on every sink
+// bit. The recipe naming ggml's per-row path exactly keeps the sinks in fp32 (q=fp16+kv=fp16).
+const std::vector<std::pair<std::string, std::string>> kDeclared = {
+    {"ggml:f16", "fp32+kv=fp16+acc_pv=fp16"},
+    {"ggml:f16-q", "fp32+inputs=fp16+acc_pv=fp16"},
+    {"ggml:f16-q", "fp32+q=fp16+kv=fp16+acc_pv=fp16"},
+};
+
+void check_passes_declared(const GgmlCase& c) {
   TempDir dir("ggml_like_pass");
-  // inputs=fp16 rounds the sinks too, which ggml does not (its sinks are an fp32 tensor). It does
-  // not change the verdict here: the dump hands the candidate the sinks already rounded, and golden
-  // uses the same values, so candidate and reference agree on every sink bit. The recipe that names
-  // ggml's per-row path exactly keeps the sinks in fp32 (q=fp16+kv=fp16); both must pass.
-  const std::vector<std::pair<std::string, std::string>> declared = {
-      {"ggml:f16", "fp32+kv=fp16+acc_pv=fp16"},
-      {"ggml:f16-q", "fp32+inputs=fp16+acc_pv=fp16"},
-      {"ggml:f16-q", "fp32+q=fp16+kv=fp16+acc_pv=fp16"},
-  };
+  for (const auto& [mode, recipe] : kDeclared) {
+    INFO(c.name << " " << mode << " declared " << recipe);
+    const std::string report = dir.file("r.json");
+    const auto r = run_ggml(c, mode, recipe, "--json " + report);
+    INFO(r.out);
+    CHECK(r.code == 0);
+    CHECK_THAT(r.out, Contains("1 cases, 1 passed, 0 failed"));
+    const json j = read_json(report);
+    REQUIRE(j["cases"].size() == 1);
+    CHECK(j["cases"][0]["verdict"] == "pass");
+    CHECK(j["cases"][0]["precision"] == canonical(recipe));
+  }
+}
+
+TEST_CASE("ggml-like candidate passes when the case declares the recipe it rounds in", "[ggml][cli]") {
+  // The cases with at most a few hundred visible keys (a 128-token window, 200 keys), at their seed.
   for (const GgmlCase& c : kCases)
-    for (const auto& [mode, recipe] : declared) {
-      INFO(c.name << " " << mode << " declared " << recipe);
-      const std::string report = dir.file("r.json");
-      const auto r = run_ggml(c, mode, recipe, "--json " + report);
-      INFO(r.out);
-      CHECK(r.code == 0);
-      CHECK_THAT(r.out, Contains("1 cases, 1 passed, 0 failed"));
-      const json j = read_json(report);
-      REQUIRE(j["cases"].size() == 1);
-      CHECK(j["cases"][0]["verdict"] == "pass");
-      CHECK(j["cases"][0]["precision"] == canonical(recipe));
-    }
+    if (std::string(c.name) != "decode_1_token_long_kv" && std::string(c.name) != "gpt_oss_120b_decode_odd_layer")
+      check_passes_declared(c);
+}
+
+// Hidden: on the full-causal 8192-key cases the default min_pass_rate (fp16-mixed's tolerance,
+// atol 1e-3) and min_pearson of fp16-accumulated recipes fail the built-in tiled kernel itself
+// (calibrate, 400 seeds: 393 of 400 runs of gpt_oss_120b_decode_odd_layer, 193 of
+// decode_1_token_long_kv), and the candidate the same way, while it stays within 0.36 of
+// max_abs_vs_expected's bound (docs/calibration.md, "A ggml-like kernel"). Un-hide once the gates of
+// fp16-accumulated recipes are calibrated for long KV.
+TEST_CASE("ggml-like candidate passes its declared recipe on 8192 visible keys", "[.acc-pv-gates][ggml][cli]") {
+  for (const GgmlCase& c : kCases)
+    if (std::string(c.name) == "decode_1_token_long_kv" || std::string(c.name) == "gpt_oss_120b_decode_odd_layer")
+      check_passes_declared(c);
 }
 
 // Hidden until the precision fingerprint lands (src/judge: hypotheses named precision:<recipe>).
