@@ -168,7 +168,8 @@ Recipe parse_recipe(JsonReader& rd, const json& merged) {
   if (merged.contains("mask_value")) {
     const json& m = merged.at("mask_value");
     if (m.is_string() && m.get<std::string>() == "-inf") recipe.mask_value = -std::numeric_limits<float>::infinity();
-    else if (m.is_number() && m.get<double>() < 0) recipe.mask_value = static_cast<float>(m.get<double>());
+    else if (m.is_number() && m.get<double>() < 0 && std::isfinite(static_cast<float>(m.get<double>())))
+      recipe.mask_value = static_cast<float>(m.get<double>());  // past float32's range it would be -inf unasked
     else rd.error(fmt::format("key 'mask_value' must be a negative number or \"-inf\", got {}", m.dump()));
   }
   if (failed) return recipe;

@@ -61,8 +61,10 @@ const RecipeDefaults& defaults_for(const Recipe& recipe) {
       // int8 output: half a quantisation step (max|O|/254) dominates the error.
       {"int8", 2.0, 2.0, 0.999, 0.999, {.atol = 2.5e-2, .rtol = 5e-2}},
   };
+  // By the preset: an override ("fp8-e4m3+kv_scale=per_head") keeps its preset's defaults (recipe.hpp),
+  // where matching the name would give every override fp32's.
   for (const RecipeDefaults& row : table)
-    if (recipe.name == row.recipe) return row;
+    if (recipe.preset == row.recipe) return row;
   return table[0];
 }
 
