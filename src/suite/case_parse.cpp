@@ -130,8 +130,9 @@ Recipe parse_recipe(JsonReader& rd, const json& merged) {
   std::string err;
   bool failed = false;
   const json* v = merged.contains("precision") ? &merged.at("precision") : nullptr;
-  auto bad = [&](const std::string& why, const std::string& note = "") {
-    rd.error(fmt::format("key 'precision': {}", why), note);
+  auto bad = [&](const std::string& why) {
+    rd.error(fmt::format("key 'precision': {}", why),
+             "a recipe is a preset with overrides; the keys and their values are in docs/precision.md");
     failed = true;
   };
   const std::string forms = "a preset may take +key=value overrides (\"fp32+kv=fp16+acc_pv=fp16\") or be an object "

@@ -298,7 +298,8 @@ TEST_CASE("recipe: a bad precision in a suite names the file, the case and the k
                 "got \"bf16\" (did you mean 'bf16-mixed'?)",
                 "note: a preset may take +key=value overrides"}},
       {"bf16+kv=fp16", {"key 'precision' must be one of", "got \"bf16\""}},
-      {"fp32+kvv=fp16", {"s.json: case 'c': error: key 'precision': unknown recipe key 'kvv' (did you mean 'kv'?)"}},
+      {"fp32+kvv=fp16", {"s.json: case 'c': error: key 'precision': unknown recipe key 'kvv' (did you mean 'kv'?)",
+                         "note: a recipe is a preset with overrides; the keys and their values are in docs/precision.md"}},
       {"fp32+k=fp64", {"s.json: case 'c': error: key 'precision': 'k' must be one of fp32, bf16, fp16, e4m3, e5m2, int8, "
                        "got 'fp64'"}},
       {"fp32+", {"key 'precision': '' in 'fp32+' is not key=value"}},
