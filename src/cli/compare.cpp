@@ -313,7 +313,7 @@ int run_compare_tree(const CompareOptions& opt) {
                 {"outputs", printable(opt.candidate)},
                 {"layout", opt.layout},
                 {"bf16_bits", opt.bf16_bits}};
-  if (opt.precision) report.run["precision"] = *opt.precision;  // only when given, as run records it
+  if (opt.precision) report.run["precision"] = precision_record(*opt.precision);  // only when given, as run records it
   for (const std::string& glob : opt.cases) report.run["cases"].push_back(printable(glob));
   {
     Progress progress(tree.size(), tree.size() > 1 && progress_wanted(opt.quiet));

@@ -158,6 +158,12 @@ CLI::Validator recipe_validator() {
       "RECIPE");
 }
 
+std::string precision_record(const std::string& text) {
+  std::string err;
+  const std::optional<Recipe> r = parse_recipe_text(text, &err);
+  return r ? recipe_spec(*r) : printable(text);
+}
+
 CLI::Option* add_precision_option(CLI::App& app, std::optional<std::string>& precision, const std::string& help) {
   return app
       .add_option("--precision", precision,

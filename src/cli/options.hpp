@@ -56,6 +56,9 @@ CLI::Validator byte_size();
 /// says what is wrong. `help` replaces the default help text (compare's differs).
 CLI::Validator recipe_validator();
 CLI::Option* add_precision_option(CLI::App& app, std::optional<std::string>& precision, const std::string& help = "");
+/// A valid --precision as reports record it (`run.precision`): the recipe's full canonical form
+/// (recipe_spec), so "fp32+kv=fp16" and "fp32+k=fp16+v=fp16" are the same run for `merge`.
+std::string precision_record(const std::string& text);
 /// bench --tiles QxKV: two integers from 1 to kMaxInteger joined by 'x'.
 CLI::Validator tile_sizes();
 

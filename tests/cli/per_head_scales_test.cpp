@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "src/suite/config.hpp"
@@ -165,5 +167,9 @@ TEST_CASE("per-head scales: an edited per-head scale in a dump is refused", "[pr
   const auto r = run_cli("compare -q --inputs " + out + " --candidate " + out + "/tiled.npy");
   INFO(r.out);
   CHECK(r.code == 2);
-  CHECK(r.out.find("the dumped scale of 'v'") != std::string::npos);
+  // The lists, not the unused per-tensor scale.
+  const Inputs in = make_inputs(load_case("fp8-e4m3+kv_scale=per_head"));
+  CHECK(r.out.find(fmt::format("the dumped scale of 'v' is [{}, {}, {}], the case generates [{}]", in.v_head_scales[0],
+                               in.v_head_scales[1] * 2, in.v_head_scales[2], fmt::join(in.v_head_scales, ", "))) !=
+        std::string::npos);
 }

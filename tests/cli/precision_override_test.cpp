@@ -256,3 +256,19 @@ TEST_CASE("precision override: bench --precision takes recipes, and overrides a 
   REQUIRE(shape.code == 0);
   CHECK(read_json(c)["case"]["precision"] == "fp16-mixed+acc_pv=fp16");
 }
+
+TEST_CASE("precision override: the run record names the recipe canonically, so spellings of one recipe merge", "[precision][cli]") {
+  TempDir dir("precision_merge_spelling");
+  const std::string a = (dir.path / "a.json").string(), b = (dir.path / "b.json").string(), m = (dir.path / "m.json").string();
+  REQUIRE(run_cli("run -q -c configs/phase1.json --shard 1/2 --precision fp32+kv=f16 --json " + a).code == 0);
+  REQUIRE(run_cli("run -q -c configs/phase1.json --shard 2/2 --precision fp32+v=fp16+k=fp16+q=fp32 --json " + b).code == 0);
+  CHECK(read_json(a)["run"]["precision"] == "fp32+k=fp16+v=fp16");
+  CHECK(read_json(b)["run"]["precision"] == "fp32+k=fp16+v=fp16");
+  const auto r = run_cli("merge " + a + " " + b + " --json " + m);
+  INFO(r.out);
+  CHECK(r.code == 0);
+  // exp2 and mask_value given on the command line are part of what a run was.
+  const std::string e = (dir.path / "e.json").string();
+  REQUIRE(run_cli("run -q -c configs/phase1.json --case basic --precision fp32+exp2=true --json " + e).code == 0);
+  CHECK(read_json(e)["run"]["precision"] == "fp32+exp2=true");
+}
