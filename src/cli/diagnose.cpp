@@ -17,6 +17,9 @@ void setup_diagnose(CLI::App& app, DiagnoseOptions& opt) {
   app.add_option("--candidate", opt.candidate, "the kernel's output: .npy or .safetensors")->required();
   app.add_option("--layout", opt.layout, "layout of the output: bshd (default), bhsd, bs(hd), s(hd)");
   app.add_flag("--bf16-bits", opt.bf16_bits, "read '<u2'/'<i2' .npy files as bf16 bit patterns");
+  app.add_flag("--precision", opt.precision,
+               "run the precision fingerprint even for a passing or explained output: which recipe near the case's "
+               "reproduces the candidate's rounding (a failure nothing explains gets it anyway)");
   app.add_option("--json", opt.json, "write {\"diagnosis\": NAME or \"unexplained\", \"hypotheses\": [{name, score, evidence}]} best first to this file");
   app.add_option("--top", opt.top, "hypotheses to print (default 5; --json has them all)")->transform(integer_in(1, 10000));
   app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->transform(thread_count());
@@ -33,7 +36,10 @@ int run_diagnose(const DiagnoseOptions& opt) {
   const CaseSpec& c = cmp.dump.spec;
   const CaseResult r = judge(cmp.prepared, output_candidate(cmp.candidate), {.threads = cmp.threads});
   const DiagnosisContext ctx = build_diagnosis_context(cmp.prepared, cmp.layout, cmp.threads);
-  const std::vector<Hypothesis> h = diagnose(ctx, cmp.prepared, cmp.candidate);
+  const bool failed = r.verdict == Verdict::fail || r.verdict == Verdict::error;
+  nlohmann::json fingerprint;
+  const std::vector<Hypothesis> h =
+      diagnose_with_fingerprint(ctx, cmp.prepared, cmp.candidate, failed, opt.precision, cmp.threads, &fingerprint);
 
   const Metrics& m = r.vs_golden;
   std::printf("case %s (%s, %s, %s): %s", c.name.c_str(), shape_label(c.problem.shape).c_str(), features_label(c).c_str(),
@@ -48,7 +54,14 @@ int run_diagnose(const DiagnoseOptions& opt) {
   for (const Hypothesis& x : h)
     if (x.score == 0 && x.evidence.starts_with("not applicable")) na.push_back(x.name);
   if (!na.empty()) std::printf("not applicable to this case: %s (--json says why)\n", fmt::format("{}", fmt::join(na, ", ")).c_str());
-  const DiagnosisVerdict v = diagnosis_verdict(h, r.verdict == Verdict::fail || r.verdict == Verdict::error);
+  if (!fingerprint.is_null()) {
+    const std::string m = fingerprint["matches"].is_string() ? fingerprint["matches"].get<std::string>() : "";
+    std::printf("precision fingerprint (%d tiled runs on %s): %s\n", fingerprint["kernel_runs"].get<int>(),
+                fingerprint["scope"].get<std::string>().c_str(),
+                m.empty() ? "no recipe near the declared one reproduces the output"
+                          : fmt::format("matches {} ({})", m, fingerprint["change"].get<std::string>()).c_str());
+  }
+  const DiagnosisVerdict v = diagnosis_verdict(h, failed);
   std::string what;
   for (const HypothesisPrediction& p : ctx.hypotheses)
     if (p.name == v.explained_by) what = ": " + p.description;
@@ -60,10 +73,11 @@ int run_diagnose(const DiagnoseOptions& opt) {
 
   if (!opt.json.empty()) {
     nlohmann::json j = {{"schema", "attn-diff.diagnosis.v1"}, {"case", c.name}, {"verdict", verdict_name(r.verdict)}};
-    const nlohmann::json d = diagnosis_to_json(h, r.verdict == Verdict::fail || r.verdict == Verdict::error);
+    const nlohmann::json d = diagnosis_to_json(h, failed);
     j["diagnosis"] = d.at("verdict");  // the explaining hypothesis or "unexplained", as SPEC §14's fuzz report
     j["hypotheses"] = d.at("hypotheses");
     if (r.localisation) j["localisation"] = localisation_to_json(*r.localisation);
+    if (!fingerprint.is_null()) j["fingerprint"] = fingerprint;
     if (!write_json_file(opt.json, j)) return kExitRuntime;
   }
   return kExitPass;

@@ -13,6 +13,7 @@ struct DiagnoseOptions {
   std::string candidate;
   std::string layout = "bshd";
   bool bf16_bits = false;
+  bool precision = false;  // --precision: fingerprint the rounding even when something else explains it
   std::string json;
   std::size_t top = 5;
   int threads = 0;

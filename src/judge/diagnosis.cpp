@@ -12,6 +12,7 @@
 #include "kernels/golden.hpp"
 #include "kernels/mutants.hpp"
 #include "src/judge/coverage.hpp"
+#include "src/judge/fingerprint.hpp"
 #include "src/judge/metrics.hpp"
 #include "src/suite/dtype.hpp"
 
@@ -372,13 +373,32 @@ std::vector<Hypothesis> diagnose(const DiagnosisContext& ctx, const PreparedCase
   return out;
 }
 
-std::vector<Hypothesis> diagnose_case(PreparedCase& p, std::span<const double> candidate, Layout declared, int threads) {
+std::vector<Hypothesis> diagnose_with_fingerprint(const DiagnosisContext& ctx, const PreparedCase& p,
+                                                  std::span<const double> candidate, bool candidate_failed, bool force,
+                                                  int threads, nlohmann::json* fingerprint) {
+  std::vector<Hypothesis> h = diagnose(ctx, p, candidate);
+  if (!force && (!candidate_failed || diagnosis_verdict(h, true).explained())) return h;
+  const Fingerprint f = precision_fingerprint(p, candidate, threads);
+  std::vector<Hypothesis> found;
+  for (const PrecisionMatch* m : f.explaining()) found.push_back({m->name, m->score, m->evidence});
+  // Merged by score; on a tie the built-in hypothesis stays first.
+  std::vector<Hypothesis> merged;
+  std::merge(h.begin(), h.end(), found.begin(), found.end(), std::back_inserter(merged),
+             [](const Hypothesis& a, const Hypothesis& b) { return a.score > b.score; });
+  if (fingerprint && (force || f.match())) *fingerprint = fingerprint_to_json(f);
+  return merged;
+}
+
+std::vector<Hypothesis> diagnose_case(PreparedCase& p, std::span<const double> candidate, Layout declared, int threads,
+                                      nlohmann::json* fingerprint) {
   const DiagnosisContext ctx = build_diagnosis_context(p, declared, threads);
-  return diagnose(ctx, p, candidate);
+  return diagnose_with_fingerprint(ctx, p, candidate, true, false, threads, fingerprint);
 }
 
 std::string DiagnosisVerdict::text(const std::function<std::string(const std::string&)>& quote) const {
   auto q = [&](const std::string& name) { return quote ? quote(name) : name; };
+  if (explained() && !finding.empty())
+    return fmt::format("most likely: {} — a precision finding, not a bug: the kernel {}", q(explained_by), finding);
   if (explained()) return "most likely: " + q(explained_by);
   std::string out = "no built-in hypothesis explains this";
   for (std::size_t i = 0; i < nearest.size(); ++i) {
@@ -395,6 +415,7 @@ DiagnosisVerdict diagnosis_verdict(const std::vector<Hypothesis>& h, bool candid
     if (x.score < kExplainsScore) break;  // best first: nothing further explains it either
     if (candidate_failed && x.name == "precision") continue;
     v.explained_by = x.name;
+    if (x.name.starts_with("precision:")) v.finding = x.evidence;
     return v;
   }
   for (const Hypothesis& x : h)
@@ -462,7 +483,7 @@ CaseResult run_case_diagnosed(const CaseSpec& c, const Candidate& cand, const Ru
   CaseResult r = judge(p, cand, keeping);
   if (r.verdict == Verdict::fail && kept.size() == p.golden.size()) {
     const auto start = std::chrono::steady_clock::now();
-    r.diagnosis = diagnose_case(p, kept, declared, opt.threads);
+    r.diagnosis = diagnose_case(p, kept, declared, opt.threads, &r.fingerprint);
     r.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   return r;

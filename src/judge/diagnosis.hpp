@@ -62,25 +62,38 @@ DiagnosisContext build_diagnosis_context(PreparedCase& p, Layout declared, int t
 /// bugs that give the same output on this case) keep the table order and say so in the evidence.
 std::vector<Hypothesis> diagnose(const DiagnosisContext& ctx, const PreparedCase& p, std::span<const double> candidate);
 
-/// build_diagnosis_context + diagnose.
-std::vector<Hypothesis> diagnose_case(PreparedCase& p, std::span<const double> candidate, Layout declared, int threads);
+/// diagnose(), then the precision fingerprint (src/judge/fingerprint.hpp) when `force`, or when the
+/// candidate failed and no hypothesis explains it: the recipes it finds explaining the output join
+/// the ranking by score. `fingerprint` (if not null) gets the report's "fingerprint" object when the
+/// fingerprint ran and either matched or was forced; it stays null otherwise, so the reports of
+/// failures a mutant explains are what they were.
+std::vector<Hypothesis> diagnose_with_fingerprint(const DiagnosisContext& ctx, const PreparedCase& p,
+                                                  std::span<const double> candidate, bool candidate_failed, bool force,
+                                                  int threads, nlohmann::json* fingerprint);
+
+/// build_diagnosis_context + diagnose_with_fingerprint for a failed candidate.
+std::vector<Hypothesis> diagnose_case(PreparedCase& p, std::span<const double> candidate, Layout declared, int threads,
+                                      nlohmann::json* fingerprint = nullptr);
 
 /// The conclusion every output draws from a diagnosis, by one rule: the best hypothesis scoring at
 /// least kExplainsScore explains the output, except `precision` for a candidate that failed its
 /// gates (a failure is never "most likely precision"); otherwise nothing built in explains it.
 struct DiagnosisVerdict {
   std::string explained_by;         // the explaining hypothesis; "" when unexplained
+  std::string finding;              // for a "precision:<recipe>" verdict: its evidence (what the kernel rounds)
   std::vector<Hypothesis> nearest;  // when unexplained: up to kNearestShown best with a score > 0
   bool explained() const { return !explained_by.empty(); }
   /// The explaining hypothesis's name or "unexplained" (the JSON "verdict", as SPEC §14 words it).
   std::string name() const { return explained() ? explained_by : "unexplained"; }
   /// "most likely: X", or "no built-in hypothesis explains this; nearest: X (score s), Y (score t)".
+  /// A precision recipe adds "— a precision finding, not a bug: <finding>".
   /// `quote` renders a hypothesis name for the output format (a code span, bold, ...).
   std::string text(const std::function<std::string(const std::string&)>& quote = {}) const;
 };
 
-/// `candidate_failed`: the candidate failed the case (its gates or NaN/Inf), so precision cannot
-/// be the verdict; it may still be the nearest.
+/// `candidate_failed`: the candidate failed the case (its gates or NaN/Inf), so `precision` (the
+/// declared recipe) cannot be the verdict; it may still be the nearest. A "precision:<recipe>"
+/// hypothesis can: the kernel rounds as another recipe does.
 DiagnosisVerdict diagnosis_verdict(const std::vector<Hypothesis>& h, bool candidate_failed);
 
 /// The same for a case of a JSON report (SPEC §8), from its "diagnosis" and "verdict": what the

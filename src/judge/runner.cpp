@@ -72,7 +72,7 @@ Candidate output_candidate(const std::vector<double>& values) {
 CaseResult judge_output(PreparedCase& p, const std::vector<double>& values, Layout declared, int threads,
                         bool diagnose) {
   CaseResult r = judge(p, output_candidate(values), {.threads = threads});
-  if (r.verdict == Verdict::fail && diagnose) r.diagnosis = diagnose_case(p, values, declared, threads);
+  if (r.verdict == Verdict::fail && diagnose) r.diagnosis = diagnose_case(p, values, declared, threads, &r.fingerprint);
   return r;
 }
 

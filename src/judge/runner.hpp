@@ -86,6 +86,7 @@ struct CaseResult {
   std::array<float, 4> input_scales{1, 1, 1, 1};  // per-tensor scales of q, k, v, sinks (fp8, int8)
   std::vector<float> k_head_scales, v_head_scales;  // per-head scales (kv_scale per_head), else empty
   std::vector<Hypothesis> diagnosis;  // best first; filled only when a failure was diagnosed
+  nlohmann::json fingerprint;         // the precision fingerprint's report object when it matched (else null)
   std::optional<Breakdown> breakdown;  // where the error is; for judged cases (pass or fail)
   std::optional<Localisation> localisation;  // where the error is, in words; for failed cases
   std::optional<CandidateRun> candidate_run;  // an external candidate's command, on every verdict

@@ -127,6 +127,7 @@ json case_to_json(const CaseResult& r) {
   if (r.baseline) j["baseline"] = baseline_change_to_json(r);
   // src/judge/diagnosis.hpp: {"verdict": the explaining hypothesis or "unexplained", "hypotheses": [...]}
   if (!r.diagnosis.empty()) j["diagnosis"] = diagnosis_to_json(r.diagnosis, r.verdict == Verdict::fail);
+  if (!r.fingerprint.is_null()) j["fingerprint"] = r.fingerprint;
   return j;
 }
 
