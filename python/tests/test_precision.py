@@ -38,5 +38,5 @@ def test_the_suite_gates_are_dropped(tmp_path):
 
 
 def test_an_unknown_recipe_is_a_value_error():
-    with pytest.raises(ValueError, match="the precision override 'fp64' is not a recipe: one of fp32, bf16-mixed"):
+    with pytest.raises(ValueError, match=r"the precision override: 'fp64' is not a recipe: a preset \(fp32, bf16-mixed"):
         attn_diff.load_suite(CONFIGS / "phase1.json", precision="fp64")
