@@ -245,7 +245,8 @@ class Case:
 
     @property
     def input_scales(self):
-        """Per-tensor scales of the fp8 and int8 recipes (each input value is code x scale), else 1."""
+        """Per-tensor scales of the fp8 and int8 recipes (each input value is code x scale), else 1; with
+        kv_scale=per_head, k and v are lists with one scale per KV head."""
         return self._core.input_scales()
 
     @property
@@ -309,8 +310,8 @@ class Suite:
 def load_suite(path, *, threads=0, precision=None):
     """Loads and validates a suite file (SPEC section 4). Raises ValueError with the CLI's messages.
 
-    precision: a recipe name (as `--precision`) that every case runs in instead of its own, with that
-    recipe's default gates."""
+    precision: a recipe (as `--precision`: a preset, optionally with +key=value overrides, e.g.
+    "fp32+kv=fp16") that every case runs in instead of its own, with that recipe's default gates."""
     return Suite(_core.load_suite(str(path), threads, None if precision is None else str(precision)))
 
 

@@ -38,10 +38,13 @@ void setup_bench(CLI::App& app, BenchCommandOptions& opt) {
       app.add_option("--window", opt.window, "sliding window, 0 = none (default 0)")->transform(integer_in(0, kMaxInteger)),
       app.add_flag("--causal,!--no-causal", opt.causal, "causal masking (default on)"),
       app.add_flag("--sinks,!--no-sinks", opt.sinks, "learned sinks, normal(0, 1) per head (default on)"),
-      app.add_option("--precision", opt.precision, "precision recipe (default bf16-mixed)"),
       app.add_option("--tiles", opt.tiles, "tile sizes QxKV of the tiled kernel (default 128x2048)")->check(tile_sizes()),
       app.add_option("--seed", opt.seed, "input seed (default 0)")->transform(seed_value())};
   for (CLI::Option* o : shape) o->excludes(config)->group("Shape (instead of --config)");
+  add_precision_option(app, opt.precision,
+                       "precision recipe: a preset, optionally with +key=value overrides (docs/precision.md); of the "
+                       "shape (default bf16-mixed), or with --config the case's instead of its own, with the recipe's "
+                       "default gates (as run --precision)");
   app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->transform(thread_count());
   app.add_option("--repeats,-r", opt.repeats, "timed runs per stage (default 5)")->transform(integer_in(1, 1000000));
   app.add_option("--warmup", opt.warmup, "untimed runs before them (default 1)")->transform(integer_in(0, 1000000));
@@ -64,7 +67,7 @@ nlohmann::json bench_shape_suite(const BenchCommandOptions& opt) {
                        {"head_dim", opt.head_dim},
                        {"causal", opt.causal},
                        {"window", opt.window},
-                       {"precision", opt.precision},
+                       {"precision", opt.precision.value_or("bf16-mixed")},
                        {"seed", opt.seed}};
   if (opt.q_offset) c["q_offset"] = *opt.q_offset;
   if (opt.sinks) c["sinks"] = {{"dist", "normal"}, {"std", 1.0}};
@@ -83,7 +86,9 @@ nlohmann::json bench_shape_suite(const BenchCommandOptions& opt) {
 
 int run_bench(const BenchCommandOptions& opt) {
   const int threads = resolve_threads(opt.threads);
-  LoadOptions load{.threads = threads};
+  // With --config, --precision overrides the case's recipe as `run --precision` does; in the shape
+  // mode it is the shape's own recipe.
+  LoadOptions load{.threads = threads, .precision = opt.config.empty() ? std::nullopt : opt.precision};
   Suite suite;
   if (!opt.config.empty()) {
     if (!load_for_command(opt.config, opt.max_memory, load, &suite)) return kExitUsage;

@@ -20,7 +20,7 @@ struct BenchCommandOptions {
   std::int64_t kv_tokens = 0;         // 0: = tokens
   std::optional<std::int64_t> q_offset;  // default: kv_tokens - tokens
   bool causal = true, sinks = true;
-  std::string precision = "bf16-mixed";
+  std::optional<std::string> precision;  // the shape's recipe (default bf16-mixed), or --config's override
   std::string tiles = "128x2048";     // QxKV
   std::uint64_t seed = 0;
   int threads = 0;                    // 0 = one per core

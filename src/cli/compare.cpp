@@ -33,6 +33,11 @@ void setup_compare(CLI::App& app, CompareOptions& opt) {
   app.add_option("--layout", opt.layout, "layout of the output (every output, with a manifest): bshd (default), bhsd, "
                                          "bs(hd), s(hd)");
   app.add_flag("--bf16-bits", opt.bf16_bits, "read '<u2'/'<i2' .npy files as bf16 bit patterns");
+  add_precision_option(app, opt.precision,
+                       "judge the dump (every case, with a manifest) as if its case declared this recipe: the recipe's "
+                       "default gates instead of the case's tolerance and gates, and the references computed on the "
+                       "dumped inputs stored again in the recipe's input formats; e.g. --precision fp32+kv=fp16 "
+                       "(docs/external-kernels.md)");
   setup_report_files(app, opt.reports);  // the JSON report carries the diagnosis of a failure
   app.add_flag("--no-diagnose", opt.no_diagnose, "do not diagnose a failure");
   app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->transform(thread_count());
@@ -41,8 +46,25 @@ void setup_compare(CLI::App& app, CompareOptions& opt) {
   app.add_flag("--no-color", opt.no_color, "no ANSI colours (also: NO_COLOR=1)");
 }
 
+namespace {
+
+// compare --precision RECIPE: the case of the dump at `path` read again as if it declared RECIPE
+// (with_precision: its tolerance and gates dropped, the recipe's defaults used, as `run --precision`).
+// Its inputs are the dumped ones, checked against the case's own recipe and then stored again in
+// RECIPE's input formats (quantize_inputs): what a kernel in that recipe reads from them.
+std::optional<CaseSpec> case_in_recipe(const std::string& path, LoadOptions load, const std::string& recipe,
+                                       Diagnostics* diags) {
+  load.precision = recipe;
+  Dump over;
+  if (!load_dump(path, load, &over, diags)) return std::nullopt;
+  return over.spec;
+}
+
+}  // namespace
+
 int load_comparison(const std::string& inputs, const std::string& candidate, const std::string& layout,
-                    bool bf16_bits, int threads, const std::string& max_memory, Comparison* out) {
+                    bool bf16_bits, int threads, const std::string& max_memory, Comparison* out,
+                    const std::optional<std::string>& precision) {
   const auto l = layout_from_name(layout);
   if (!l) {
     std::fprintf(stderr, "%s\n", unknown_layout_message(layout).c_str());
@@ -64,6 +86,22 @@ int load_comparison(const std::string& inputs, const std::string& candidate, con
                       &out->candidate, &err)) {
     std::fprintf(stderr, "%s\n", err.c_str());
     return kExitUsage;
+  }
+  if (precision) {
+    // The dumped inputs are checked against the case's own recipe, then stored again in RECIPE's.
+    Inputs in = make_inputs(out->dump.spec, out->threads);
+    if (!check_dump_inputs(out->dump, in, &err)) {
+      std::fprintf(stderr, "%s\n", err.c_str());
+      return kExitUsage;
+    }
+    const std::optional<CaseSpec> spec = case_in_recipe(inputs, load, *precision, &diags);
+    if (!spec) {
+      print_diagnostics(diags);
+      return kExitUsage;
+    }
+    quantize_inputs(spec->recipe, spec->problem.shape, in, out->threads);
+    out->prepared = prepare_case(*spec, std::move(in), out->threads);
+    return kExitPass;
   }
   out->prepared = prepare_case(out->dump.spec, out->threads);
   if (!check_dump_inputs(out->dump, out->prepared.inputs, &err)) {
@@ -113,6 +151,7 @@ std::vector<std::string> output_names(const ManifestCase& mc) {
 struct TreeCase {
   const ManifestCase* mc = nullptr;
   Dump dump;
+  std::optional<CaseSpec> judged_as;  // --precision: the case in that recipe (case_in_recipe)
   std::string output;   // the output file found, or ""
   std::string missing;  // why there is none: no file, or several
 };
@@ -176,8 +215,9 @@ CaseResult judge_tree_case(const TreeCase& t, const CompareOptions& opt, Layout 
   Inputs generated = make_inputs(c, threads);
   std::string err;
   if (!check_dump_inputs(t.dump, generated, &err))
-    return {.spec = c, .kernel = "external", .verdict = Verdict::error, .error = as_case_error(err)};
-  PreparedCase p = prepare_case(c, std::move(generated), threads);
+    return {.spec = t.judged_as.value_or(c), .kernel = "external", .verdict = Verdict::error, .error = as_case_error(err)};
+  if (t.judged_as) quantize_inputs(t.judged_as->recipe, t.judged_as->problem.shape, generated, threads);
+  PreparedCase p = prepare_case(t.judged_as.value_or(c), std::move(generated), threads);
   if (!t.missing.empty()) return judge(p, no_output(t.missing), {.threads = threads});
   const Shape& s = c.problem.shape;
   std::vector<double> values;
@@ -242,6 +282,7 @@ int run_compare_tree(const CompareOptions& opt) {
   for (TreeCase& t : tree) {
     const std::string dir = (fs::path(tree_dir) / t.mc->dir).string();
     if (!load_dump(dir, load, &t.dump, &diags)) continue;
+    if (opt.precision && !(t.judged_as = case_in_recipe(dir, load, *opt.precision, &diags))) continue;
     if (t.dump.spec.name != t.mc->name) {
       const std::size_t i = std::size_t(t.mc - manifest.cases.data());
       diags.push_back({manifest.file, "",
@@ -272,6 +313,7 @@ int run_compare_tree(const CompareOptions& opt) {
                 {"outputs", printable(opt.candidate)},
                 {"layout", opt.layout},
                 {"bf16_bits", opt.bf16_bits}};
+  if (opt.precision) report.run["precision"] = precision_record(*opt.precision);  // only when given, as run records it
   for (const std::string& glob : opt.cases) report.run["cases"].push_back(printable(glob));
   {
     Progress progress(tree.size(), tree.size() > 1 && progress_wanted(opt.quiet));
@@ -311,7 +353,8 @@ int run_compare(const CompareOptions& opt) {
   for (const std::string& file : dump_input_files(opt.inputs)) inputs.push_back({"--inputs", file});
   if (!check_report_files(opt.reports, inputs)) return kExitUsage;
   Comparison cmp;
-  if (int code = load_comparison(opt.inputs, opt.candidate, opt.layout, opt.bf16_bits, opt.threads, opt.max_memory, &cmp))
+  if (int code = load_comparison(opt.inputs, opt.candidate, opt.layout, opt.bf16_bits, opt.threads, opt.max_memory, &cmp,
+                                 opt.precision))
     return code;
   CaseResult r = judge_output(cmp.prepared, cmp.candidate, cmp.layout, cmp.threads, !opt.no_diagnose);
   RunReport report{.suite = cmp.dump.suite, .config_file = cmp.dump.case_file, .cases = {std::move(r)}};

@@ -7,6 +7,7 @@
 // unreadable or of the wrong shape is an `error` naming the file, and the other cases are judged.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,8 @@ struct CompareOptions {
   bool no_diagnose = false;
   int threads = 0;
   std::string max_memory = "8G";
+  // --precision RECIPE: judge the dump as if its case declared RECIPE (docs/external-kernels.md).
+  std::optional<std::string> precision;
   bool quiet = false;
   bool no_color = false;
 };
@@ -48,7 +51,10 @@ struct Comparison {
 
 /// Loads the dump, regenerates its inputs and checks them against the dumped ones, and reads the
 /// candidate file. Prints what went wrong and returns the exit code (kExitUsage), or 0.
+/// With `precision`, the case is then judged in that recipe (compare --precision): `prepared` holds
+/// the case as if it declared it and the inputs stored again in its formats (`dump` stays as read).
 int load_comparison(const std::string& inputs, const std::string& candidate, const std::string& layout,
-                    bool bf16_bits, int threads, const std::string& max_memory, Comparison* out);
+                    bool bf16_bits, int threads, const std::string& max_memory, Comparison* out,
+                    const std::optional<std::string>& precision = std::nullopt);
 
 }  // namespace attn

@@ -158,11 +158,20 @@ CLI::Validator recipe_validator() {
       "RECIPE");
 }
 
-void add_precision_option(CLI::App& app, std::optional<std::string>& precision) {
-  app.add_option("--precision", precision,
-                 "run every case in this precision recipe instead of its own, with the recipe's default gates "
-                 "(the suite's tolerance and gates are dropped): a preset, optionally with +key=value overrides, "
-                 "e.g. --precision fp32 or --precision fp32+kv=fp16+acc_pv=fp16 (docs/precision.md)")
+std::string precision_record(const std::string& text) {
+  std::string err;
+  const std::optional<Recipe> r = parse_recipe_text(text, &err);
+  return r ? recipe_spec(*r) : printable(text);
+}
+
+CLI::Option* add_precision_option(CLI::App& app, std::optional<std::string>& precision, const std::string& help) {
+  return app
+      .add_option("--precision", precision,
+                  !help.empty() ? help
+                                : "run every case in this precision recipe instead of its own, with the recipe's default "
+                                  "gates (the suite's tolerance and gates are dropped): a preset, optionally with "
+                                  "+key=value overrides, e.g. --precision fp32 or --precision fp32+kv=fp16+acc_pv=fp16 "
+                                  "(docs/precision.md)")
       ->check(recipe_validator());
 }
 

@@ -50,11 +50,15 @@ CLI::Validator seconds_in(double min, bool min_exclusive);
 CLI::Validator timeout_seconds();
 /// --max-memory: parse_bytes().
 CLI::Validator byte_size();
-/// --precision RECIPE on run, dump and shrink: one of the built-in recipes (src/suite/recipe.hpp).
-/// Sets `precision` (LoadOptions::precision): every case runs in that recipe, with its default gates.
-/// Accepts what parse_recipe_text accepts; the message says what is wrong.
+/// --precision RECIPE on run, dump, shrink, bench and compare: a built-in recipe, optionally with
+/// +key=value overrides (src/suite/recipe.hpp). Sets `precision` (LoadOptions::precision): every case
+/// runs in that recipe, with its default gates. Accepts what parse_recipe_text accepts; the message
+/// says what is wrong. `help` replaces the default help text (compare's differs).
 CLI::Validator recipe_validator();
-void add_precision_option(CLI::App& app, std::optional<std::string>& precision);
+CLI::Option* add_precision_option(CLI::App& app, std::optional<std::string>& precision, const std::string& help = "");
+/// A valid --precision as reports record it (`run.precision`): the recipe's full canonical form
+/// (recipe_spec), so "fp32+kv=fp16" and "fp32+k=fp16+v=fp16" are the same run for `merge`.
+std::string precision_record(const std::string& text);
 /// bench --tiles QxKV: two integers from 1 to kMaxInteger joined by 'x'.
 CLI::Validator tile_sizes();
 

@@ -68,7 +68,7 @@ nlohmann::json run_record(const RunCommandOptions& opt, const Candidate& cand) {
                         {"cases", nlohmann::json::array()}};
   // Command-line text may be any bytes; printable() keeps the report valid UTF-8 (JSON).
   for (const std::string& glob : opt.cases) run["cases"].push_back(printable(glob));
-  if (opt.precision) run["precision"] = *opt.precision;  // only when given: reports without it stay as they were
+  if (opt.precision) run["precision"] = precision_record(*opt.precision);  // only when given: reports without it stay as they were
   if (opt.candidate_cmd) {
     run["candidate_cmd"] = printable(*opt.candidate_cmd);
     run["layout"] = opt.layout;

@@ -352,8 +352,13 @@ bool check_dump_inputs(const Dump& d, const Inputs& generated, std::string* err)
     const bool scales_differ =
         dumped.*t.scale != generated.*t.scale || (t.head_scales && dumped.*t.head_scales != generated.*t.head_scales);
     if (d.info.value("input_scales", json::object()).contains(t.name) && scales_differ) {
+      // Per-head scales (kv_scale per_head) are lists: show them, not the unused per-tensor 1.
+      auto shown = [&](const Inputs& in) {
+        return t.head_scales && !(in.*t.head_scales).empty() ? fmt::format("[{}]", fmt::join(in.*t.head_scales, ", "))
+                                                             : fmt::format("{}", in.*t.scale);
+      };
       *err = fmt::format("{}: error: the dumped scale of '{}' is {}, the case generates {}\nnote: dump the case again",
-                         d.case_file, t.name, dumped.*t.scale, generated.*t.scale);
+                         d.case_file, t.name, shown(dumped), shown(generated));
       return false;
     }
   }

@@ -314,7 +314,11 @@ class Search {
       if (std::isfinite(x)) res += x * x;
     }
     const double se = std::sqrt(res / double(c.size()) / dd);
-    if (se > kMaxShiftError || std::abs(alpha - 1.0) > std::max(kShiftTolerance, 3.0 * se))
+    if (se > kMaxShiftError)
+      return fmt::format("the output's other deviations hide whether it shifts the way {} does (the shift's coefficient "
+                         "in the output's deviation is {:.2f} +- {:.2f}: too uncertain to tell on this case)",
+                         describe_recipe_change(parent, r), alpha, se);
+    if (std::abs(alpha - 1.0) > std::max(kShiftTolerance, 3.0 * se))
       return fmt::format("the output does not shift the way {} does (the shift's coefficient in the output's deviation is "
                          "{:.2f} +- {:.2f}, not 1)",
                          describe_recipe_change(parent, r), alpha, se);

@@ -9,7 +9,8 @@ namespace attn {
 
 double probs_rounding_unit(const Recipe& recipe, double* abs_floor) {
   const double u = unit_roundoff(recipe.probs);
-  if (abs_floor) *abs_floor = recipe.probs == DType::e4m3 ? 0x1p-10 : recipe.probs == DType::f16 ? 0x1p-25
+  if (abs_floor) *abs_floor = recipe.probs == DType::e4m3 ? 0x1p-10 : recipe.probs == DType::e5m2 ? 0x1p-17
+                                : recipe.probs == DType::f16 ? 0x1p-25
                                 : recipe.probs == DType::bf16 ? 0x1p-134 : 0x1p-150;
   return u > unit_roundoff(recipe.eager) ? u : 0.0;
 }

@@ -130,8 +130,9 @@ Recipe parse_recipe(JsonReader& rd, const json& merged) {
   std::string err;
   bool failed = false;
   const json* v = merged.contains("precision") ? &merged.at("precision") : nullptr;
-  auto bad = [&](const std::string& why, const std::string& note = "") {
-    rd.error(fmt::format("key 'precision': {}", why), note);
+  auto bad = [&](const std::string& why) {
+    rd.error(fmt::format("key 'precision': {}", why),
+             "a recipe is a preset with overrides; the keys and their values are in docs/precision.md");
     failed = true;
   };
   const std::string forms = "a preset may take +key=value overrides (\"fp32+kv=fp16+acc_pv=fp16\") or be an object "
@@ -168,7 +169,8 @@ Recipe parse_recipe(JsonReader& rd, const json& merged) {
   if (merged.contains("mask_value")) {
     const json& m = merged.at("mask_value");
     if (m.is_string() && m.get<std::string>() == "-inf") recipe.mask_value = -std::numeric_limits<float>::infinity();
-    else if (m.is_number() && m.get<double>() < 0) recipe.mask_value = static_cast<float>(m.get<double>());
+    else if (m.is_number() && m.get<double>() < 0 && std::isfinite(static_cast<float>(m.get<double>())))
+      recipe.mask_value = static_cast<float>(m.get<double>());  // past float32's range it would be -inf unasked
     else rd.error(fmt::format("key 'mask_value' must be a negative number or \"-inf\", got {}", m.dump()));
   }
   if (failed) return recipe;

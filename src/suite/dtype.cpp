@@ -102,15 +102,23 @@ float f16_to_float(std::uint16_t bits) {
 
 float round_f16(float x) { return f16_to_float(f16_bits(x)); }
 
-std::uint8_t e4m3_bits(float x) {
+namespace {
+
+// The fp8 code of x in a format with `mant` mantissa bits and exponent `bias`, saturating: NaN
+// becomes sign | 0x7F, +-Inf and anything rounding past the largest finite code `max_finite` that.
+std::uint8_t fp8_bits(float x, int mant, int bias, std::uint32_t max_finite) {
   const std::uint32_t u = std::bit_cast<std::uint32_t>(x);
   const std::uint8_t sign = static_cast<std::uint8_t>((u >> 24) & 0x80u);
   const std::uint32_t a = u & 0x7FFFFFFFu;
   if (a > 0x7F800000u) return sign | 0x7Fu;
-  if (a == 0x7F800000u) return sign | 0x7Eu;
-  // 0x7F would be the next code past 448 but is NaN in E4M3FN, so anything reaching it saturates.
-  return static_cast<std::uint8_t>(sign | std::min<std::uint32_t>(small_float_code(a, 3, 7), 0x7Eu));
+  if (a == 0x7F800000u) return static_cast<std::uint8_t>(sign | max_finite);
+  return static_cast<std::uint8_t>(sign | std::min<std::uint32_t>(small_float_code(a, mant, bias), max_finite));
 }
+
+}  // namespace
+
+// 0x7F would be the next code past 448 but is NaN in E4M3FN, so anything reaching it saturates.
+std::uint8_t e4m3_bits(float x) { return fp8_bits(x, 3, 7, 0x7Eu); }
 
 float e4m3_to_float(std::uint8_t bits) {
   const float sign = (bits & 0x80u) ? -1.0f : 1.0f;
@@ -122,15 +130,8 @@ float e4m3_to_float(std::uint8_t bits) {
 
 float round_e4m3(float x) { return e4m3_to_float(e4m3_bits(x)); }
 
-std::uint8_t e5m2_bits(float x) {
-  const std::uint32_t u = std::bit_cast<std::uint32_t>(x);
-  const std::uint8_t sign = static_cast<std::uint8_t>((u >> 24) & 0x80u);
-  const std::uint32_t a = u & 0x7FFFFFFFu;
-  if (a > 0x7F800000u) return sign | 0x7Fu;
-  if (a == 0x7F800000u) return sign | 0x7Bu;
-  // 0x7B is 57344; 0x7C is Inf in E5M2, which saturation never produces.
-  return static_cast<std::uint8_t>(sign | std::min<std::uint32_t>(small_float_code(a, 2, 15), 0x7Bu));
-}
+// 0x7B is 57344; 0x7C is Inf in E5M2, which saturation never produces.
+std::uint8_t e5m2_bits(float x) { return fp8_bits(x, 2, 15, 0x7Bu); }
 
 float e5m2_to_float(std::uint8_t bits) {
   const float sign = (bits & 0x80u) ? -1.0f : 1.0f;

@@ -40,6 +40,9 @@ void quantize_inputs(const Recipe& r, const Shape& s, Inputs& in, int threads) {
                       {&in.k, r.k, &in.k_scale, head_scaled(r.k) ? &in.k_head_scales : nullptr},
                       {&in.v, r.v, &in.v_scale, head_scaled(r.v) ? &in.v_head_scales : nullptr},
                       {&in.sinks, r.sinks, &in.sinks_scale, nullptr}};
+  // Inputs stored again per tensor (compare --precision): an earlier recipe's per-head scales no longer apply.
+  if (!head_scaled(r.k)) in.k_head_scales.clear();
+  if (!head_scaled(r.v)) in.v_head_scales.clear();
   // Each tensor is rounded (or quantised with its own scale) to its own input dtype.
   parallel_for(4, threads, [&](std::int64_t j) {
     const Job& job = jobs[j];

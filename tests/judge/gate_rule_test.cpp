@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "src/judge/gates.hpp"
+#include "tests/judge/gate_helpers.hpp"
 #include "src/judge/metrics.hpp"
 #include "src/suite/recipe.hpp"
 
@@ -14,12 +15,7 @@ using Catch::Matchers::WithinAbs;
 
 namespace {
 
-const GateResult& find(const std::vector<GateResult>& r, const std::string& name) {
-  for (const GateResult& g : r)
-    if (g.name == name) return g;
-  FAIL("no gate " << name);
-  return r.front();
-}
+const auto& find = test::find_gate;
 
 Metrics metrics(double max_abs, double pass_rate, double pearson, std::int64_t elements = 100000) {
   Metrics m;

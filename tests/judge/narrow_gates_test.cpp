@@ -6,6 +6,7 @@
 #include <string>
 
 #include "src/judge/gates.hpp"
+#include "tests/judge/gate_helpers.hpp"
 #include "src/judge/metrics.hpp"
 #include "src/suite/gate_spec.hpp"
 #include "src/suite/recipe.hpp"
@@ -16,12 +17,7 @@ using Catch::Matchers::WithinAbs;
 
 namespace {
 
-const GateResult& find(const std::vector<GateResult>& r, const std::string& name) {
-  for (const GateResult& g : r)
-    if (g.name == name) return g;
-  FAIL("no gate " << name);
-  return r.front();
-}
+const auto& find = test::find_gate;
 
 Metrics metrics(double max_abs, double pass_rate, double pearson) {
   Metrics m;

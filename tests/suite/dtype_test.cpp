@@ -290,4 +290,134 @@ TEST_CASE("dtype: round_to and round_all") {
   CHECK_THROWS_AS(round_all(DType::int8, empty), std::logic_error);
 }
 
+
+// OCP E5M2 (PyTorch float8_e5m2) from its definition, sharing no code with dtype.cpp: bias 15, 2 mantissa
+// bits, subnormals m * 2^-16, exponent field 31 is Inf (m = 0) or NaN (m != 0).
+double e5m2_by_definition(std::uint32_t code) {
+  const double sign = (code & 0x80u) ? -1.0 : 1.0;
+  const int e = static_cast<int>((code >> 2) & 0x1Fu), m = static_cast<int>(code & 0x3u);
+  if (e == 31) return m == 0 ? sign * std::numeric_limits<double>::infinity() : std::numeric_limits<double>::quiet_NaN();
+  if (e == 0) return sign * m * std::pow(2.0, -16);
+  return sign * std::pow(2.0, e - 15) * (1.0 + m / 4.0);
+}
+
+TEST_CASE("dtype: e5m2 decodes all 256 codes to the OCP E5M2 values") {
+  for (std::uint32_t c = 0; c < 256; ++c) {
+    INFO("e5m2 code " << c);
+    const float got = e5m2_to_float(static_cast<std::uint8_t>(c));
+    const double want = e5m2_by_definition(c);
+    if (std::isnan(want)) {
+      CHECK(std::isnan(got));
+      CHECK(std::signbit(got) == ((c & 0x80u) != 0));
+    } else {
+      CHECK(static_cast<double>(got) == want);
+      CHECK(std::signbit(got) == ((c & 0x80u) != 0));  // -0 for 0x80
+    }
+  }
+  CHECK(e5m2_to_float(0x7B) == 57344.0f);
+  CHECK(e5m2_to_float(0x01) == p2(-16));
+  CHECK(e5m2_to_float(0x03) == 3 * p2(-16));
+  CHECK(e5m2_to_float(0x04) == p2(-14));  // smallest normal
+  CHECK(e5m2_to_float(0x3C) == 1.0f);
+  CHECK(e5m2_to_float(0x7C) == kInf);
+  CHECK(e5m2_to_float(0xFC) == -kInf);
+  // The finite codes ascend, so nearest-code searches over [0, 0x7B] are valid.
+  for (std::uint32_t c = 0; c < 0x7B; ++c) CHECK(e5m2_to_float(static_cast<std::uint8_t>(c)) < e5m2_to_float(static_cast<std::uint8_t>(c + 1)));
+}
+
+TEST_CASE("dtype: e5m2 known bit patterns, saturation and NaN") {
+  CHECK(e5m2_bits(1.0f) == 0x3C);
+  CHECK(e5m2_bits(-2.0f) == 0xC0);
+  CHECK(e5m2_bits(1.25f) == 0x3D);
+  CHECK(e5m2_bits(1 + p2(-3)) == 0x3C);            // tie 0x3C | 0x3D -> even 0x3C
+  CHECK(e5m2_bits(1 + 3 * p2(-3)) == 0x3E);        // tie 0x3D | 0x3E -> even 0x3E
+  CHECK(e5m2_bits(std::nextafter(1 + p2(-3), 2.0f)) == 0x3D);
+  CHECK(e5m2_bits(0.1f) == 0x2E);                  // 1.6 * 2^-4 -> 1.5 * 2^-4
+  CHECK(e5m2_bits(57344.0f) == 0x7B);
+  CHECK(e5m2_bits(49152.0f) == 0x7A);
+  CHECK(e5m2_bits(53248.0f) == 0x7A);              // tie 49152 (0x7A, even) | 57344
+  CHECK(e5m2_bits(61440.0f) == 0x7B);              // where a plain cast would round to Inf: saturates
+  CHECK(e5m2_bits(65536.0f) == 0x7B);
+  CHECK(e5m2_bits(1e10f) == 0x7B);
+  CHECK(e5m2_bits(-1e10f) == 0xFB);
+  CHECK(e5m2_bits(std::numeric_limits<float>::max()) == 0x7B);
+  CHECK(e5m2_bits(kInf) == 0x7B);
+  CHECK(e5m2_bits(-kInf) == 0xFB);
+  CHECK(e5m2_bits(kNaN) == 0x7F);
+  CHECK(e5m2_bits(-kNaN) == 0xFF);
+  CHECK(e5m2_bits(from_bits(0x7F800001)) == 0x7F);  // signalling NaN stays NaN
+  CHECK(e5m2_bits(p2(-14)) == 0x04);               // smallest normal
+  CHECK(e5m2_bits(p2(-16)) == 0x01);               // smallest subnormal
+  CHECK(e5m2_bits(p2(-17)) == 0x00);               // tie 0 | 2^-16 -> 0
+  CHECK(e5m2_bits(-p2(-17)) == 0x80);
+  CHECK(e5m2_bits(std::nextafter(p2(-17), 1.0f)) == 0x01);
+  CHECK(e5m2_bits(1.5f * p2(-16)) == 0x02);        // tie 1 | 2 -> 2
+  CHECK(e5m2_bits(2.5f * p2(-16)) == 0x02);        // tie 2 | 3 -> 2
+  CHECK(e5m2_bits(3.5f * p2(-16)) == 0x04);        // tie rounds up into the normals
+  CHECK(e5m2_bits(from_bits(0x00000001)) == 0x00);
+  CHECK(e5m2_bits(0.0f) == 0x00);
+  CHECK(e5m2_bits(-0.0f) == 0x80);
+  CHECK(round_e5m2(1000.0f) == 1024.0f);
+  CHECK(round_to(DType::e5m2, 0.3f) == 0.3125f);   // 1.2 * 2^-2 -> 1.25 * 2^-2
+  CHECK(round_to(DType::e5m2, 1e6f) == 57344.0f);
+  CHECK(std::isnan(round_to(DType::e5m2, kNaN)));
+  CHECK(unit_roundoff(DType::e5m2) == 0.125);
+  CHECK(dtype_name(DType::e5m2) == "e5m2");
+  CHECK(dtype_from_name("e5m2") == DType::e5m2);
+}
+
+TEST_CASE("dtype: e5m2 codes survive decode then encode, and every tie goes to the even code") {
+  for (std::uint32_t c = 0; c < 256; ++c) {
+    INFO("e5m2 code " << c);
+    const std::uint32_t e = (c >> 2) & 0x1Fu, m = c & 0x3u, sign = c & 0x80u;
+    // Inf saturates to the largest finite code; NaN codes become the canonical NaN of their sign.
+    const std::uint32_t want = e != 31 ? c : m == 0 ? (sign | 0x7Bu) : (sign | 0x7Fu);
+    CHECK(e5m2_bits(e5m2_to_float(static_cast<std::uint8_t>(c))) == want);
+  }
+  for (std::uint32_t k = 0; k < 0x7B; ++k) {
+    const double lo = e5m2_by_definition(k), hi = e5m2_by_definition(k + 1);
+    const float mid = static_cast<float>((lo + hi) / 2);  // exact: a few bits
+    REQUIRE(static_cast<double>(mid) == (lo + hi) / 2);
+    const std::uint32_t even = (k & 1u) ? k + 1 : k;
+    INFO("codes " << k << " | " << k + 1);
+    CHECK(e5m2_bits(mid) == even);
+    CHECK(e5m2_bits(-mid) == (even | 0x80u));
+    CHECK(e5m2_bits(std::nextafter(mid, 0.0f)) == k);
+    CHECK(e5m2_bits(std::nextafter(mid, kInf)) == k + 1);
+  }
+}
+
+TEST_CASE("dtype: e5m2 random floats round to the nearest code found by brute force") {
+  XorShift rng;
+  auto dec = [](std::uint32_t c) { return static_cast<float>(e5m2_by_definition(c)); };
+  for (int i = 0; i < 20000; ++i) {
+    const float x = random_float(rng, -19, 17);  // below half the smallest subnormal to past 57344
+    // Nearest finite code: saturation at 57344 falls out of the search.
+    const std::uint32_t want = brute_nearest(x, 0x7B, dec) | (std::signbit(x) ? 0x80u : 0u);
+    INFO("x = " << x << " bits " << std::bit_cast<std::uint32_t>(x));
+    REQUIRE(e5m2_bits(x) == want);
+    REQUIRE(std::bit_cast<std::uint32_t>(round_e5m2(x)) == std::bit_cast<std::uint32_t>(dec(want)));
+  }
+}
+
+TEST_CASE("dtype: e5m2 per-tensor scale and tensor quantisation") {
+  CHECK(e5m2_scale(std::vector<float>{2 * 57344.0f, -1.0f}) == 2.0f);
+  CHECK(e5m2_scale(std::vector<float>{-57344.0f, kInf, kNaN}) == 1.0f);  // finite values only
+  CHECK(e5m2_scale(std::vector<float>(3, 0.0f)) == 1.0f);
+  CHECK(e5m2_scale({}) == 1.0f);
+
+  // Scale 2: x / 2 rounded to e5m2, times 2. 1.125 ties to 1, 1.375 ties to 1.5 (codes 0x3C|0x3D, 0x3D|0x3E).
+  std::vector<float> v = {2 * 57344.0f, -2.0f, 2.25f, 2.75f, 2.6f, -kInf, kNaN};
+  float scale = 0.0f;
+  quantize_all(DType::e5m2, v, &scale);
+  CHECK(scale == 2.0f);
+  CHECK(v[0] == 2 * 57344.0f);
+  CHECK(v[1] == -2.0f);
+  CHECK(v[2] == 2.0f);
+  CHECK(v[3] == 3.0f);
+  CHECK(v[4] == 2.5f);
+  CHECK(v[5] == -2 * 57344.0f);  // -Inf saturates to the largest code times the scale
+  CHECK(std::isnan(v[6]));
+}
+
 }  // namespace attn
