@@ -102,38 +102,75 @@ TEST_CASE("ggml-like candidate passes when the case declares the recipe it round
       check_passes_declared(c);
 }
 
-// Hidden: on the full-causal 8192-key cases the default min_pass_rate (fp16-mixed's tolerance,
-// atol 1e-3) and min_pearson of fp16-accumulated recipes fail the built-in tiled kernel itself
-// (calibrate, 400 seeds: 393 of 400 runs of gpt_oss_120b_decode_odd_layer, 193 of
-// decode_1_token_long_kv), and the candidate the same way, while it stays within 0.36 of
-// max_abs_vs_expected's bound (docs/calibration.md, "A ggml-like kernel"). Un-hide once the gates of
-// fp16-accumulated recipes are calibrated for long KV.
-TEST_CASE("ggml-like candidate passes its declared recipe on 8192 visible keys", "[.acc-pv-gates][ggml][cli]") {
+// On the full-causal 8192-key cases the fp16 accumulator's own error reaches fp16-mixed's tolerance:
+// the default min_pass_rate and min_pearson of a recipe with narrow internals follow the correct
+// tiled kernel's (src/judge/gates.cpp), so the candidate passes there too.
+TEST_CASE("ggml-like candidate passes its declared recipe on 8192 visible keys", "[ggml][cli]") {
   for (const GgmlCase& c : kCases)
     if (std::string(c.name) == "decode_1_token_long_kv" || std::string(c.name) == "gpt_oss_120b_decode_odd_layer")
       check_passes_declared(c);
 }
 
-// Hidden until the precision fingerprint lands (src/judge: hypotheses named precision:<recipe>).
-// Declared fp32, the candidate fails and its best hypothesis is exactly the recipe it rounds in.
-TEST_CASE("ggml-like candidate is fingerprinted as exactly the recipe it rounds in", "[.fingerprint][ggml][cli]") {
+namespace {
+
+// The diagnosis of the ggml:f16 candidate on a case declared fp32 (it fails).
+json fingerprinted(const GgmlCase& c, const std::string& mode, TempDir& dir) {
+  const std::string report = dir.file("r.json");
+  const auto r = run_ggml(c, mode, "fp32", "--diagnose --json " + report);
+  INFO(r.out);
+  CHECK(r.code == 1);
+  const json j = read_json(report);
+  REQUIRE(j["cases"].size() == 1);
+  return j["cases"][0];
+}
+
+}  // namespace
+
+// Declared fp32, the candidate fails and its best hypothesis is exactly the recipe it rounds in
+// where the data shows every part of it: the 128-key windows and phase2's short queries.
+TEST_CASE("ggml-like candidate is fingerprinted as exactly the recipe it rounds in", "[ggml][cli][fingerprint]") {
   TempDir dir("ggml_like_fingerprint");
-  const std::vector<std::pair<std::string, std::string>> expect = {
-      {"ggml:f16", "fp32+kv=fp16+acc_pv=fp16"},
-      {"ggml:f16-q", "fp32+q=fp16+kv=fp16+acc_pv=fp16"},  // Q rounded to K's type, sinks kept in fp32
-  };
-  for (const GgmlCase& c : kCases)
-    for (const auto& [mode, recipe] : expect) {
-      INFO(c.name << " " << mode);
-      const std::string report = dir.file("r.json");
-      const auto r = run_ggml(c, mode, "fp32", "--diagnose --json " + report);
-      INFO(r.out);
-      CHECK(r.code == 1);
-      const json j = read_json(report);
-      REQUIRE(j["cases"].size() == 1);
-      const json& d = j["cases"][0]["diagnosis"];
-      REQUIRE(d["hypotheses"].is_array());
-      REQUIRE(!d["hypotheses"].empty());
-      CHECK(d["hypotheses"][0]["name"] == "precision:" + canonical(recipe));
-    }
+  for (const GgmlCase& c : kCases) {
+    const std::string name = c.name;
+    if (name == "decode_1_token_long_kv" || name == "gpt_oss_120b_decode_odd_layer") continue;
+    INFO(name);
+    const json k = fingerprinted(c, "ggml:f16", dir);
+    const json& h = k["diagnosis"]["hypotheses"];
+    REQUIRE(!h.empty());
+    CHECK(h[0]["name"] == "precision:" + canonical("fp32+kv=fp16+acc_pv=fp16"));
+    CHECK(k["diagnosis"]["verdict"] == h[0]["name"]);
+    CHECK(k["fingerprint"]["matches"] == canonical("fp32+kv=fp16+acc_pv=fp16"));
+    CHECK_THAT(h[0]["evidence"].get<std::string>(), Contains("K and V stored as fp16, P·V accumulated in fp16"));
+  }
+}
+
+// On 8192 visible keys the fp16 accumulator's noise (NMSE ~5e-5) is hundreds of times the shift
+// fp16 K/V make, on 512 to 1024 output values: the fingerprint names the accumulator and says it
+// cannot tell the K/V format, rather than claiming either.
+TEST_CASE("ggml-like candidate on 8192 keys: the accumulator is named, the K/V format too uncertain to tell",
+          "[ggml][cli][fingerprint]") {
+  TempDir dir("ggml_like_fingerprint_long");
+  for (const GgmlCase& c : kCases) {
+    const std::string name = c.name;
+    if (name != "decode_1_token_long_kv" && name != "gpt_oss_120b_decode_odd_layer") continue;
+    INFO(name);
+    const json k = fingerprinted(c, "ggml:f16", dir);
+    CHECK(k["diagnosis"]["hypotheses"][0]["name"] == "precision:fp32+acc_pv=fp16");
+    bool uncertain = false;
+    for (const json& t : k["fingerprint"]["tried"])
+      if (t["recipe"] == canonical("fp32+kv=fp16+acc_pv=fp16"))
+        uncertain = t["evidence"].get<std::string>().find("too uncertain to tell") != std::string::npos;
+    CHECK(uncertain);
+  }
+}
+
+// Hidden: Q rounded to fp16 (ggml's per-row path converts Q to K's type) is not named yet: its shift
+// is buried under the accumulator's noise on every decode case (issue #18, left open).
+TEST_CASE("ggml-like candidate with Q in fp16 is fingerprinted with it", "[.fingerprint-q][ggml][cli]") {
+  TempDir dir("ggml_like_fingerprint_q");
+  for (const GgmlCase& c : kCases) {
+    INFO(c.name);
+    const json k = fingerprinted(c, "ggml:f16-q", dir);
+    CHECK(k["diagnosis"]["hypotheses"][0]["name"] == "precision:" + canonical("fp32+q=fp16+kv=fp16+acc_pv=fp16"));
+  }
 }
