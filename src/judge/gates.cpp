@@ -107,11 +107,16 @@ void relax_to_eager(const GateSpec& g, const GateContext& ctx, GateResult* r) {
 
 // A pass rate below 1 allows (1 - bound)·N elements outside the tolerance; on fewer than
 // 1 / (1 - bound) elements that would be none, i.e. a pass rate of 1 (the edge grid's fp8
-// cases of 48 elements failed so with one element out). At least one is allowed instead.
+// cases of 48 elements failed so with one element out). At least one is allowed instead (k with
+// narrow internals, below).
 void allow_one_element(const GateSpec& g, const GateContext& ctx, GateResult* r) {
   if (!(g.name == "min_pass_rate" && r->bound < 1.0 && ctx.vs_golden.elements > 0)) return;
   const double n = double(ctx.vs_golden.elements), exact = (1.0 - r->bound) * n;
-  const double allowed = std::ceil(exact - 1e-9);
+  double allowed = std::ceil(exact - 1e-9);
+  // With narrow internals another implementation's own accumulation order puts a few elements
+  // across the tolerance's edge where the tiled kernel put none (ggml:f16 on phase3
+  // decode_1_token_long_kv_window, seed 15: 2 of 512 against 0): k elements (the gate's factor).
+  if (ctx.narrow_internals) allowed = std::max(allowed, std::ceil(g.k));
   if (allowed > exact + 1e-9) {
     const std::string how = r->note.empty() ? "" : r->note + "; ";
     r->bound = 1.0 - allowed / n;
