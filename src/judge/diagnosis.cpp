@@ -37,35 +37,8 @@ constexpr OrderMixup kOrders[] = {
     {{'s', 'b', 'h', 'd'}, "[Sq][B][H][D] (tokens first)"},
 };
 
-// Sum of (a - b)² where matching non-finite values (the same NaN or infinity) count as equal.
 template <class A, class B>
-double sum_sq_diff(std::span<const A> a, std::span<const B> b) {
-  StableSum s;
-  for (std::size_t n = 0; n < a.size(); ++n) {
-    const double x = a[n], y = b[n];
-    if (std::isfinite(x) && std::isfinite(y)) {
-      s.add((x - y) * (x - y));
-    } else if (!((std::isnan(x) && std::isnan(y)) || x == y)) {
-      return std::numeric_limits<double>::infinity();
-    }
-  }
-  return s.value();
-}
-
-// The largest |a - b|, matching non-finite values counting as equal (as sum_sq_diff).
-template <class A, class B>
-double max_abs_diff(std::span<const A> a, std::span<const B> b) {
-  double m = 0;
-  for (std::size_t n = 0; n < a.size(); ++n) {
-    const double x = a[n], y = b[n];
-    if (std::isfinite(x) && std::isfinite(y)) {
-      m = std::max(m, std::abs(x - y));
-    } else if (!((std::isnan(x) && std::isnan(y)) || x == y)) {
-      return std::numeric_limits<double>::infinity();
-    }
-  }
-  return m;
-}
+double sum_sq_diff(std::span<const A> a, std::span<const B> b) { return diff_sq_and_max(a, b).first; }
 
 bool bit_identical(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
@@ -288,13 +261,13 @@ Scored score_prediction(const DiagnosisContext& ctx, const HypothesisPrediction&
                         std::span<const double> candidate, const std::string& vs_golden) {
   Scored s{.index = index, .score = 0.0, .d = std::numeric_limits<double>::infinity()};
   const std::span<const float> pred(h.values);
-  const double r = sum_sq_diff(candidate, pred) / ctx.reference_sq;
+  const auto [sq, worst] = diff_sq_and_max(candidate, pred);
+  const double r = sq / ctx.reference_sq;
   // d <= 1: no farther from the prediction than the prediction's own rounding (the tiled
   // kernel's) plus a correct kernel's explain.
   const double d_rms = std::sqrt(r / ctx.match_nmse);
   // Within a correct kernel's error on average is not enough: a bug that touches few rows
   // (a sink scaled instead of dropped, seen only where a row has few keys) hides in the RMS.
-  const double worst = max_abs_diff(candidate, pred);
   const double d_max = worst / ctx.envelope;
   s.d = std::max(d_rms, d_max);
   s.score = std::isfinite(s.d) ? 1.0 / (1.0 + s.d) : 0.0;

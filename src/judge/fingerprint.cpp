@@ -113,19 +113,6 @@ Slice make_slice(const PreparedCase& p, std::span<const double> candidate, const
   return sl;
 }
 
-// Sum of squares and max of |a - b| (infinite when one is not finite and they differ).
-template <class A, class B>
-std::pair<double, double> distance(std::span<const A> a, std::span<const B> b) {
-  StableSum sq;
-  double worst = 0;
-  for (std::size_t n = 0; n < a.size(); ++n) {
-    const double x = a[n], y = b[n];
-    if (std::isfinite(x) && std::isfinite(y)) sq.add((x - y) * (x - y)), worst = std::max(worst, std::abs(x - y));
-    else if (!((std::isnan(x) && std::isnan(y)) || x == y)) return {kInf, kInf};
-  }
-  return {sq.value(), worst};
-}
-
 // The recipe with fp32 at every point inside the kernel: its inputs' formats only.
 Recipe wide_internals(Recipe r) {
   r.scores = r.probs = r.acc_pv = r.acc_rowsum = r.output = DType::f32;
@@ -209,7 +196,7 @@ class Search {
     if (heads_.q0 > 0) scope_ += fmt::format(", the last {} of {} query tokens", s.tokens - heads_.q0, s.tokens);
     // The fp32 floor: the declared inputs through fp32 internals, against golden on the same inputs.
     const std::vector<float>& w = wide(p.spec.recipe);
-    const auto [sq, worst] = distance(std::span<const float>(w), std::span<const double>(slice_.golden));
+    const auto [sq, worst] = diff_sq_and_max(std::span<const float>(w), std::span<const double>(slice_.golden));
     floor_nmse_ = std::max(sq / slice_.reference_sq, 1e-300);
     floor_max_ = worst;
   }
@@ -383,8 +370,8 @@ class Search {
     const std::size_t hash = std::hash<std::string_view>()(
         std::string_view(reinterpret_cast<const char*>(t.data()), t.size() * sizeof(float)));
     hashes_[recipe_spec(r)] = hash;
-    const auto [own_sq, own_max] = distance(std::span<const float>(t), std::span<const float>(w));
-    const auto [sq, worst] = distance(c, std::span<const float>(t));
+    const auto [own_sq, own_max] = diff_sq_and_max(std::span<const float>(t), std::span<const float>(w));
+    const auto [sq, worst] = diff_sq_and_max(c, std::span<const float>(t));
     const double ref = slice_.reference_sq;
     m.noise_nmse = own_sq / ref;
     m.nmse = sq / ref;

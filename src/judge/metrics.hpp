@@ -1,12 +1,14 @@
 // Error metrics between a candidate and a reference (SPEC §5), in float64 with compensated sums.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "src/suite/gate_spec.hpp"
@@ -72,5 +74,24 @@ struct WorstElement {
 /// The n elements with the largest |c - r| (non-finite differences first), largest first.
 std::vector<WorstElement> worst_elements(std::span<const double> c, std::span<const double> r,
                                          const Index4& dims, std::size_t n);
+
+/// Sum of (a - b)² and max |a - b| over two outputs of one shape, matching non-finite values (the
+/// same NaN or infinity) counting as equal; both infinite where a non-finite value differs. How far
+/// a prediction is from a candidate (diagnosis, the precision fingerprint).
+template <class A, class B>
+std::pair<double, double> diff_sq_and_max(std::span<const A> a, std::span<const B> b) {
+  StableSum sq;
+  double worst = 0;
+  for (std::size_t n = 0; n < a.size(); ++n) {
+    const double x = a[n], y = b[n];
+    if (std::isfinite(x) && std::isfinite(y)) {
+      sq.add((x - y) * (x - y));
+      worst = std::max(worst, std::abs(x - y));
+    } else if (!((std::isnan(x) && std::isnan(y)) || x == y)) {
+      return {INFINITY, INFINITY};
+    }
+  }
+  return {sq.value(), worst};
+}
 
 }  // namespace attn
