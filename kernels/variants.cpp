@@ -10,12 +10,18 @@
 //   split_kv     flash-decoding: keys in chunks of kSplitKvChunk, per chunk (m, l, acc) in fp32 with
 //                P rounded to the recipe's probs dtype, chunks combined by the log-sum-exp rule
 //                O = Σ_c e^(m_c - M)·acc_c / (Σ_c e^(m_c - M)·l_c + e^(sink - M)), M = max(sink, m_c)
+//   per_key      ggml's CPU flash-attention order: per row the keys one at a time in ascending order,
+//                an online softmax whose running max starts at -inf (not at the sink), the sink
+//                joined at the end as one more score with no V row, O = acc / l
 // scores_lowp and split_kv read the inputs as stored values (int8 and fp8: dequantised floats),
 // compute dot products in fp32 with 8 partial sums, and give rows that see no key exactly 0 (SPEC §2).
 // A finite mask_value enters as the score of every masked key, as in the naive reference.
 // Under a recipe with narrow internals (scores, acc_pv, acc_rowsum), exp2 and tiles:* honour them
-// (they are the tiled kernel); eager, scores_lowp and split_kv run every recipe but keep their own
-// fp32 accumulators, as the computations they model do (split_kv rounds P to the recipe's probs).
+// (they are the tiled kernel), and so does per_key, with its own order of roundings: every key's
+// rescale and update of the P·V accumulator rounded to acc_pv, each computed in fp32 with no fma
+// (the precision fingerprint runs it to reproduce a kernel's accumulator noise error for error);
+// eager, scores_lowp and split_kv run every recipe but keep their own fp32 accumulators, as the
+// computations they model do (split_kv rounds P to the recipe's probs).
 #include "kernels/variants.hpp"
 
 #include <algorithm>
@@ -164,6 +170,50 @@ void split_kv(const Problem& p, const Inputs& in, const Recipe& recipe, const Ti
   finish_output(recipe, out);
 }
 
+void per_key(const Problem& p, const Inputs& in, const Recipe& recipe, const TileSizes&, std::span<float> out,
+             int threads) {
+  const std::int64_t D = p.shape.head_dim;
+  const float log2e = recipe.exp2 ? 1.4426950408889634f : 1.0f;
+  auto ex = [&](float x) { return recipe.exp2 ? std::exp2(x) : std::exp(x); };
+  auto ra = [&](float x) { return round_to(recipe.acc_pv, x); };
+  for_rows(p, threads, [&](std::int64_t b, std::int64_t h, std::int64_t i) {
+    thread_local std::vector<float> x, acc;
+    float* o = out_row(p, out, b, h, i);
+    const RowScores r = row_scores(p, in, b, h, i, recipe.mask_value, x);
+    if (r.first >= r.last) return std::fill(o, o + D, 0.0f);
+    acc.assign(std::size_t(D), 0.0f);
+    float m = -kInf, l = 0.0f;
+    for (std::int64_t j = r.first; j < r.last; ++j) {
+      const float s = round_to(recipe.scores, log2e * x[j - r.first]);
+      if (s == -kInf) continue;  // a -inf score adds nothing (and -inf - -inf is no number)
+      float alpha = 1.0f, e = 1.0f;
+      if (s > m) {
+        alpha = ex(m - s);
+        m = s;
+        for (float& a : acc) a = ra(a * alpha);
+      } else {
+        e = ex(s - m);
+      }
+      const float w = round_to(recipe.probs, e);
+      const float* v = v_row(p, in, b, j, h);
+      for (std::int64_t d = 0; d < D; ++d) acc[d] = ra(acc[d] + w * v[d]);  // no fma: -ffp-contract=off
+      l = round_to(recipe.acc_rowsum, l * alpha + e);
+    }
+    if (p.has_sinks) {
+      const float sink = log2e * in.sinks[h];
+      if (sink > m) {
+        const float alpha = ex(m - sink);
+        for (float& a : acc) a *= alpha;
+        l = l * alpha + 1.0f;
+      } else {
+        l += ex(sink - m);
+      }
+    }
+    for (std::int64_t d = 0; d < D; ++d) o[d] = l > 0.0f ? acc[d] / l : 0.0f;
+  });
+  finish_output(recipe, out);
+}
+
 VariantKernel tiled_with(TileSizes tiles) {
   return [tiles](const Problem& p, const Inputs& in, const Recipe& recipe, const TileSizes&, std::span<float> out,
                  int threads) { tiled_attention(p, in, {.recipe = recipe, .tiles = tiles, .threads = threads}, out); };
@@ -190,6 +240,8 @@ const std::vector<VariantInfo>& variants() {
       {"tiles:256x512", "the tiled kernel with 256 x 512 tiles", {}, "", tiled_with({256, 512})},
       {"split_kv", "flash-decoding: 64-key chunks, per-chunk (m, l, acc) in fp32, combined by log-sum-exp", {}, "",
        split_kv},
+      {"per_key", "ggml's CPU order: keys one at a time, the max from -inf, the sink last; the recipe's roundings after every key",
+       {}, "", per_key},
   };
   return table;
 }

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "kernels/tiled.hpp"
+#include "kernels/variants.hpp"
 #include "src/judge/diagnosis.hpp"
 #include "src/judge/metrics.hpp"
 #include "src/suite/inputs.hpp"
@@ -36,6 +37,15 @@ constexpr std::size_t kSpreadRows = 8;
 // A recipe whose own rounding leaves less of the output than this (NMSE) explains nothing: with sinks
 // of +30, P in e4m3 flushes every probability to 0.
 constexpr double kMaxOwnNoise = 0.01;
+// Rounding noise is chaotic: which way each update of a narrow accumulator rounds depends on every
+// bit before it. A candidate within this fraction of a recipe's own rounding noise of that recipe
+// run in the same order of operations makes the same roundings from the same values, which a kernel
+// that stores its inputs in other formats cannot: it is that recipe, inputs included, even where
+// the inputs' shift is too small to see under the noise (fp16 K/V on 8192 keys).
+constexpr double kReproduced = 8e-3;
+// The orders tried: the tiled kernel's, and ggml's one key at a time (the per_key variant), the
+// latter on the slice's last this many query tokens (a scalar loop).
+constexpr std::int64_t kOrderQueries = 8;
 
 // The case cut down to some KV-head groups: every head's output depends only on its own group.
 struct Slice {
@@ -99,10 +109,11 @@ std::vector<double> slice_output(const Shape& s, std::span<const double> x, cons
   return gather(x, s.batch, s.tokens, s.heads, s.head_dim, hs.heads, hs.q0);
 }
 
-Slice make_slice(const PreparedCase& p, std::span<const double> candidate, const HeadSubset& hs) {
-  const Shape& s = p.spec.problem.shape;
-  Slice sl{.problem = p.spec.problem, .inputs = slice_inputs(s, p.inputs, hs),
-           .golden = slice_output(s, p.golden, hs), .candidate = slice_output(s, candidate, hs)};
+Slice make_slice(const Problem& problem, const Inputs& inputs, std::span<const double> golden,
+                 std::span<const double> candidate, const HeadSubset& hs) {
+  const Shape& s = problem.shape;
+  Slice sl{.problem = problem, .inputs = slice_inputs(s, inputs, hs), .golden = slice_output(s, golden, hs),
+           .candidate = slice_output(s, candidate, hs)};
   sl.problem.shape.heads = std::int64_t(hs.heads.size());
   sl.problem.shape.kv_heads = std::int64_t(hs.groups.size());
   sl.problem.shape.tokens = s.tokens - hs.q0;
@@ -150,6 +161,8 @@ std::vector<Recipe> neighbours(const Recipe& r, const Problem& p) {
     add([&] { Recipe x = r; x.q = r.k; return x; }());
   if (r.k == r.v)
     for (DType t : narrower(r.k)) add([&] { Recipe x = r; x.k = x.v = t; return x; }());
+  if (r.q == r.k && r.k == r.v)  // Q, K and V stored alike (Q converted to the KV cache's type)
+    for (DType t : narrower(r.q)) add([&] { Recipe x = r; x.q = x.k = x.v = t; return x; }());
   for (DType t : narrower(r.k)) add([&] { Recipe x = r; x.k = t; return x; }());
   for (DType t : narrower(r.v)) add([&] { Recipe x = r; x.v = t; return x; }());
   if (p.has_sinks)
@@ -183,11 +196,17 @@ int internal_changes(const Recipe& a, const Recipe& b) {
          (a.exp2 != b.exp2);
 }
 
+// How many of the recipe's points differ between a and b.
+int recipe_changes(const Recipe& a, const Recipe& b) {
+  return (a.q != b.q) + (a.k != b.k) + (a.v != b.v) + (a.sinks != b.sinks) + (a.kv_scale != b.kv_scale) +
+         (a.mask_value != b.mask_value) + (a.output != b.output) + internal_changes(a, b);
+}
+
 class Search {
  public:
   Search(const PreparedCase& p, std::span<const double> candidate, int threads, const FingerprintOptions& opt)
       : p_(p), threads_(threads), opt_(opt), heads_(head_subset(p.spec.problem.shape, opt)) {
-    slice_ = make_slice(p, candidate, heads_);
+    slice_ = make_slice(p.spec.problem, p.inputs, p.golden, candidate, heads_);
     const Shape& s = p.spec.problem.shape;
     if (heads_.all) scope_ = "the whole case";
     else if (std::int64_t(heads_.groups.size()) == s.kv_heads) scope_ = "all heads";
@@ -209,12 +228,12 @@ class Search {
     const PrecisionMatch root = evaluate(current, current);
     if (root.score >= kExplainsScore) {
       f.declared_explains = true;
-      f.kernel_runs = runs_;
+      f.kernel_runs = runs_, f.per_key_runs = order_runs_;
       return f;
     }
     for (int round = 0; round < opt_.max_rounds; ++round) {
       for (const Recipe& n : neighbours(current, slice_.problem)) {
-        if (runs_ >= opt_.max_kernel_runs) break;
+        if (runs_ + 2 > opt_.max_kernel_runs) break;  // an evaluation takes up to two tiled runs
         const std::string spec = recipe_spec(n);
         if (spec == f.declared || tried_.count(spec) || internal_changes(p_.spec.recipe, n) > 1) continue;
         tried_.emplace(spec, evaluate(n, current));
@@ -225,21 +244,29 @@ class Search {
     }
     for (auto& [spec, m] : tried_) f.tried.push_back(std::move(m));
     order(f.tried);
-    f.kernel_runs = runs_;
+    f.kernel_runs = runs_, f.per_key_runs = order_runs_;
     return f;
   }
 
  private:
-  // Explaining recipes first, the least rounding (own noise plus distance) first among them; then by score.
-  static bool better(const PrecisionMatch& a, const PrecisionMatch& b) {
+  // Explaining recipes first; among them those reproduced error for error, the clearly closer (half
+  // the distance) or else the fewer changes first; then the least rounding (own noise plus distance);
+  // then by score.
+  bool better(const PrecisionMatch& a, const PrecisionMatch& b) const {
     const bool ea = a.score >= kExplainsScore, eb = b.score >= kExplainsScore;
     if (ea != eb) return ea;
+    if (ea && a.reproduced != b.reproduced) return a.reproduced;
+    if (ea && a.reproduced) {
+      if (std::max(a.nmse, b.nmse) > 2.0 * std::min(a.nmse, b.nmse)) return a.nmse < b.nmse;
+      const int ca = recipe_changes(p_.spec.recipe, a.recipe), cb = recipe_changes(p_.spec.recipe, b.recipe);
+      if (ca != cb) return ca < cb;
+    }
     if (ea && a.nmse + a.noise_nmse != b.nmse + b.noise_nmse) return a.nmse + a.noise_nmse < b.nmse + b.noise_nmse;
     if (a.score != b.score) return a.score > b.score;
     return a.name < b.name;
   }
-  static void order(std::vector<PrecisionMatch>& v) {
-    std::stable_sort(v.begin(), v.end(), better);
+  void order(std::vector<PrecisionMatch>& v) const {
+    std::stable_sort(v.begin(), v.end(), [this](const PrecisionMatch& a, const PrecisionMatch& b) { return better(a, b); });
     // Scores follow the order, so a ranking by score (diagnose's) keeps the least rounding first.
     std::vector<double> scores;
     for (const PrecisionMatch& m : v) scores.push_back(m.score);
@@ -361,6 +388,39 @@ class Search {
     return "";
   }
 
+  // The slice's last kOrderQueries query tokens, where the per_key order runs.
+  const Slice& order_slice() {
+    if (!order_built_) {
+      const Shape& s = slice_.problem.shape;
+      order_heads_ = head_subset(s, {.max_kv_heads = int(s.kv_heads), .max_queries = kOrderQueries});
+      order_ = make_slice(slice_.problem, slice_.inputs, slice_.golden, slice_.candidate, order_heads_);
+      order_built_ = true;
+    }
+    return order_;
+  }
+  std::vector<float> per_key(const Recipe& r) {
+    const Slice& o = order_slice();
+    ++order_runs_;
+    std::vector<float> out(o.golden.size());
+    find_variant("per_key")->run(o.problem, slice_inputs(slice_.problem.shape, inputs_for(r), order_heads_), r,
+                                 p_.spec.tiles, out, threads_);
+    return out;
+  }
+  struct OrderMatch {
+    double nmse = 0.0, noise_nmse = 0.0, max_abs = 0.0, own_max = 0.0;
+  };
+  // The candidate against r run in ggml's order of roundings, on the order slice: the distance and
+  // r's own rounding there (against the same order with fp32 internals).
+  OrderMatch per_key_match(const Recipe& r) {
+    const std::vector<float> t = per_key(r);
+    const std::string key = inputs_key(wide_internals(r));
+    auto it = order_wide_.find(key);
+    if (it == order_wide_.end()) it = order_wide_.emplace(key, per_key(wide_internals(r))).first;
+    const auto [own_sq, own_max] = diff_sq_and_max(std::span<const float>(t), std::span<const float>(it->second));
+    const auto [sq, worst] = diff_sq_and_max(std::span<const double>(order_.candidate), std::span<const float>(t));
+    return {sq / order_.reference_sq, own_sq / order_.reference_sq, worst, own_max};
+  }
+
   PrecisionMatch evaluate(const Recipe& r, const Recipe& parent) {
     PrecisionMatch m{.recipe = r, .name = "precision:" + recipe_spec(r),
                      .change = describe_recipe_change(p_.spec.recipe, r)};
@@ -370,17 +430,19 @@ class Search {
     const std::size_t hash = std::hash<std::string_view>()(
         std::string_view(reinterpret_cast<const char*>(t.data()), t.size() * sizeof(float)));
     hashes_[recipe_spec(r)] = hash;
-    const auto [own_sq, own_max] = diff_sq_and_max(std::span<const float>(t), std::span<const float>(w));
-    const auto [sq, worst] = diff_sq_and_max(c, std::span<const float>(t));
+    auto [own_sq, own_max] = diff_sq_and_max(std::span<const float>(t), std::span<const float>(w));
+    auto [sq, worst] = diff_sq_and_max(c, std::span<const float>(t));
     const double ref = slice_.reference_sq;
     m.noise_nmse = own_sq / ref;
     m.nmse = sq / ref;
-    m.max_abs = worst;
     const std::string what = m.change.empty() ? "the recipe" : m.change;
     const std::string declared = recipe_spec(p_.spec.recipe);
-    // The evidence each kind of change needs: a deterministic shift followed, rounding noise matched.
+    // The evidence each kind of change needs: a deterministic shift followed, rounding noise matched,
+    // or, where neither shows, the recipe's own rounding reproduced error for error in ggml's order.
     std::string why_not;
-    if (recipe_spec(r) != recipe_spec(parent) && hashes_.count(recipe_spec(parent)) && hashes_[recipe_spec(parent)] == hash)
+    const bool same_as_parent = recipe_spec(r) != recipe_spec(parent) && hashes_.count(recipe_spec(parent)) &&
+                                hashes_[recipe_spec(parent)] == hash;
+    if (same_as_parent)
       why_not = "its output is the parent recipe's on this case, bit for bit, so nothing here shows it";
     else if (!internal_changes(parent, r) && recipe_spec(r) != recipe_spec(parent))
       why_not = follows_shift(r, parent, c);
@@ -389,6 +451,20 @@ class Search {
                             "nothing",
                             m.noise_nmse);
     if (why_not.empty() && internal_changes(p_.spec.recipe, r)) why_not = noise_like(r, t, c);
+    std::string reproduced;
+    if (!same_as_parent && m.noise_nmse <= kMaxOwnNoise && (r.acc_pv != DType::f32 || r.acc_rowsum != DType::f32)) {
+      const OrderMatch o = per_key_match(r);
+      if (o.nmse <= kReproduced * o.noise_nmse) {
+        why_not.clear();
+        m.reproduced = true;
+        m.nmse = o.nmse, worst = o.max_abs, own_max = o.own_max;
+        const std::int64_t tokens = order_.problem.shape.tokens;
+        reproduced = fmt::format("error for error in ggml's order of roundings (keys one at a time: NMSE {:.1e} of the "
+                                 "output on the last {} query token{}, {:.2g}x this recipe's own rounding there)",
+                                 o.nmse, tokens, tokens == 1 ? "" : "s", o.nmse / o.noise_nmse);
+      }
+    }
+    m.max_abs = worst;
     // A kernel in this recipe differs from its prediction by its own rounding plus the prediction's.
     const double u = r.output == DType::int8 ? 1.0 / 254.0 : unit_roundoff(r.output);
     // Both the recipe's rounding and the fp32 error of any implementation (floor) may be up to
@@ -400,6 +476,8 @@ class Search {
     m.score = std::isfinite(m.d) && why_not.empty() ? 1.0 / (1.0 + m.d) : 0.0;
     if (!why_not.empty())
       m.evidence = fmt::format("not {}: {}; the case declares {}", what, why_not, declared);
+    else if (!reproduced.empty())
+      m.evidence = fmt::format("matches {} {}; the case declares {}", what, reproduced, declared);
     else if (sq == 0)
       m.evidence = fmt::format("matches {} bit for bit; the case declares {}", what, declared);
     else
@@ -417,11 +495,16 @@ class Search {
   Slice slice_;
   std::string scope_;
   double floor_nmse_ = 0.0, floor_max_ = 0.0;
-  int runs_ = 0;
+  int runs_ = 0;        // tiled runs, the budget's
+  int order_runs_ = 0;  // per_key runs (on a few query tokens)
   std::map<std::string, PrecisionMatch> tried_;
   std::map<std::string, std::vector<float>> wide_;
   std::map<std::string, Inputs> inputs_;
   std::map<std::string, std::size_t> hashes_;  // of each recipe's prediction: a change that changes nothing shows nothing
+  HeadSubset order_heads_;  // the order slice: slice_'s last kOrderQueries query tokens
+  Slice order_;
+  bool order_built_ = false;
+  std::map<std::string, std::vector<float>> order_wide_;  // per_key through fp32 internals, per inputs_key
 };
 
 }  // namespace
@@ -434,9 +517,12 @@ std::vector<const PrecisionMatch*> Fingerprint::explaining() const {
   std::vector<const PrecisionMatch*> out;
   const PrecisionMatch* best = match();
   if (!best) return out;
-  const double key = best->nmse + best->noise_nmse;
+  // A recipe reproduced error for error is told from every one that is not, and from one twice as far.
+  const double key = best->reproduced ? best->nmse : best->nmse + best->noise_nmse;
   for (const PrecisionMatch& m : tried)
-    if (m.score >= kExplainsScore && m.nmse + m.noise_nmse <= 2.0 * key) out.push_back(&m);
+    if (m.score >= kExplainsScore && m.reproduced == best->reproduced &&
+        (best->reproduced ? m.nmse : m.nmse + m.noise_nmse) <= 2.0 * key)
+      out.push_back(&m);
   return out;
 }
 
@@ -460,6 +546,7 @@ nlohmann::json fingerprint_to_json(const Fingerprint& f) {
           {"change", m ? m->change : ""},
           {"nmse", m ? nlohmann::json(m->nmse) : nlohmann::json()},
           {"kernel_runs", f.kernel_runs},
+          {"per_key_runs", f.per_key_runs},
           {"seconds", f.seconds},
           {"scope", f.scope},
           {"tried", tried}};

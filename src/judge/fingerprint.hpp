@@ -26,6 +26,7 @@ struct PrecisionMatch {
   double max_abs = 0.0;   // max |candidate - prediction|
   double d = 0.0;         // the distance in units of a correct kernel's error in this recipe (<= 1 explains)
   double score = 0.0;     // 1 / (1 + d), as every diagnosis hypothesis
+  bool reproduced = false;  // its rounding reproduced error for error in ggml's order (then nmse is that order's)
   std::string evidence;
 };
 
@@ -33,6 +34,7 @@ struct Fingerprint {
   std::string declared;               // recipe_spec of the case's recipe
   std::vector<PrecisionMatch> tried;  // best first: explaining recipes by the least rounding, then by score
   int kernel_runs = 0;                // tiled runs it took
+  int per_key_runs = 0;               // runs of the per_key variant (ggml's order) on a few query tokens
   double seconds = 0.0;               // its wall time
   std::string scope;  // what it ran on, in words ("the whole case", "KV heads 0 and 7 of 8 and their query heads, the last 256 of 2048 query tokens")
   bool declared_explains = false;     // the case's own recipe explains the output: nothing else was tried
@@ -55,7 +57,7 @@ Fingerprint precision_fingerprint(const PreparedCase& p, std::span<const double>
                                   const FingerprintOptions& opt = {});
 
 /// The report's "fingerprint" object: {"declared", "declared_explains", "matches" (recipe or null), "change", "nmse",
-/// "kernel_runs", "seconds", "scope", "tried": [{"recipe", "score", "nmse", "noise_nmse", "evidence"}]}.
+/// "kernel_runs", "per_key_runs", "seconds", "scope", "tried": [{"recipe", "score", "nmse", "noise_nmse", "evidence"}]}.
 nlohmann::json fingerprint_to_json(const Fingerprint& f);
 
 }  // namespace attn

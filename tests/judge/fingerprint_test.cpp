@@ -151,3 +151,55 @@ TEST_CASE("fingerprint: diagnosis ranks the recipe first and its verdict says it
   CHECK(m.front().name == "no_sinks");
   CHECK(none.is_null());
 }
+
+namespace {
+
+// The per_key variant (ggml's order of roundings) in recipe `r` on the case's inputs stored in r's formats.
+std::vector<double> per_key_in(const PreparedCase& p, const Recipe& r) {
+  Inputs in = p.inputs;
+  quantize_inputs(r, p.spec.problem.shape, in);
+  std::vector<float> out(p.golden.size());
+  find_variant("per_key")->run(p.spec.problem, in, r, p.spec.tiles, out, 2);
+  return {out.begin(), out.end()};
+}
+
+// How many points inside the kernel round narrower than fp32 (exp2 counted as one).
+int internal_changes_of(const Recipe& r) {
+  return (r.scores != DType::f32) + (r.probs != DType::f32) + (r.acc_pv != DType::f32) + (r.acc_rowsum != DType::f32) +
+         r.exp2;
+}
+
+}  // namespace
+
+// On 8192 keys an fp16 accumulator's noise hides the shift narrower inputs make; a kernel that
+// accumulates in ggml's order is told apart by its noise, reproduced error for error only under the
+// input formats it really read. Each candidate's own formats are named, and no other's.
+TEST_CASE("fingerprint: an fp16 accumulator in ggml's order is named with exactly its input formats", "[fingerprint]") {
+  PreparedCase p = prepare_case(load_case("phase3.json", "decode_1_token_long_kv", "fp32"), 2);
+  for (const char* text : {"fp32+acc_pv=fp16", "fp32+kv=fp16+acc_pv=fp16", "fp32+k=fp16+acc_pv=fp16",
+                           "fp32+inputs=bf16+acc_pv=fp16", "fp32+q=fp16+kv=fp16+acc_pv=fp16"}) {
+    const Recipe r = recipe(text);
+    INFO(text);
+    const Fingerprint f = precision_fingerprint(p, per_key_in(p, r), 2);
+    REQUIRE(f.match());
+    CHECK(f.match()->reproduced);
+    CHECK_THAT(f.match()->evidence, Contains("error for error in ggml's order"));
+    CHECK(f.per_key_runs > 0);
+    // Every recipe diagnosis lists reads Q, K and V as the candidate did (whether the sinks were
+    // rounded too changes nothing the data can show: inputs=bf16 is named as Q, K and V in bf16).
+    for (const PrecisionMatch* m : f.explaining()) {
+      INFO(m->name);
+      CHECK((m->recipe.q == r.q && m->recipe.k == r.k && m->recipe.v == r.v && m->recipe.acc_pv == r.acc_pv));
+      CHECK(internal_changes_of(m->recipe) == 1);
+    }
+  }
+  // The tiled kernel's own order is no ggml order: its fp16 accumulator is named by its noise, and
+  // no recipe is reproduced error for error.
+  std::vector<float> out(p.golden.size());
+  const Recipe acc = recipe("fp32+acc_pv=fp16");
+  tiled_attention(p.spec.problem, p.inputs, {.recipe = acc, .tiles = {64, 256}, .threads = 2}, out);
+  const Fingerprint f = precision_fingerprint(p, std::vector<double>(out.begin(), out.end()), 2);
+  REQUIRE(f.match());
+  CHECK(f.match()->name == "precision:fp32+acc_pv=fp16");
+  for (const PrecisionMatch& m : f.tried) CHECK(!m.reproduced);
+}

@@ -161,3 +161,41 @@ TEST_CASE("variants: results do not depend on the thread count", "[variants]") {
     CHECK(run_variant(v, p, in, "bf16-mixed", {16, 32}, 1) == run_variant(v, p, in, "bf16-mixed", {16, 32}, 3));
   }
 }
+
+// per_key (ggml's order) under an fp16 P·V accumulator, with answers known by construction: a row
+// that sees one key outputs that V row stored in fp16 (acc = fp16(0 + 1·v), l = 1); a row of two
+// keys with equal scores is fp16(fp16(v0) + v1) / 2 (the second key's weight is exp(0) = 1); and
+// over many keys the accumulator's rounding shows, where fp32 internals would not round at all.
+TEST_CASE("variants: per_key rounds the P·V accumulator after every key", "[variants][recipe_points]") {
+  const VariantInfo& pk = *find_variant("per_key");
+  const Recipe acc16 = *parse_recipe_text("fp32+acc_pv=fp16", nullptr);
+  SECTION("window 1: each row is its own V row in fp16") {
+    const Problem p = test::make_problem(1, 9, 9, 2, 1, 8, true, 1, false);
+    const Inputs in = test::lcg_inputs(p, 3);
+    std::vector<float> out(p.shape.q_elements());
+    pk.run(p, in, acc16, {}, out, 1);
+    for (std::int64_t i = 0; i < 9; ++i)
+      for (std::int64_t h = 0; h < 2; ++h)
+        for (std::int64_t d = 0; d < 8; ++d)
+          CHECK(out[bshd(0, i, h, d, 9, 2, 8)] == round_f16(in.v[bshd(0, i, 0, d, 9, 1, 8)]));
+  }
+  SECTION("two keys with equal scores") {
+    Problem p = test::make_problem(1, 1, 2, 1, 1, 4, false, 0, false);
+    Inputs in = test::lcg_inputs(p, 5);
+    std::copy(in.k.begin(), in.k.begin() + 4, in.k.begin() + 4);  // equal keys: equal scores
+    std::vector<float> out(4);
+    pk.run(p, in, acc16, {}, out, 1);
+    for (std::int64_t d = 0; d < 4; ++d) CHECK(out[d] == round_f16(round_f16(in.v[d]) + in.v[4 + d]) / 2.0f);
+  }
+  SECTION("many keys") {
+    const Problem p = test::make_problem(1, 4, 2000, 2, 1, 16, true, 0, true);
+    const Inputs in = test::lcg_inputs(p, 7);
+    std::vector<float> a(p.shape.q_elements()), b(p.shape.q_elements());
+    pk.run(p, in, acc16, {}, a, 2);
+    pk.run(p, in, *recipe_by_name("fp32"), {}, b, 2);
+    CHECK(a != b);
+    std::vector<double> gold(p.shape.q_elements());
+    golden_attention(p, in, gold);
+    CHECK(test::max_rel_to_peak({a.begin(), a.end()}, gold) < 0.05);
+  }
+}
