@@ -71,6 +71,8 @@ struct Inputs {
   // Per-head scales of K and V (recipe kv_scale per_head, fp8 only): one per KV head, whose
   // elements are code × scale[head]; empty otherwise (then k_scale, v_scale hold the scale).
   std::vector<float> k_head_scales, v_head_scales;
+  // The upstream gradient dO of a backward case (SPEC §10), [B][Sq][H][D]; empty otherwise.
+  std::vector<float> dout;
 };
 
 /// Flat index of element [b][s][h][d] in a tensor with `tokens` rows and `heads` heads of size D.
