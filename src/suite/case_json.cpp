@@ -39,6 +39,10 @@ json CaseSpec::to_json() const {
     case SinksSpec::Kind::random: j["sinks"] = dist(sinks.dist); break;
   }
   j["inputs"] = dist(inputs);
+  if (backward) {  // only then: a forward case's object stays what it was
+    j["backward"] = true;
+    j["grad_output"] = dist(grad_output);
+  }
   j["tolerance"] = {{"atol", tolerance.atol}, {"rtol", tolerance.rtol}, {"bands", tolerance.bands}};
   // Gates are written in full, and every default the case dropped is switched off explicitly, so
   // that loading this object gives the same gate list back.

@@ -18,7 +18,7 @@ const std::vector<std::string>& case_keys() {
   static const std::vector<std::string> keys = {
       "name",   "batch",     "tokens", "kv_tokens", "q_offset", "heads", "kv_heads",
       "head_dim", "causal",  "window", "sinks",     "scale",    "precision", "exp2",
-      "mask_value", "tiles", "seed",   "inputs",    "tolerance", "gates", "tags"};
+      "mask_value", "tiles", "seed",   "inputs",    "tolerance", "gates", "tags", "backward", "grad_output"};
   return keys;
 }
 
@@ -364,6 +364,11 @@ bool parse_case(const json& defaults, const json& raw, std::size_t position, con
   parse_tiles(rd, merged, &c.tiles);
   parse_seed(rd, merged, opt, &c.seed);
   if (const json* d = rd.object(merged, "inputs")) c.inputs = read_distribution(rd, *d, "inputs");
+  if (auto b = rd.boolean(merged, "backward")) c.backward = *b;
+  c.grad_output = c.inputs;
+  if (const json* d = rd.object(merged, "grad_output")) c.grad_output = read_distribution(rd, *d, "grad_output");
+  if (whole && !c.backward && merged.contains("grad_output"))
+    rd.error("key 'grad_output' is set but the case has no backward pass", "add \"backward\": true, or remove 'grad_output'");
   if (whole && rd.ok())  // src/suite/numeric_limits_check.hpp: ranges the recipe cannot compute are refused
     for (const NumericIssue& issue : check_numeric_limits(c)) rd.error(issue.message, issue.note);
   c.tolerance = parse_tolerance(rd, merged, c.recipe);

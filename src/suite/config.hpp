@@ -45,6 +45,10 @@ struct CaseSpec {
   Tolerance tolerance;
   std::vector<GateSpec> gates;
   std::vector<std::string> tags;
+  // SPEC §10: also compute and judge the LSE and the gradients of L = sum(O ∘ dO), dO drawn from
+  // grad_output (by default the inputs' distribution) and stored in grad_dtype(recipe).
+  bool backward = false;
+  Distribution grad_output;
 
   /// The case as a config object with every key explicit; loading it gives this case back.
   nlohmann::json to_json() const;

@@ -88,6 +88,11 @@ Inputs make_inputs(const CaseSpec& c, int threads) {
       break;
   }
   quantize_inputs(c.recipe, s, in, threads);
+  if (c.backward) {  // its own stream: the forward inputs are the same with and without it
+    in.dout.resize(s.q_elements());
+    fill_distribution(c.grad_output, c.seed, Stream::dout, Stream::dout_outliers, in.dout);
+    round_all(grad_dtype(c.recipe), in.dout);
+  }
   return in;
 }
 

@@ -61,6 +61,7 @@ void check_input_range(const CaseSpec& c, std::vector<NumericIssue>* out) {
                       fmt::format("{}; the kernels would see Inf and every output would be NaN", how)});
   };
   check("inputs", max_draw(c.inputs), kDrawBound);
+  if (c.backward) check("grad_output", max_draw(c.grad_output), kDrawBound);
   if (c.sinks.kind == SinksSpec::Kind::random) check("sinks", max_draw(c.sinks.dist), kDrawBound);
   double largest = 0;
   for (double v : c.sinks.values) largest = std::max(largest, std::abs(v));

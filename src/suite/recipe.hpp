@@ -50,6 +50,11 @@ struct Recipe {
   }
 };
 
+/// The format a backward case's upstream gradient dO is stored in (SPEC §10: the recipe's input
+/// dtype): Q's, or the eager dtype where Q is quantised with a scale (fp8, int8), since autograd
+/// hands a kernel dO in the dtype of the forward's output tensors, never in codes.
+inline DType grad_dtype(const Recipe& r) { return scaled_dtype(r.q) ? r.eager : r.q; }
+
 /// The built-in recipe of that name, or nullopt.
 std::optional<Recipe> recipe_by_name(std::string_view name);
 /// Names of every built-in recipe, in SPEC order.

@@ -23,7 +23,8 @@ inline constexpr std::uint64_t kGamma = 0x9E3779B97F4A7C15ull;
 
 /// Tags of the independent streams of one case.
 enum class Stream : std::uint64_t { q = 1, k = 2, v = 3, sinks = 4, q_outliers = 17, k_outliers = 18,
-                                    v_outliers = 19, sinks_outliers = 20 };
+                                    v_outliers = 19, sinks_outliers = 20, dout = 5,
+                                    dout_outliers = 21 };
 
 inline std::uint64_t stream_key(std::uint64_t seed, Stream s) {
   return splitmix_mix(splitmix_mix(seed) ^ (kGamma * (static_cast<std::uint64_t>(s) + 1)));

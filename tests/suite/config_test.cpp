@@ -201,3 +201,31 @@ TEST_CASE("config: tolerance presets", "[config]") {
   CHECK(fp32.suite.cases[0].tolerance.rtol == 1.3e-6);
   expect_error(one_case({{"tolerance", "loose"}}), "key 'tolerance' names no preset");
 }
+
+TEST_CASE("config: backward and grad_output (SPEC §10)", "[config][backward]") {
+  const Loaded off = load(one_case(json::object()));
+  REQUIRE(off.ok);
+  CHECK_FALSE(off.suite.cases[0].backward);
+  CHECK_FALSE(off.suite.cases[0].to_json().contains("backward"));  // a forward case's object is what it was
+  const Loaded on = load(one_case({{"backward", true}, {"inputs", {{"dist", "uniform"}, {"low", -1}, {"high", 1}}}}));
+  INFO(on.text());
+  REQUIRE(on.ok);
+  const CaseSpec& c = on.suite.cases[0];
+  CHECK(c.backward);
+  CHECK(c.grad_output.dist == "uniform");  // by default dO is drawn like the inputs
+  const Loaded own = load(one_case({{"backward", true}, {"grad_output", {{"dist", "normal"}, {"std", 0.5}}}}));
+  REQUIRE(own.ok);
+  CHECK(own.suite.cases[0].grad_output.std == 0.5);
+  const json resolved = own.suite.cases[0].to_json();
+  CHECK(resolved["backward"] == true);
+  const Loaded back = load({{"cases", {resolved}}});
+  REQUIRE(back.ok);
+  CHECK(back.suite.cases[0].to_json() == resolved);
+  CHECK(load({{"defaults", {{"backward", true}}}, {"cases", {{{"name", "c"}, {"tokens", 2}, {"heads", 1}, {"head_dim", 2}}}}})
+            .suite.cases.at(0)
+            .backward);
+  expect_error(one_case({{"backward", 1}}), "key 'backward' must be true or false");
+  expect_error(one_case({{"grad_output", {{"dist", "normal"}}}}), "key 'grad_output' is set but the case has no backward pass");
+  expect_error(one_case({{"backward", true}, {"grad_output", {{"sdt", 1}}}}), "did you mean 'grad_output.std'?");
+  expect_error(one_case({{"backward", true}, {"grad_output", {{"dist", "constant"}, {"value", 1e39}}}}), "grad_output");
+}

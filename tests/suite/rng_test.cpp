@@ -85,3 +85,31 @@ TEST_CASE("rng: integers draws every whole number of [low, high] and nothing els
   fill_distribution({.dist = "integers", .low = 3, .high = 3}, 0, Stream::q, Stream::q_outliers, out);
   for (float x : out) CHECK(x == 3.0f);
 }
+
+TEST_CASE("rng: a backward case draws dO from its own stream, rounded to the gradient's dtype", "[rng][backward]") {
+  auto load_one = [](const std::string& extra) {
+    const nlohmann::json doc = nlohmann::json::parse(R"({ "cases": [ { "name": "a", "tokens": 9, "heads": 2,
+        "head_dim": 8, "sinks": { "dist": "normal" } )" + extra + "} ] }");
+    Suite s;
+    Diagnostics d;
+    REQUIRE(parse_suite(doc, "t.json", {}, &s, &d));
+    return s.cases[0];
+  };
+  const Inputs fwd = make_inputs(load_one(""), 1);
+  const Inputs bwd = make_inputs(load_one(R"(, "backward": true)"), 1);
+  CHECK(fwd.dout.empty());
+  // The forward inputs are the same bits with and without the backward pass.
+  CHECK(bwd.q == fwd.q);
+  CHECK(bwd.k == fwd.k);
+  CHECK(bwd.v == fwd.v);
+  CHECK(bwd.sinks == fwd.sinks);
+  REQUIRE(bwd.dout.size() == fwd.q.size());
+  CHECK(bwd.dout != bwd.q);
+  for (float x : bwd.dout) CHECK(round_bf16(x) == x);  // bf16-mixed: dO in bf16
+  const Inputs other = make_inputs(load_one(R"(, "backward": true, "seed": 1)"), 1);
+  CHECK(other.dout != bwd.dout);
+  const Inputs fp8 = make_inputs(load_one(R"(, "backward": true, "precision": "fp8-e4m3")"), 1);
+  for (float x : fp8.dout) CHECK(round_bf16(x) == x);  // codes are no gradient: fp8's eager dtype, bf16
+  const Inputs big = make_inputs(load_one(R"(, "backward": true, "grad_output": { "dist": "constant", "value": 3 })"), 1);
+  for (float x : big.dout) CHECK(x == 3.0f);
+}
