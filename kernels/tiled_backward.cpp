@@ -81,6 +81,13 @@ ATTN_INLINE float ex(float x) {
   else return fast_exp(x);
 }
 
+// A gradient rounded to its format (as round_to, without its call and switch per element).
+ATTN_INLINE float round_grad(DType t, float x) {
+  if (t == DType::bf16) return std::isfinite(x) ? round_bf16_finite(x) : round_bf16(x);
+  if (t == DType::f16) return std::isfinite(x) ? round_f16_finite(x) : round_f16(x);
+  return x;
+}
+
 // Task (b, kv head g, KV tile t). Exp2: the forward's exp2 option.
 template <bool Exp2>
 ATTN_CLONES void run_kv_tile(const BwdJob& job, std::int64_t b, std::int64_t g, std::int64_t t) {
@@ -195,22 +202,45 @@ ATTN_CLONES void run_kv_tile(const BwdJob& job, std::int64_t b, std::int64_t g, 
       float* dk = &job.dk[bshd(b, key, g, 0, s.kv_tokens, s.kv_heads, D)];
       float* dv = &job.dv[bshd(b, key, g, 0, s.kv_tokens, s.kv_heads, D)];
       for (std::int64_t d = 0; d < D; ++d) {
-        dk[d] = round_to(job.grad, scale * dk_acc[(key - c0) * dpad + d]);
-        dv[d] = round_to(job.grad, dv_acc[(key - c0) * dpad + d]);
+        dk[d] = round_grad(job.grad, scale * dk_acc[(key - c0) * dpad + d]);
+        dv[d] = round_grad(job.grad, dv_acc[(key - c0) * dpad + d]);
       }
     }
   }
 }
 
-// A copy of a [B][S][H][D] tensor as [B][H][S][dpad], zero padded: the rows the blocked products read.
-std::vector<float> head_major(const Shape& s, const float* x, std::int64_t dpad, int threads) {
-  std::vector<float> y(s.batch * s.heads * s.tokens * dpad, 0.0f);
-  parallel_for(s.batch * s.heads, threads, [&](std::int64_t bh) {
-    const std::int64_t b = bh / s.heads, h = bh % s.heads;
-    for (std::int64_t i = 0; i < s.tokens; ++i)
-      std::copy_n(&x[bshd(b, i, h, 0, s.tokens, s.heads, s.head_dim)], s.head_dim, &y[(bh * s.tokens + i) * dpad]);
-  });
-  return y;
+// The rows of one (b, h) the tasks read: Q and dO as [S][dpad] (zero padded), D_i = do_i·o_i
+// (an fp32 fma chain over d) and the LSE in the exp's units.
+ATTN_CLONES void prepare_rows(const Shape& s, std::int64_t bh, const Inputs& in, const float* out, const float* lse,
+                              float log_unit, std::int64_t dpad, float* q, float* dout, float* delta, float* lse_units) {
+  const std::int64_t b = bh / s.heads, h = bh % s.heads, D = s.head_dim;
+  for (std::int64_t i = 0; i < s.tokens; ++i) {
+    const std::int64_t n = bshd(b, i, h, 0, s.tokens, s.heads, D), row = bh * s.tokens + i;
+    float acc = 0.0f;
+    for (std::int64_t d = 0; d < D; ++d) {
+      q[row * dpad + d] = in.q[n + d];
+      dout[row * dpad + d] = in.dout[n + d];
+      acc = std::fma(in.dout[n + d], out[n + d], acc);
+    }
+    delta[row] = acc;
+    lse_units[row] = lse[row] * log_unit;
+  }
+}
+
+// dQ of one (b, h) = rg(scale · sum over KV tiles ascending of each tile's buffer).
+ATTN_CLONES void finish_dq(const Shape& s, std::int64_t bh, const float* parts, std::int64_t kv_tiles,
+                           std::int64_t dpad, float scale, DType grad, float* dq) {
+  const std::int64_t b = bh / s.heads, h = bh % s.heads, D = s.head_dim;
+  const std::int64_t part = s.batch * s.heads * s.tokens * dpad;
+  for (std::int64_t i = 0; i < s.tokens; ++i) {
+    float* o = &dq[bshd(b, i, h, 0, s.tokens, s.heads, D)];
+    const float* x = &parts[(bh * s.tokens + i) * dpad];
+    for (std::int64_t d = 0; d < D; ++d) {
+      float sum = 0.0f;
+      for (std::int64_t t = 0; t < kv_tiles; ++t) sum += x[t * part + d];
+      o[d] = round_grad(grad, scale * sum);
+    }
+  }
 }
 
 }  // namespace
@@ -232,27 +262,16 @@ Gradients<float> tiled_backward(const Problem& p, const Inputs& in, std::span<co
   const Packed kv(s, in.k.data(), in.v.data(), opt.threads);
   const Packed vk(s, in.v.data(), in.k.data(), opt.threads);
   const std::int64_t dpad = kv.dpad;
-  const std::vector<float> q = head_major(s, in.q.data(), dpad, opt.threads);
-  const std::vector<float> dout = head_major(s, in.dout.data(), dpad, opt.threads);
   std::vector<Problem::KeyRange> keys(Sq);
   for (std::int64_t i = 0; i < Sq; ++i) keys[i] = p.visible_keys(i);
-
-  // D_i = do_i·o_i and the LSE in the exp's units, per [b][h][i].
-  std::vector<float> delta(lse_elements(s), 0.0f), lse_units(lse_elements(s));
+  std::vector<float> q(s.batch * s.heads * Sq * dpad, 0.0f), dout(q.size(), 0.0f);
+  std::vector<float> delta(lse_elements(s)), lse_units(lse_elements(s));
   parallel_for(s.batch * s.heads, opt.threads, [&](std::int64_t bh) {
-    const std::int64_t b = bh / s.heads, h = bh % s.heads;
-    for (std::int64_t i = 0; i < Sq; ++i) {
-      const float* o = &out[bshd(b, i, h, 0, Sq, s.heads, D)];
-      const float* d_o = &in.dout[bshd(b, i, h, 0, Sq, s.heads, D)];
-      float acc = 0.0f;
-      for (std::int64_t d = 0; d < D; ++d) acc = std::fma(d_o[d], o[d], acc);
-      delta[bh * Sq + i] = acc;
-      lse_units[bh * Sq + i] = lse[bh * Sq + i] * log_unit;
-    }
+    prepare_rows(s, bh, in, out.data(), lse.data(), log_unit, dpad, q.data(), dout.data(), delta.data(), lse_units.data());
   });
 
   Gradients<float> g;
-  g.dq.assign(s.q_elements(), 0.0f);
+  g.dq.resize(s.q_elements());  // every element written below
   g.dk.assign(s.kv_elements(), 0.0f);
   g.dv.assign(s.kv_elements(), 0.0f);
   const std::int64_t T = opt.tiles.kv, kv_tiles = (s.kv_tokens + T - 1) / T;
@@ -267,17 +286,8 @@ Gradients<float> tiled_backward(const Problem& p, const Inputs& in, std::span<co
     else run_kv_tile<false>(job, bg / s.kv_heads, bg % s.kv_heads, t);
   });
 
-  // dQ = rg(scale · sum over KV tiles ascending of each tile's buffer).
-  const float qscale = static_cast<float>(p.scale);
-  const std::int64_t part = s.batch * s.heads * Sq * dpad;
   parallel_for(s.batch * s.heads, opt.threads, [&](std::int64_t bh) {
-    const std::int64_t b = bh / s.heads, h = bh % s.heads;
-    for (std::int64_t i = 0; i < Sq; ++i)
-      for (std::int64_t d = 0; d < D; ++d) {
-        float sum = 0.0f;
-        for (std::int64_t t = 0; t < kv_tiles; ++t) sum += dq_parts[t * part + (bh * Sq + i) * dpad + d];
-        g.dq[bshd(b, i, h, d, Sq, s.heads, D)] = round_to(grad, qscale * sum);
-      }
+    finish_dq(s, bh, dq_parts.data(), kv_tiles, dpad, static_cast<float>(p.scale), grad, g.dq.data());
   });
 
   if (p.has_sinks) {
