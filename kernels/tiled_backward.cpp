@@ -30,8 +30,8 @@
 // Inside a task the keys go in chunks of kChunk and the rows in blocks of kRows through
 // blocks.hpp's products; keys outside a row's run enter with P = dS = 0, which changes no sum.
 //
-// Backward mutants would be this kernel with one Fault switched on, tested where its branch sits
-// (BwdJob::is); none is defined yet.
+// A backward mutant is this kernel with one bwd_* Fault switched on (kernels/fault.hpp), tested
+// where its branch sits: per row or per task, never per element.
 #include "kernels/backward.hpp"
 
 #include <algorithm>
@@ -159,7 +159,7 @@ ATTN_CLONES void run_kv_tile(const BwdJob& job, std::int64_t b, std::int64_t g, 
             if (first[rr] >= last[rr]) continue;
             rlo = std::min(rlo, r0 + rr), rhi = r0 + rr + 1;
             const std::int64_t row = job.row(b, h, i0 + r0 + rr);
-            const float lse = job.lse[row], delta = job.delta[row];
+            const float lse = job.lse[row], delta = job.is(Fault::bwd_no_delta) ? 0.0f : job.delta[row];
             const float* dot = &dots[rr * nc];
             const float* dp = &dpdots[rr * nc];
             float* prow = &pblock[rr * nc];
@@ -191,14 +191,16 @@ ATTN_CLONES void run_kv_tile(const BwdJob& job, std::int64_t b, std::int64_t g, 
         // time (the rows outside [rlo, rhi) have P = dS = 0 for every key of the chunk).
         const float* do_tile = &job.dout[job.row(b, h, i0) * dpad];
         const float* q_tile = &job.q[job.row(b, h, i0) * dpad];
-        for (std::int64_t kb = 0; kb < nc && rlo < rhi; kb += kRows) {
+        const bool to_dkv = !(job.is(Fault::bwd_dkv_one_head) && h != g * s.q_mult());
+        for (std::int64_t kb = 0; kb < nc && rlo < rhi && to_dkv; kb += kRows) {
           ptv_block<float, kRows, kDimBlock>(&probs[rlo * nc + kb], nc, do_tile, dpad, rlo, rhi, &dv_acc[kb * dpad]);
           ptv_block<float, kRows, kDimBlock>(&dscores[rlo * nc + kb], nc, q_tile, dpad, rlo, rhi, &dk_acc[kb * dpad]);
         }
       }
     }
     const float scale = static_cast<float>(job.p.scale);
-    for (std::int64_t key = k0; key < k1; ++key) {
+    const bool dropped = job.is(Fault::bwd_kv_tail_dropped) && j1 - j0 < T;
+    for (std::int64_t key = k0; key < k1 && !dropped; ++key) {
       float* dk = &job.dk[bshd(b, key, g, 0, s.kv_tokens, s.kv_heads, D)];
       float* dv = &job.dv[bshd(b, key, g, 0, s.kv_tokens, s.kv_heads, D)];
       for (std::int64_t d = 0; d < D; ++d) {
@@ -212,7 +214,8 @@ ATTN_CLONES void run_kv_tile(const BwdJob& job, std::int64_t b, std::int64_t g, 
 // The rows of one (b, h) the tasks read: Q and dO as [S][dpad] (zero padded), D_i = do_i·o_i
 // (an fp32 fma chain over d) and the LSE in the exp's units.
 ATTN_CLONES void prepare_rows(const Shape& s, std::int64_t bh, const Inputs& in, const float* out, const float* lse,
-                              float log_unit, std::int64_t dpad, float* q, float* dout, float* delta, float* lse_units) {
+                              float log_unit, std::int64_t dpad, bool lse_no_sink, float* q, float* dout, float* delta,
+                              float* lse_units) {
   const std::int64_t b = bh / s.heads, h = bh % s.heads, D = s.head_dim;
   for (std::int64_t i = 0; i < s.tokens; ++i) {
     const std::int64_t n = bshd(b, i, h, 0, s.tokens, s.heads, D), row = bh * s.tokens + i;
@@ -224,20 +227,27 @@ ATTN_CLONES void prepare_rows(const Shape& s, std::int64_t bh, const Inputs& in,
     }
     delta[row] = acc;
     lse_units[row] = lse[row] * log_unit;
+    if (lse_no_sink) {  // the bwd_lse_no_sink mutant: log(exp(lse) - exp(sink))
+      const double l = lse[row], sink = in.sinks[h];
+      lse_units[row] = static_cast<float>((l + std::log1p(-std::exp(sink - l))) * log_unit);
+    }
   }
 }
 
 // dQ of one (b, h) = rg(scale · sum over KV tiles ascending of each tile's buffer).
+// last_tile: the bwd_dq_last_tile mutant's KV tile for each query row (its query tile's last), else empty.
 ATTN_CLONES void finish_dq(const Shape& s, std::int64_t bh, const float* parts, std::int64_t kv_tiles,
-                           std::int64_t dpad, float scale, DType grad, float* dq) {
+                           std::int64_t dpad, float scale, DType grad, const std::vector<std::int64_t>& last_tile,
+                           float* dq) {
   const std::int64_t b = bh / s.heads, h = bh % s.heads, D = s.head_dim;
   const std::int64_t part = s.batch * s.heads * s.tokens * dpad;
   for (std::int64_t i = 0; i < s.tokens; ++i) {
     float* o = &dq[bshd(b, i, h, 0, s.tokens, s.heads, D)];
     const float* x = &parts[(bh * s.tokens + i) * dpad];
+    const std::int64_t t0 = last_tile.empty() ? 0 : last_tile[i], t1 = last_tile.empty() ? kv_tiles : t0 + 1;
     for (std::int64_t d = 0; d < D; ++d) {
       float sum = 0.0f;
-      for (std::int64_t t = 0; t < kv_tiles; ++t) sum += x[t * part + d];
+      for (std::int64_t t = t0; t < std::min(t1, kv_tiles); ++t) sum += x[t * part + d];
       o[d] = round_grad(grad, scale * sum);
     }
   }
@@ -262,12 +272,21 @@ Gradients<float> tiled_backward(const Problem& p, const Inputs& in, std::span<co
   const Packed kv(s, in.k.data(), in.v.data(), opt.threads);
   const Packed vk(s, in.v.data(), in.k.data(), opt.threads);
   const std::int64_t dpad = kv.dpad;
+  Problem view = p;  // the visibility the backward applies (the bwd_ mask mutants' own)
+  if (opt.fault == Fault::bwd_causal_ignored) view.causal = false;
   std::vector<Problem::KeyRange> keys(Sq);
-  for (std::int64_t i = 0; i < Sq; ++i) keys[i] = p.visible_keys(i);
+  for (std::int64_t i = 0; i < Sq; ++i) {
+    keys[i] = view.visible_keys(i);
+    if (opt.fault == Fault::bwd_window_off_by_one && p.window > 0 && !keys[i].empty()) {
+      keys[i].lo = std::max<std::int64_t>(0, keys[i].lo - 1);
+      if (!view.causal) keys[i].hi = std::min(s.kv_tokens, keys[i].hi + 1);
+    }
+  }
   std::vector<float> q(s.batch * s.heads * Sq * dpad, 0.0f), dout(q.size(), 0.0f);
   std::vector<float> delta(lse_elements(s)), lse_units(lse_elements(s));
   parallel_for(s.batch * s.heads, opt.threads, [&](std::int64_t bh) {
-    prepare_rows(s, bh, in, out.data(), lse.data(), log_unit, dpad, q.data(), dout.data(), delta.data(), lse_units.data());
+    prepare_rows(s, bh, in, out.data(), lse.data(), log_unit, dpad, p.has_sinks && opt.fault == Fault::bwd_lse_no_sink,
+                 q.data(), dout.data(), delta.data(), lse_units.data());
   });
 
   Gradients<float> g;
@@ -286,8 +305,18 @@ Gradients<float> tiled_backward(const Problem& p, const Inputs& in, std::span<co
     else run_kv_tile<false>(job, bg / s.kv_heads, bg % s.kv_heads, t);
   });
 
+  std::vector<std::int64_t> last_tile;  // bwd_dq_last_tile: the last KV tile each query tile runs against
+  if (opt.fault == Fault::bwd_dq_last_tile) {
+    last_tile.assign(Sq, kv_tiles);
+    for (std::int64_t i0 = 0; i0 < Sq; i0 += opt.tiles.q) {
+      Span u;
+      for (std::int64_t i = i0; i < std::min(Sq, i0 + opt.tiles.q); ++i) u.add(keys[i].lo, keys[i].hi);
+      for (std::int64_t i = i0; i < std::min(Sq, i0 + opt.tiles.q); ++i) last_tile[i] = u.empty() ? kv_tiles : (u.hi - 1) / T;
+    }
+  }
   parallel_for(s.batch * s.heads, opt.threads, [&](std::int64_t bh) {
-    finish_dq(s, bh, dq_parts.data(), kv_tiles, dpad, static_cast<float>(p.scale), grad, g.dq.data());
+    finish_dq(s, bh, dq_parts.data(), kv_tiles, dpad, opt.fault == Fault::bwd_dq_no_scale ? 1.0f : float(p.scale),
+              grad, last_tile, g.dq.data());
   });
 
   if (p.has_sinks) {
@@ -302,7 +331,7 @@ Gradients<float> tiled_backward(const Problem& p, const Inputs& in, std::span<co
           const float p_sink = r.exp2 ? ex<true>(sink - lse_units[n]) : ex<false>(sink - lse_units[n]);
           sum += double(p_sink) * double(delta[n]);
         }
-      g.dsinks[h] = static_cast<float>(-sum);
+      g.dsinks[h] = opt.fault == Fault::bwd_dsinks_zero ? 0.0f : static_cast<float>(-sum);
     }
   }
   return g;

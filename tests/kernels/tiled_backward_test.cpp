@@ -339,3 +339,42 @@ TEST_CASE("tiled backward: fp8 runs fp32 internals with bf16 gradients; a -1e6 m
   CHECK(masked.lse == f32.lse);
   CHECK(same_bits(masked.g, f32.g));
 }
+
+TEST_CASE("each backward fault changes the gradient it is about, and only the backward", "[backward]") {
+  // 20 keys in KV tiles of 8 (a partial tail of 4), window 5 straddling the tile edges, q_mult 2, sinks.
+  const Problem p = test::make_problem(1, 20, 20, 4, 2, 8, true, 5, true);
+  Inputs in = test::lcg_inputs(p, 41);
+  fill_dout(p, in, 42);
+  const Ref ref = reference(p, in);
+  const Recipe fp32 = recipe("fp32");
+  const TileSizes tiles{4, 8};
+  const Run good = run(p, in, fp32, tiles);
+  check_grads(good, ref, 1e-5);
+  struct Expect {
+    Fault fault;
+    const char* name;
+    bool dq, dk, dv, dsinks;  // the tensors the fault must change
+  };
+  for (const Expect& x : {Expect{Fault::bwd_dsinks_zero, "dsinks_zero", false, false, false, true},
+                          Expect{Fault::bwd_lse_no_sink, "lse_no_sink", true, true, true, true},
+                          Expect{Fault::bwd_dkv_one_head, "dkv_one_head", false, true, true, false},
+                          Expect{Fault::bwd_dq_no_scale, "dq_no_scale", true, false, false, false},
+                          Expect{Fault::bwd_no_delta, "no_delta", true, true, false, false},
+                          Expect{Fault::bwd_window_off_by_one, "window_off_by_one", true, true, true, false},
+                          Expect{Fault::bwd_causal_ignored, "causal_ignored", true, true, true, false},
+                          Expect{Fault::bwd_kv_tail_dropped, "kv_tail_dropped", false, true, true, false},
+                          Expect{Fault::bwd_dq_last_tile, "dq_last_tile", true, false, false, false}}) {
+    INFO("bwd_" << x.name);
+    const TiledOptions opt{.recipe = fp32, .tiles = tiles, .fault = x.fault};
+    std::vector<float> out(p.shape.q_elements()), lse(lse_elements(p.shape));
+    tiled_attention(p, in, opt, out, lse);
+    CHECK(out == good.out);  // a backward fault leaves the forward alone
+    CHECK(lse == good.lse);
+    const Gradients<float> g = tiled_backward(p, in, out, lse, opt);
+    auto changed = [](const std::vector<float>& got, const std::vector<double>& want) { return rel(got, want) > 1e-3; };
+    CHECK(changed(g.dq, ref.dq) == x.dq);
+    CHECK(changed(g.dk, ref.dk) == x.dk);
+    CHECK(changed(g.dv, ref.dv) == x.dv);
+    CHECK(changed(g.dsinks, ref.dsinks) == x.dsinks);
+  }
+}
