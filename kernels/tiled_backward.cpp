@@ -264,7 +264,7 @@ Gradients<float> tiled_backward(const Problem& p, const Inputs& in, std::span<co
                                 std::span<const float> lse, const TiledOptions& opt) {
   const Shape& s = p.shape;
   const Recipe& r = opt.recipe;
-  const std::int64_t D = s.head_dim, Sq = s.tokens;
+  const std::int64_t Sq = s.tokens;
   const float log_unit = r.exp2 ? kLog2e : 1.0f;
   const bool scaled = r.scaled_input();
   const DType grad = r.output == DType::bf16 || r.output == DType::f16 ? r.output : DType::f32;
