@@ -115,6 +115,27 @@ ATTN_INLINE void pv_block(const T* p, std::int64_t ldp, const VT* vrows, std::in
   }
 }
 
+/// acc[r · dpad + d] = fma(p[(j - j0) · ldp + r], v_j[d], acc[r · dpad + d]) for j ascending in
+/// [j0, j1): pv_block with p transposed, i.e. Pᵀ·V for R columns of a row-major P (the backward's
+/// dV += Pᵀ dO and dK += dSᵀ Q, R keys at a time over the query rows j).
+template <class T, int R, int C>
+ATTN_INLINE void ptv_block(const T* p, std::int64_t ldp, const T* vrows, std::int64_t dpad, std::int64_t j0,
+                           std::int64_t j1, T* acc) {
+  for (std::int64_t c0 = 0; c0 < dpad; c0 += C) {
+    T a[R][C];
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) a[r][c] = acc[r * dpad + c0 + c];
+    for (std::int64_t j = j0; j < j1; ++j) {
+      const T* v = vrows + j * dpad + c0;
+      const T* pj = p + (j - j0) * ldp;
+      for (int r = 0; r < R; ++r)
+        for (int c = 0; c < C; ++c) a[r][c] = std::fma(pj[r], v[c], a[r][c]);
+    }
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) acc[r * dpad + c0 + c] = a[r][c];
+  }
+}
+
 /// max of x[0, n) (n a multiple of 16); -inf for n = 0.
 template <class T>
 ATTN_INLINE T row_max(const T* x, std::int64_t n) {

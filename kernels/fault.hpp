@@ -22,6 +22,18 @@ enum class Fault {
   acc_bf16,              // the P·V accumulator is kept in bf16
   int8_saturation,       // the int32 QKᵀ is clipped to int8 range (int8 recipe only)
   finite_mask_leak,      // mask value -1e4 in bf16 instead of -inf, and no guard for rows with no key
+  // Backward faults (kernels/tiled_backward.cpp; the forward ignores them). Not in the mutant
+  // table yet: the judge has no backward case to run them on, and there a backward mutant would
+  // only survive every forward case.
+  bwd_dsinks_zero,       // dsinks left 0
+  bwd_lse_no_sink,       // P recomputed from an LSE without the sink term, log(exp(lse) - exp(sink))
+  bwd_dkv_one_head,      // dK and dV from the group's first query head only, not the sum over the group
+  bwd_dq_no_scale,       // dQ not multiplied by the softmax scale
+  bwd_no_delta,          // D forgotten: dS = P ∘ dP
+  bwd_window_off_by_one, // the backward's window admits W + 1 keys (the forward's does not)
+  bwd_causal_ignored,    // the backward ignores the causal mask (the forward does not)
+  bwd_kv_tail_dropped,   // the partial last KV tile's dK and dV are never written (left 0)
+  bwd_dq_last_tile,      // dQ of a query tile is only its last KV tile's part, not the sum over KV tiles
 };
 
 }  // namespace attn

@@ -19,6 +19,8 @@
 // while 127²·D < 2^24, i.e. D <= 1040). Inputs arrive rounded or dequantised (quantize_inputs,
 // per-head fp8 scales included), so Q, K and V need no rounding here.
 // exp is kernels/fast_math.hpp's; the summation orders are those of kernels/blocks.hpp.
+// Asked for it, the same pass also writes each row's LSE, m + log(l + exp(sink - m)) from the final
+// fp32 m and l (the backward's input, SPEC §10); that adds one branch per row and changes no output.
 //
 // The acc_pv format is a template parameter, so the fp32 loops carry no rounding at all; the other
 // points are rounded once per row and tile behind a branch.
@@ -34,6 +36,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numbers>
 #include <vector>
 
 #include "kernels/blocks.hpp"
@@ -56,6 +59,7 @@ struct TileJob {
   const Inputs& in;
   float qk_scale;  // multiplies the raw dot product: scale (·log2 e with exp2) (·q_scale·k_scale for int8)
   std::span<float> out;
+  std::span<float> lse;  // [B][H][Sq], or empty: the forward alone
   bool round_rescale;  // acc·alpha rounded to the acc_pv format (the recipe's; not the acc_bf16 mutant's)
 
   bool is(Fault f) const { return opt.fault == f; }
@@ -205,6 +209,14 @@ ATTN_CLONES void run_q_tile(const TileJob& job, std::int64_t b, std::int64_t h, 
     const bool empty = !st.seen[row] && !job.is(Fault::finite_mask_leak);  // a row with no key is exactly 0
     const float* racc = &st.acc[row * dpad];
     for (std::int64_t d = 0; d < D; ++d) o[d] = empty || denom == 0.0f ? 0.0f : racc[d] / denom;
+    if (!job.lse.empty()) {
+      // The log in float64 of the fp32 m and denominator, rounded once: the LSE is as exact as the
+      // statistics it comes from (std::log's last bit then hardly ever reaches the float).
+      float& lse = job.lse[(b * s.heads + h) * s.tokens + i0 + row];
+      if (empty) lse = sinks ? job.in.sinks[h] : -kInf;
+      else if (Exp2) lse = static_cast<float>((double(st.m[row]) + std::log2(double(denom))) * std::numbers::ln2);
+      else lse = static_cast<float>(double(st.m[row]) + std::log(double(denom)));
+    }
   }
 }
 
@@ -225,6 +237,11 @@ void finish_output(const Recipe& r, std::span<float> out) {
 }
 
 void tiled_attention(const Problem& p, const Inputs& in, const TiledOptions& opt, std::span<float> out) {
+  tiled_attention(p, in, opt, out, {});
+}
+
+void tiled_attention(const Problem& p, const Inputs& in, const TiledOptions& opt, std::span<float> out,
+                     std::span<float> lse) {
   const Shape& s = p.shape;
   const Recipe& r = opt.recipe;
   float scale = static_cast<float>(p.scale);
@@ -255,10 +272,13 @@ void tiled_attention(const Problem& p, const Inputs& in, const TiledOptions& opt
     for (std::int64_t b = 0; b < s.batch; ++b)
       std::fill(out.begin() + bshd(b, q_tiles * Tq, 0, 0, s.tokens, s.heads, s.head_dim),
                 out.begin() + bshd(b + 1, 0, 0, 0, s.tokens, s.heads, s.head_dim), 0.0f);
+  if (q_tiles * Tq < s.tokens && !lse.empty())  // and so does their LSE
+    for (std::int64_t bh = 0; bh < s.batch * s.heads; ++bh)
+      std::fill(lse.begin() + bh * s.tokens + q_tiles * Tq, lse.begin() + (bh + 1) * s.tokens, 0.0f);
   // The accumulator's format: the recipe's, else bf16 for the acc_bf16 mutant (which rounds after
   // every key's fma but not the rescale; mutant_unsupported keeps it to fp32 accumulators).
   const DType acc = r.acc_pv != DType::f32 ? r.acc_pv : opt.fault == Fault::acc_bf16 ? DType::bf16 : DType::f32;
-  const TileJob job{p, opt, q, kv, in, scale, out, r.acc_pv != DType::f32};
+  const TileJob job{p, opt, q, kv, in, scale, out, lse, r.acc_pv != DType::f32};
   parallel_for(s.batch * s.heads * q_tiles, opt.threads, [&](std::int64_t task) {
     const std::int64_t t = task % q_tiles, bh = task / q_tiles;
     const std::int64_t i0 = t * Tq, i1 = std::min(i0 + Tq, s.tokens);
