@@ -7,9 +7,10 @@
 //   dO      the upstream gradient as a tensor of dtype t: round(dout)
 //   dW_j    einsum backward (bmm): round(sum_d dO_d V_jd) (fp32, d ascending); the sink column of W
 //           was sliced off, so its dW is 0
-//   dS      softmax backward (softmax_backward_data, fp32 inside for bf16/fp16):
-//           Dsum = sum_j W_j dW_j (fp32, j ascending), dS_j = round(W_j (dW_j - Dsum)), sink column
-//           included (dS_sink = round(-W_sink Dsum))
+//   dS      softmax backward (_softmax_backward_data, last dim: ATen's
+//           _vec_host_softmax_backward_lastdim): its ops run in fp32 but it holds the row's sum in
+//           the tensor dtype, so Dsum = round(sum_j W_j dW_j) (fp32, j ascending), then
+//           dS_j = round(W_j (dW_j - Dsum)), the sink column included (dS_sink = round(-W_sink Dsum))
 //   dX      `QK *= scale` backward: round(dS · scale); `QK += mask` passes it through, so with a
 //           finite mask value the masked columns' gradient reaches Q and K as in PyTorch (their W is
 //           0 or nearly so); with -inf it is exactly 0 and they are left out
@@ -171,6 +172,7 @@ ATTN_CLONES void backward_task(const Problem& p, const Inputs& in, const Recipe&
       // softmax backward, then the scale's backward: dw becomes dX
       float dsum = 0.0f;
       for (std::int64_t j = 0; j < n; ++j) dsum += w[j] * dw[j];
+      dsum = round_to(ty, dsum);  // ATen keeps this sum as a scalar_t
       for (std::int64_t j = 0; j < n; ++j) dw[j] = w[j] * (dw[j] - dsum);
       round_span(ty, dw.data(), n);
       for (std::int64_t j = 0; j < n; ++j) dw[j] *= scale;
