@@ -114,6 +114,12 @@ ATTN_CLONES RowForward row_forward(const Problem& p, const Inputs& in, const Rec
   return f;
 }
 
+// y[0, n) = fma(a, x[0, n), y[0, n)). Its own function so that y is known not to alias x: then it
+// vectorises.
+ATTN_INLINE void axpy(float* __restrict y, float a, const float* __restrict x, std::int64_t n) {
+  for (std::int64_t d = 0; d < n; ++d) y[d] = std::fma(a, x[d], y[d]);
+}
+
 float empty_lse(const Problem& p, const Inputs& in, const Recipe& r, std::int64_t h) {
   return p.has_sinks ? round_to(r.eager, in.sinks[h]) : kNegInf;
 }
@@ -181,13 +187,9 @@ ATTN_CLONES void backward_task(const Problem& p, const Inputs& in, const Recipe&
       std::fill(dq.begin(), dq.end(), 0.0f);
       for (std::int64_t j = 0; j < n; ++j) {
         const float* k = &in.k[bshd(b, lo + j, g, 0, Sk, s.kv_heads, D)];
-        float* dkj = &dk_head[(lo + j) * D];
-        float* dvj = &dv_head[(lo + j) * D];
-        for (std::int64_t d = 0; d < D; ++d) {
-          dq[d] = std::fma(dw[j], k[d], dq[d]);
-          dkj[d] = std::fma(dw[j], q[d], dkj[d]);
-          dvj[d] = std::fma(w[j], dout[d], dvj[d]);
-        }
+        axpy(dq.data(), dw[j], k, D);
+        axpy(&dk_head[(lo + j) * D], dw[j], q, D);
+        axpy(&dv_head[(lo + j) * D], w[j], dout.data(), D);
       }
       round_span(ty, dq.data(), D);
       std::copy(dq.begin(), dq.end(), &gr.dq[qi]);
