@@ -22,6 +22,10 @@
 //           (fp32, b then i ascending)
 // Gradients stay in t (the recipe's output dtype applies to O only). A row with no visible key is 0
 // in the forward (where PyTorch would give NaN) and contributes no gradient.
+// This is PyTorch 2.x's CPU behaviour; ATen's sums run in other (vectorised, blocked) orders, which
+// moves a rounded result only on a near tie: tests/data/torch_backward_bf16.py's case comes out bit
+// for bit. PyTorch 1.13 differs in two places modelled neither here nor in naive.cpp: it rounds the
+// Python scale to bf16 before `QK *= scale`, and its small-matrix bmm accumulates in bf16.
 //
 // The LSE: eager sdpa computes none (PyTorch users take torch.logsumexp of the scores, which for bf16
 // would also round its result to bf16). Modelled here: lse_i = m + log Z of the rounded scores with

@@ -1,8 +1,9 @@
 // The backward references (kernels/golden_backward.cpp, kernels/naive_backward.cpp) against what is
 // known without them: a float64 backward written here as the full softmax Jacobian (not SPEC §10's
 // dS = P ∘ (dP - D) identity), central finite differences of L = sum(O ∘ dO) through a forward also
-// written here, log-sum-exp by hand, and answers known by construction. Shapes are in no shipped
-// suite: B 2, 3..5 queries, 4..7 keys, 4 heads on 1 or 2 KV heads, D 3..5.
+// written here, log-sum-exp by hand, answers known by construction, and PyTorch autograd's bits
+// (tests/data/torch_backward_bf16.py). golden's shapes are in no shipped suite: B 2, 3..5 queries,
+// 4..7 keys, 4 heads on 1 or 2 KV heads, D 3..5; naive adds rows across several 32-key blocks.
 #include <catch2/catch.hpp>
 
 #include <cmath>
