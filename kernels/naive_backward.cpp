@@ -37,6 +37,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 #include <vector>
 
 #include "kernels/backward.hpp"
@@ -225,6 +226,7 @@ void naive_lse(const Problem& p, const Inputs& in, const Recipe& recipe, std::sp
 
 Gradients<float> naive_backward(const Problem& p, const Inputs& in, const Recipe& recipe, int threads) {
   const Shape& s = p.shape;
+  if (std::int64_t(in.dout.size()) != s.q_elements()) throw std::logic_error("backward without dO (Inputs::dout)");
   Gradients<float> gr;
   gr.dq.resize(s.q_elements());
   gr.dk.resize(s.kv_elements());

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <iterator>
+#include <stdexcept>
 #include <limits>
 #include <string>
 #include <vector>
@@ -479,4 +480,11 @@ TEST_CASE("naive backward in bf16 is PyTorch eager autograd's, bit for bit", "[b
   CHECK(same(n.dk, kTorch_dk, std::size(kTorch_dk)) == 0);
   CHECK(same(n.dv, kTorch_dv, std::size(kTorch_dv)) == 0);
   CHECK(same(n.dsinks, kTorch_dsinks, std::size(kTorch_dsinks)) == 0);
+}
+
+TEST_CASE("backward references refuse inputs without dO", "[backward]") {
+  const Problem p = test::make_problem(1, 2, 2, 1, 1, 2, true, 0, false);
+  const Inputs in = test::lcg_inputs(p, 1);  // no dout
+  CHECK_THROWS_AS(golden_backward(p, in), std::logic_error);
+  CHECK_THROWS_AS(naive_backward(p, in, *recipe_by_name("fp32")), std::logic_error);
 }
