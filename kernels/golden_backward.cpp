@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 #include <vector>
 
 #include "kernels/backward.hpp"
@@ -153,6 +154,7 @@ void golden_lse(const Problem& p, const Inputs& in, std::span<double> lse, int t
 
 Gradients<double> golden_backward(const Problem& p, const Inputs& in, int threads) {
   const Shape& s = p.shape;
+  if (std::int64_t(in.dout.size()) != s.q_elements()) throw std::logic_error("backward without dO (Inputs::dout)");
   Gradients<double> gr;
   gr.dq.resize(s.q_elements());
   gr.dk.resize(s.kv_elements());

@@ -22,6 +22,10 @@
 //           (fp32, b then i ascending)
 // Gradients stay in t (the recipe's output dtype applies to O only). A row with no visible key is 0
 // in the forward (where PyTorch would give NaN) and contributes no gradient.
+// This is PyTorch 2.x's CPU behaviour; ATen's sums run in other (vectorised, blocked) orders, which
+// moves a rounded result only on a near tie: tests/data/torch_backward_bf16.py's case comes out bit
+// for bit. PyTorch 1.13 differs in two places modelled neither here nor in naive.cpp: it rounds the
+// Python scale to bf16 before `QK *= scale`, and its small-matrix bmm accumulates in bf16.
 //
 // The LSE: eager sdpa computes none (PyTorch users take torch.logsumexp of the scores, which for bf16
 // would also round its result to bf16). Modelled here: lse_i = m + log Z of the rounded scores with
@@ -33,6 +37,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 #include <vector>
 
 #include "kernels/backward.hpp"
@@ -221,6 +226,7 @@ void naive_lse(const Problem& p, const Inputs& in, const Recipe& recipe, std::sp
 
 Gradients<float> naive_backward(const Problem& p, const Inputs& in, const Recipe& recipe, int threads) {
   const Shape& s = p.shape;
+  if (std::int64_t(in.dout.size()) != s.q_elements()) throw std::logic_error("backward without dO (Inputs::dout)");
   Gradients<float> gr;
   gr.dq.resize(s.q_elements());
   gr.dk.resize(s.kv_elements());

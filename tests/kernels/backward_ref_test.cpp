@@ -1,13 +1,15 @@
 // The backward references (kernels/golden_backward.cpp, kernels/naive_backward.cpp) against what is
 // known without them: a float64 backward written here as the full softmax Jacobian (not SPEC §10's
 // dS = P ∘ (dP - D) identity), central finite differences of L = sum(O ∘ dO) through a forward also
-// written here, log-sum-exp by hand, and answers known by construction. Shapes are in no shipped
-// suite: B 2, 3..5 queries, 4..7 keys, 4 heads on 1 or 2 KV heads, D 3..5.
+// written here, log-sum-exp by hand, answers known by construction, and PyTorch autograd's bits
+// (tests/data/torch_backward_bf16.py). golden's shapes are in no shipped suite: B 2, 3..5 queries,
+// 4..7 keys, 4 heads on 1 or 2 KV heads, D 3..5; naive adds rows across several 32-key blocks.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <cstring>
 #include <iterator>
+#include <stdexcept>
 #include <limits>
 #include <string>
 #include <vector>
@@ -453,4 +455,36 @@ TEST_CASE("backward references give the same bits on 1 and 2 threads", "[backwar
   golden_lse(p, in, l1, 1);
   golden_lse(p, in, l2, 2);
   CHECK(l1 == l2);
+}
+
+namespace {
+#include "tests/data/torch_backward_bf16.inc"
+}  // namespace
+
+TEST_CASE("naive backward in bf16 is PyTorch eager autograd's, bit for bit", "[backward]") {
+  // tests/data/torch_backward_bf16.py ran gpt-oss's sdpa and .backward() in bfloat16 on these
+  // inputs (its header says why the shape gives the same bits in PyTorch 1.13 and 2.x). ATen sums
+  // in other orders than naive_backward, in fp32, which moves a bf16 result only on a near tie: the
+  // roundings modelled (per op, the softmax backward's row sum in bf16, per head before the GQA
+  // sum) are what make the bits agree.
+  const Problem p = test::make_problem(1, 16, 16, 2, 1, 16, true, 5, true);
+  const Inputs in = make_inputs(p, 5);
+  const Gradients<float> n = naive_backward(p, in, *recipe_by_name("bf16-mixed"));
+  auto same = [](const std::vector<float>& got, const float* want, std::size_t count) {
+    REQUIRE(got.size() == count);
+    std::size_t differ = 0;
+    for (std::size_t e = 0; e < count; ++e) differ += got[e] != want[e];
+    return differ;
+  };
+  CHECK(same(n.dq, kTorch_dq, std::size(kTorch_dq)) == 0);
+  CHECK(same(n.dk, kTorch_dk, std::size(kTorch_dk)) == 0);
+  CHECK(same(n.dv, kTorch_dv, std::size(kTorch_dv)) == 0);
+  CHECK(same(n.dsinks, kTorch_dsinks, std::size(kTorch_dsinks)) == 0);
+}
+
+TEST_CASE("backward references refuse inputs without dO", "[backward]") {
+  const Problem p = test::make_problem(1, 2, 2, 1, 1, 2, true, 0, false);
+  const Inputs in = test::lcg_inputs(p, 1);  // no dout
+  CHECK_THROWS_AS(golden_backward(p, in), std::logic_error);
+  CHECK_THROWS_AS(naive_backward(p, in, *recipe_by_name("fp32")), std::logic_error);
 }
