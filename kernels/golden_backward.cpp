@@ -23,6 +23,7 @@
 
 #include "kernels/backward.hpp"
 #include "kernels/fast_math.hpp"
+#include "kernels/transposed_kv.hpp"
 #include "src/base/parallel.hpp"
 
 namespace attn {
@@ -31,19 +32,7 @@ namespace {
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
-// K and V of one (batch, KV head) as float64, transposed: kt[d · Sk + j] = K[b][j][g][d].
-struct Transposed {
-  std::vector<double> kt, vt;
-  Transposed(const Shape& s, const Inputs& in, std::int64_t b, std::int64_t g, bool with_v)
-      : kt(s.head_dim * s.kv_tokens), vt(with_v ? s.head_dim * s.kv_tokens : 0) {
-    for (std::int64_t j = 0; j < s.kv_tokens; ++j)
-      for (std::int64_t d = 0; d < s.head_dim; ++d) {
-        const std::int64_t n = bshd(b, j, g, d, s.kv_tokens, s.kv_heads, s.head_dim);
-        kt[d * s.kv_tokens + j] = in.k[n];
-        if (with_v) vt[d * s.kv_tokens + j] = in.v[n];
-      }
-  }
-};
+using Transposed = TransposedKV<double>;
 
 // Row i of (b, h), whose visible keys are `keys` (not empty): s[j - lo] = scale · <q_i, k_j> (sum over
 // d ascending) for the visible keys; returns lse_i = m + log Z with the sink in Z.

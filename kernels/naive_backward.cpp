@@ -43,6 +43,7 @@
 #include "kernels/backward.hpp"
 #include "kernels/blocks.hpp"
 #include "kernels/fast_math.hpp"
+#include "kernels/transposed_kv.hpp"
 #include "src/base/parallel.hpp"
 
 namespace attn {
@@ -51,19 +52,7 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// K and V of one (batch, KV head) transposed: kt[d · Sk + j] = K[b][j][g][d].
-struct Transposed {
-  std::vector<float> kt, vt;
-  Transposed(const Shape& s, const Inputs& in, std::int64_t b, std::int64_t g, bool with_v)
-      : kt(s.head_dim * s.kv_tokens), vt(with_v ? s.head_dim * s.kv_tokens : 0) {
-    for (std::int64_t j = 0; j < s.kv_tokens; ++j)
-      for (std::int64_t d = 0; d < s.head_dim; ++d) {
-        const std::int64_t n = bshd(b, j, g, d, s.kv_tokens, s.kv_heads, s.head_dim);
-        kt[d * s.kv_tokens + j] = in.k[n];
-        if (with_v) vt[d * s.kv_tokens + j] = in.v[n];
-      }
-  }
-};
+using Transposed = TransposedKV<float>;
 
 // The forward of one row, as naive.cpp computes it.
 struct RowForward {

@@ -158,7 +158,17 @@ int run_dump(const DumpOptions& opt) {
     std::string err;
     tiled_candidate(load.threads).produce(p, &tiled, &err);
     const DumpRequest req{.dir = dirs[i], .format = *format, .suite = suite.name, .config = opt.config};
-    if (!write_dump(req, c, p.inputs, {.golden = p.golden, .naive = p.naive, .tiled = tiled}, &err)) {
+    DumpOutputs outputs{.golden = p.golden, .naive = p.naive, .tiled = tiled};
+    if (p.golden_tensors)
+      for (std::size_t t = 0; t < BackwardTensors::kNames.size(); ++t)
+        if (!p.golden_tensors->at(t).empty()) {
+          const Index4 d = tensor_dims(c.problem.shape, t);
+          std::vector<std::int64_t> shape(d.begin(), d.end());
+          if (t == 0) shape.pop_back();  // lse: [B][H][Sq]
+          if (t == 4) shape = {d[2]};    // dsinks: [H]
+          outputs.golden_tensors.push_back({BackwardTensors::kNames[t], shape, p.golden_tensors->at(t)});
+        }
+    if (!write_dump(req, c, p.inputs, outputs, &err)) {
       std::fprintf(stderr, "%s\n", err.c_str());
       if (i > 0) std::fprintf(stderr, "note: the %zu cases before '%s' were dumped completely\n", i, c.name.c_str());
       return kExitRuntime;
@@ -169,6 +179,9 @@ int run_dump(const DumpOptions& opt) {
                 printable(dirs[i]).c_str(), c.name.c_str(), c.recipe.name.c_str(), (long long)s.batch,
                 (long long)s.tokens, (long long)s.kv_tokens, (long long)s.heads, (long long)s.kv_heads,
                 (long long)s.head_dim, inputs_line(c, *format).c_str());
+    if (c.backward)
+      std::printf("  do.npy (float32) golden_lse.npy golden_dq.npy golden_dk.npy golden_dv.npy%s (float64)\n",
+                  c.problem.has_sinks ? " golden_dsinks.npy" : "");
   }
   if (!one_dir) {
     std::string bytes, why;

@@ -94,6 +94,11 @@ bool write_npy_outputs(const fs::path& dir, const CaseSpec& c, const DumpOutputs
     if (!ok) return false;
     (*files)[o.name] = {{"file", file}, {"shape", shape}, {"dtype", o.f64 ? "float64" : "float32"}};
   }
+  for (const DumpOutputs::Tensor& t : outputs.golden_tensors) {
+    const std::string name = "golden_" + t.name, file = name + ".npy";
+    if (!write_npy_f64((dir / file).string(), t.shape, t.values, err)) return false;
+    (*files)[name] = {{"file", file}, {"shape", t.shape}, {"dtype", "float64"}};
+  }
   return true;
 }
 
@@ -106,7 +111,9 @@ std::optional<DumpFormat> dump_format_from_name(std::string_view name) {
 }
 
 std::vector<std::string> dump_file_names() {
-  return {"q.npy", "k.npy", "v.npy", "sinks.npy", kInputsSafetensors, "golden.npy", "naive.npy", "tiled.npy", "case.json"};
+  return {"q.npy",          "k.npy",          "v.npy",          "sinks.npy",     kInputsSafetensors,
+          "do.npy",         "golden.npy",     "naive.npy",      "tiled.npy",     "golden_lse.npy",
+          "golden_dq.npy",  "golden_dk.npy",  "golden_dv.npy",  "golden_dsinks.npy", "case.json"};
 }
 
 std::string_view dump_format_name(DumpFormat f) { return f == DumpFormat::npy ? "npy" : "safetensors"; }
@@ -154,6 +161,12 @@ bool write_dump(const DumpRequest& req, const CaseSpec& c, const Inputs& in, con
                                                                  : fmt::format("{}", in.*t.scale));
     }
     if (!write_safetensors((dir / kInputsSafetensors).string(), st, err, meta)) return false;
+  }
+  if (c.backward) {  // SPEC §10: dO as float32 in both formats, exactly what golden uses
+    const Shape& s = c.problem.shape;
+    const std::vector<std::int64_t> shape = {s.batch, s.tokens, s.heads, s.head_dim};
+    if (!write_npy_f32((dir / "do.npy").string(), shape, in.dout, err)) return false;
+    files["do"] = {{"file", "do.npy"}, {"shape", shape}, {"dtype", "float32"}};
   }
   if (!write_npy_outputs(dir, c, outputs, &files, err)) return false;
 
@@ -328,6 +341,24 @@ bool read_dump_inputs(const Dump& d, Inputs* out, std::string* err) {
     if (scales.contains(t.name) && scales[t.name].is_number()) in.*t.scale = scales[t.name].get<float>();
     if (t.head_scales && scales.contains(t.name) && scales[t.name].is_array())
       in.*t.head_scales = scales[t.name].get<std::vector<float>>();
+  }
+  if (c.backward) {  // dO (SPEC §10): do.npy, float32, Q's shape
+    const Shape& s = c.problem.shape;
+    const std::vector<std::int64_t> shape = {s.batch, s.tokens, s.heads, s.head_dim};
+    if (!files.contains("do") || !files["do"].contains("file") || !files["do"]["file"].is_string()) {
+      *err = fmt::format("{}: error: the case has a backward pass but \"dump.files\" has no entry for 'do'", d.case_file);
+      return false;
+    }
+    const std::string path = (fs::path(d.dir) / files["do"]["file"].get<std::string>()).string();
+    Array a;
+    const auto accept_shape = [&](const std::vector<std::int64_t>& got, std::string* why) {
+      if (got == shape) return true;
+      *why = fmt::format("{}: error: 'do' has shape [{}], the case needs [{}]", path, fmt::join(got, ", "),
+                         fmt::join(shape, ", "));
+      return false;
+    };
+    if (!read_npy(path, &a, err, {.accept_shape = accept_shape})) return false;
+    in.dout.assign(a.values.begin(), a.values.end());
   }
   *out = std::move(in);
   return true;

@@ -40,6 +40,13 @@ struct DumpOutputs {
   std::span<const double> golden;  // golden.npy, float64
   std::span<const double> naive;   // naive.npy, float32
   std::span<const double> tiled;   // tiled.npy, float32
+  // A backward case's golden tensors (SPEC §10): golden_<name>.npy, float64, in order.
+  struct Tensor {
+    std::string name;
+    std::vector<std::int64_t> shape;
+    std::span<const double> values;
+  };
+  std::vector<Tensor> golden_tensors;
 };
 
 /// Writes the inputs, the given outputs and case.json into req.dir (created if missing). case.json

@@ -49,6 +49,10 @@ Candidate tiled_candidate(int threads) {
           .produce = [threads](PreparedCase& p, std::vector<double>* out, std::string*) {
             *out = widen(run_tiled(p.spec, p.inputs, threads));
             return true;
+          },
+          .produce_backward = [threads](PreparedCase& p, std::span<const double> out, BackwardTensors* t, std::string*) {
+            *t = tiled_tensors(p.spec, p.inputs, out, threads);
+            return true;
           }};
 }
 
@@ -56,6 +60,11 @@ Candidate mutant_candidate(const MutantInfo& m, int threads) {
   return {.kernel = "mutant:" + m.name, .is_expected = false,
           .produce = [&m, threads](PreparedCase& p, std::vector<double>* out, std::string*) {
             *out = widen(run_tiled(p.spec, p.inputs, threads, m.fault));
+            return true;
+          },
+          .produce_backward = [&m, threads](PreparedCase& p, std::span<const double> out, BackwardTensors* t,
+                                            std::string*) {
+            *t = tiled_tensors(p.spec, p.inputs, out, threads, m.fault);
             return true;
           },
           .unsupported = [&m](const CaseSpec& c) { return mutant_unsupported(m, c.recipe); }};
@@ -107,8 +116,17 @@ PreparedCase prepare_case(const CaseSpec& c, Inputs inputs, int threads) {
   double abs_floor = 0.0;
   if (const double u = probs_rounding_unit(c.recipe, &abs_floor); u > 0.0)
     p.probs_rounding = probs_rounding_bound(c.problem, p.inputs, u, abs_floor, threads);
+  if (c.backward) {
+    p.golden_tensors = golden_tensors(c, p.inputs, threads);
+    p.naive_tensors = naive_tensors(c, p.inputs, threads);
+  }
   p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return p;
+}
+
+const BackwardTensors& PreparedCase::tiled_tensors(int threads) {
+  if (!tiled_tensors_) tiled_tensors_ = attn::tiled_tensors(spec, inputs, tiled_output(threads), threads);
+  return *tiled_tensors_;
 }
 
 const Metrics& PreparedCase::tiled_vs_golden(int threads) {
@@ -133,6 +151,8 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
     r.peak_memory_bytes = peak_memory_bytes();
     return r;
   };
+  if (c.backward && !cand.produce_backward)  // compare and the Python module judge without asking first
+    return unsupported_result(c, cand, unsupported_reason(c, cand));
   std::vector<double> candidate;
   std::string err;
   const bool produced = cand.produce(p, &candidate, &err);
@@ -175,6 +195,24 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
       r.failures.push_back(fmt::format("gate {}: {}", g.name,
                                        g.value ? comparison_text(*g.value, find_gate_kind(g.name)->lower ? "<" : ">", g.bound)
                                                : g.note));
+  if (c.backward) {  // SPEC §10: the other tensors, each with its own gates
+    BackwardTensors t;
+    if (!cand.produce_backward(p, candidate, &t, &err) ||
+        !judge_tensors(c, t, *p.golden_tensors, *p.naive_tensors,
+                       cand.is_expected ? nullptr : &p.tiled_tensors(opt.threads), opt.threads, &r.tensors, &err)) {
+      r.verdict = Verdict::error;
+      r.error = err;
+      return finish();
+    }
+    for (const TensorResult& tr : r.tensors) {
+      if (const std::int64_t bad = tr.vs_golden.unexpected_nonfinite)
+        r.failures.push_back(fmt::format("{}: {} non-finite candidate values where golden is finite", tr.name, bad));
+      for (const GateResult& g : tr.gates)
+        if (!g.pass)
+          r.failures.push_back(fmt::format("{}: gate {}: {}", tr.name, g.name,
+                                           g.value ? comparison_text(*g.value, ">", g.bound) : g.note));
+    }
+  }
   r.verdict = r.failures.empty() ? Verdict::pass : Verdict::fail;
   if (r.verdict == Verdict::fail && opt.breakdown) {  // one pass over the error; failures only need the words
     LocalisationInput li{.spec = c, .candidate = candidate, .golden = p.golden, .naive = p.naive,
@@ -187,6 +225,9 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
 }
 
 std::string unsupported_reason(const CaseSpec& c, const Candidate& cand) {
+  if (c.backward && !cand.produce_backward)
+    return "a backward case (SPEC §10), and this candidate hands back no gradients: an external candidate's backward "
+           "output is not read yet";
   return cand.unsupported ? cand.unsupported(c) : std::string();
 }
 

@@ -14,6 +14,7 @@
 #include "src/judge/gates.hpp"
 #include "src/judge/localisation.hpp"
 #include "src/judge/metrics.hpp"
+#include "src/judge/tensors.hpp"
 #include "src/suite/config.hpp"
 
 namespace attn {
@@ -39,6 +40,9 @@ struct Candidate {
   std::string kernel = "tiled";  // as written in the report: "tiled", "mutant:<name>", "external"
   bool is_expected = true;       // true when the candidate is the correct tiled kernel itself
   std::function<bool(PreparedCase& p, std::vector<double>* out, std::string* err)> produce;
+  // A backward case's other tensors (SPEC §10), given the output produce() made; unset for a
+  // candidate that computes no backward pass (a backward case is then `unsupported` for it).
+  std::function<bool(PreparedCase& p, std::span<const double> out, BackwardTensors* t, std::string* err)> produce_backward;
   // Why the candidate cannot run a case ("" = it can); such a case is `unsupported`, never `fail`.
   std::function<std::string(const CaseSpec&)> unsupported;
   // Set by candidates that run a command: what the last produce() call ran (nullopt if it ran
@@ -76,6 +80,7 @@ struct CaseResult {
   Metrics vs_golden, vs_naive, naive_vs_golden;
   std::optional<Metrics> expected_vs_golden;  // the correct tiled kernel's own error
   std::vector<GateResult> gates;
+  std::vector<TensorResult> tensors;  // a backward case's lse, dq, dk, dv, dsinks (src/judge/tensors.hpp)
   std::vector<WorstElement> worst;
   std::vector<std::string> failures;  // one line per reason the case failed
   std::int64_t empty_rows = 0;         // query rows (per batch and head) with no visible key
@@ -117,6 +122,7 @@ struct PreparedCase {
   std::int64_t empty_rows = 0;
   double golden_max_abs_value = 0.0;
   double probs_rounding = 0.0;  // GateContext::probs_rounding (src/judge/gates.hpp)
+  std::optional<BackwardTensors> golden_tensors, naive_tensors;  // a backward case's (SPEC §10)
   double seconds = 0.0;  // time spent preparing
 
   Index4 dims() const {
@@ -127,10 +133,13 @@ struct PreparedCase {
   const Metrics& tiled_vs_golden(int threads);
   /// The correct tiled kernel's output (bshd), computed on first use: a yardstick of localise().
   const std::vector<double>& tiled_output(int threads);
+  /// The correct tiled kernel's backward tensors, computed on first use (a backward case only).
+  const BackwardTensors& tiled_tensors(int threads);
 
  private:
   std::optional<Metrics> tiled_metrics_;
   std::optional<std::vector<double>> tiled_output_;
+  std::optional<BackwardTensors> tiled_tensors_;
 };
 
 PreparedCase prepare_case(const CaseSpec& c, int threads);

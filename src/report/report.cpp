@@ -63,6 +63,16 @@ json metrics_to_json(const Metrics& m) {
   return j;
 }
 
+json gates_to_json(const std::vector<GateResult>& gates) {
+  json out = json::array();
+  for (const GateResult& g : gates) {
+    json gj = {{"name", g.name}, {"bound", g.bound}, {"value", opt(g.value)}, {"pass", g.pass}};
+    if (!g.note.empty()) gj["note"] = g.note;
+    out.push_back(gj);
+  }
+  return out;
+}
+
 json case_to_json(const CaseResult& r) {
   const CaseSpec& c = r.spec;
   const Shape& s = c.problem.shape;
@@ -77,6 +87,7 @@ json case_to_json(const CaseResult& r) {
             {"seed", c.seed},
             {"tags", c.tags},
             {"seconds", r.seconds}};
+  if (c.backward) j["features"]["backward"] = true;
   if (r.peak_memory_bytes) j["peak_memory_bytes"] = r.peak_memory_bytes;
   if (r.candidate_run) {
     j["candidate"] = {{"seconds", r.candidate_run->seconds}, {"output", r.candidate_run->output}};
@@ -110,13 +121,18 @@ json case_to_json(const CaseResult& r) {
     if (c.problem.has_sinks) j["input_scales"]["sinks"] = sc[3];
   }
   j["tolerance"] = {{"atol", c.tolerance.atol}, {"rtol", c.tolerance.rtol}};
-  json gates = json::array();
-  for (const GateResult& g : r.gates) {
-    json gj = {{"name", g.name}, {"bound", g.bound}, {"value", opt(g.value)}, {"pass", g.pass}};
-    if (!g.note.empty()) gj["note"] = g.note;
-    gates.push_back(gj);
+  j["gates"] = gates_to_json(r.gates);
+  if (!r.tensors.empty()) {  // a backward case (SPEC §10): {"lse": {"metrics": {...}, "gates": [...]}, "dq": ...}
+    json tensors = json::object();
+    for (const TensorResult& t : r.tensors) {
+      json m = {{"vs_golden", metrics_to_json(t.vs_golden)},
+                {"vs_naive", metrics_to_json(t.vs_naive)},
+                {"naive_vs_golden", metrics_to_json(t.naive_vs_golden)}};
+      if (t.expected_vs_golden) m["expected_vs_golden"] = metrics_to_json(*t.expected_vs_golden);
+      tensors[t.name] = {{"metrics", m}, {"gates", gates_to_json(t.gates)}};
+    }
+    j["tensors"] = tensors;
   }
-  j["gates"] = gates;
   j["failures"] = r.failures;
   json worst = json::array();
   for (const WorstElement& w : r.worst)

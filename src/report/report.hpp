@@ -39,6 +39,8 @@ struct RunReport {
 };
 
 nlohmann::json metrics_to_json(const Metrics& m);
+/// [{"name", "bound", "value", "pass", "note"}], as a case's "gates" and each backward tensor's.
+nlohmann::json gates_to_json(const std::vector<GateResult>& gates);
 nlohmann::json case_to_json(const CaseResult& r);
 /// The v1 report. Every writer but the table renders this JSON (src/report_html.hpp, ...), so a
 /// report `merge` joined from shards renders exactly as a report of one run.

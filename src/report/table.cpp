@@ -41,6 +41,7 @@ std::string features_label(const CaseSpec& c) {
   if (c.problem.has_sinks) f.push_back("sinks");
   if (c.problem.shape.q_mult() > 1) f.push_back(fmt::format("gqa{}", c.problem.shape.q_mult()));
   if (c.problem.shape.q_offset) f.push_back(fmt::format("off{}", c.problem.shape.q_offset));
+  if (c.backward) f.push_back("bwd");
   f.push_back(fmt::format("t{}x{}", c.tiles.q, c.tiles.kv));
   return fmt::format("{}", fmt::join(f, " "));
 }

@@ -37,7 +37,12 @@ std::uint64_t estimate_memory(const CaseSpec& c, int threads) {
   const std::uint64_t tile = std::uint64_t(std::min(c.tiles.kv, s.kv_tokens)) + 64;
   const std::uint64_t per_thread = 8 * 8 * kpad + 2 * 8 * tile * 4 +
                                    4 * std::uint64_t(std::min(c.tiles.q, s.tokens) + 8) * (dpad + 4) + (1u << 16);
-  return tensors + per_thread * std::uint64_t(std::max(threads, 1));
+  // A backward case: dO, and dQ, dK, dV of golden (double), naive, the candidate and the tiled
+  // kernel (float, held as double in the judge): about 40 bytes per element of Q, K and V; and the
+  // tiled backward's dQ of each KV tile, summed in tile order at the end (kernels/tiled_backward.cpp).
+  const std::uint64_t kv_tiles = (std::uint64_t(s.kv_tokens) + std::uint64_t(c.tiles.kv) - 1) / std::uint64_t(c.tiles.kv);
+  const std::uint64_t backward = c.backward ? 4 * q + 40 * (q + 2 * std::uint64_t(s.kv_elements())) + 4 * q * kv_tiles : 0;
+  return tensors + backward + per_thread * std::uint64_t(std::max(threads, 1));
 }
 
 }  // namespace attn

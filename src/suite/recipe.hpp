@@ -51,9 +51,8 @@ struct Recipe {
 };
 
 /// The format a backward case's upstream gradient dO is stored in (SPEC §10: the recipe's input
-/// dtype): Q's, or the eager dtype where Q is quantised with a scale (fp8, int8), since autograd
-/// hands a kernel dO in the dtype of the forward's output tensors, never in codes.
-inline DType grad_dtype(const Recipe& r) { return scaled_dtype(r.q) ? r.eager : r.q; }
+/// dtype): Q's. A backward case never has a scaled Q (case_parse refuses fp8 and int8 inputs).
+inline DType grad_dtype(const Recipe& r) { return r.q; }
 
 /// The built-in recipe of that name, or nullopt.
 std::optional<Recipe> recipe_by_name(std::string_view name);

@@ -80,6 +80,7 @@ nlohmann::ordered_json compact_case_json(const CaseSpec& c) {
       {"tiles", {"q", "kv"}},
       {"inputs", {"dist", "mean", "std", "low", "high", "value", "fraction", "magnitude"}},
       {"sinks", {"dist", "mean", "std", "low", "high", "value", "fraction", "magnitude"}},
+      {"grad_output", {"dist", "mean", "std", "low", "high", "value", "fraction", "magnitude"}},
       {"tolerance", {"atol", "rtol", "bands"}}};
   nlohmann::ordered_json out;
   for (const std::string& key : case_keys()) {

@@ -228,4 +228,8 @@ TEST_CASE("config: backward and grad_output (SPEC §10)", "[config][backward]") 
   expect_error(one_case({{"grad_output", {{"dist", "normal"}}}}), "key 'grad_output' is set but the case has no backward pass");
   expect_error(one_case({{"backward", true}, {"grad_output", {{"sdt", 1}}}}), "did you mean 'grad_output.std'?");
   expect_error(one_case({{"backward", true}, {"grad_output", {{"dist", "constant"}, {"value", 1e39}}}}), "grad_output");
+  for (const char* recipe : {"fp8-e4m3", "int8", "fp32+acc_pv=fp16", "bf16-mixed+probs=e4m3"})
+    expect_error(one_case({{"backward", true}, {"precision", recipe}}), "has no backward pass");
+  for (const char* recipe : {"fp32", "bf16-mixed", "fp16-mixed", "fp32+kv=bf16", "fp32+probs=bf16"})
+    CHECK(load(one_case({{"backward", true}, {"precision", recipe}})).ok);
 }

@@ -1,0 +1,62 @@
+// A backward case's tensors besides the output (SPEC §10): lse, dq, dk, dv and dsinks — their three
+// computations (golden, naive, the tiled kernel or a mutant of it), and how each is judged: its
+// metrics against golden and naive, and its gates.
+//   max_abs_vs_naive      FlashAttention's rule for gradients: max_abs(c, golden) <=
+//                         k · max_abs(naive, golden) + eps, eps one unit roundoff of the tensor's
+//                         format times its largest golden value
+//   max_abs_vs_expected   the same with k · max(the correct tiled kernel's error, naive's), for
+//                         mutants and external candidates
+//   per_element_vs_naive  dsinks only, PR #2706's rule: every head's |c - ref| <= k · max over heads
+//                         of |naive - ref| + 2 ulp(ref); the value is the worst use of that bound
+// k is gradient_k(recipe): FlashAttention's 3 for gradients, 8 in fp32, where recomputing P from
+// the LSE costs the FA2 backward up to 5x the eager fp32 error on dK and dV (docs/backward.md).
+#pragma once
+
+#include <array>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "kernels/fault.hpp"
+#include "src/judge/gates.hpp"
+#include "src/judge/metrics.hpp"
+#include "src/suite/config.hpp"
+
+namespace attn {
+
+inline double gradient_k(const Recipe& r) { return r.eager == DType::f32 ? 8.0 : 3.0; }
+
+/// The tensors of SPEC §10 after `out`, in report order, float64; an empty one was not produced.
+struct BackwardTensors {
+  std::vector<double> lse, dq, dk, dv, dsinks;
+  static constexpr std::array<const char*, 5> kNames = {"lse", "dq", "dk", "dv", "dsinks"};
+  std::vector<double>& at(std::size_t i) { return *std::array{&lse, &dq, &dk, &dv, &dsinks}[i]; }
+  const std::vector<double>& at(std::size_t i) const { return const_cast<BackwardTensors*>(this)->at(i); }
+};
+
+/// Tensor i's dims as metrics index them: lse {B, H, Sq, 1}, dq {B, Sq, H, D}, dk and dv
+/// {B, Sk, Hkv, D}, dsinks {1, 1, H, 1}.
+Index4 tensor_dims(const Shape& s, std::size_t i);
+
+BackwardTensors golden_tensors(const CaseSpec& c, const Inputs& in, int threads);
+BackwardTensors naive_tensors(const CaseSpec& c, const Inputs& in, int threads);
+/// The tiled kernel's LSE and backward from its forward output `out` (bshd), with one fault or none.
+BackwardTensors tiled_tensors(const CaseSpec& c, const Inputs& in, std::span<const double> out, int threads,
+                              Fault fault = Fault::none);
+
+struct TensorResult {
+  std::string name;
+  Metrics vs_golden, vs_naive, naive_vs_golden;
+  std::optional<Metrics> expected_vs_golden;
+  std::vector<GateResult> gates;
+};
+
+/// Judges every tensor the candidate produced (an lse left empty is not judged: it is optional for
+/// an external candidate). `expected` is the correct tiled kernel's tensors, null when the candidate
+/// is that kernel. Fails with a message when a tensor has the wrong size.
+bool judge_tensors(const CaseSpec& c, const BackwardTensors& candidate, const BackwardTensors& golden,
+                   const BackwardTensors& naive, const BackwardTensors* expected, int threads,
+                   std::vector<TensorResult>* out, std::string* err);
+
+}  // namespace attn
