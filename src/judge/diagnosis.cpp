@@ -454,7 +454,8 @@ CaseResult run_case_diagnosed(const CaseSpec& c, const Candidate& cand, const Ru
   RunOptions keeping = opt;
   keeping.keep_candidate = &kept;
   CaseResult r = judge(p, cand, keeping);
-  if (r.verdict == Verdict::fail && kept.size() == p.golden.size()) {
+  // Diagnosis explains the output; a failure of the gradients alone is not diagnosed (docs/backward.md).
+  if (r.verdict == Verdict::fail && r.output_failed && kept.size() == p.golden.size()) {
     const auto start = std::chrono::steady_clock::now();
     r.diagnosis = diagnose_case(p, kept, declared, opt.threads, &r.fingerprint);
     r.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -81,7 +81,7 @@ Candidate output_candidate(const std::vector<double>& values) {
 CaseResult judge_output(PreparedCase& p, const std::vector<double>& values, Layout declared, int threads,
                         bool diagnose) {
   CaseResult r = judge(p, output_candidate(values), {.threads = threads});
-  if (r.verdict == Verdict::fail && diagnose) r.diagnosis = diagnose_case(p, values, declared, threads, &r.fingerprint);
+  if (r.verdict == Verdict::fail && r.output_failed && diagnose) r.diagnosis = diagnose_case(p, values, declared, threads, &r.fingerprint);
   return r;
 }
 
@@ -195,6 +195,7 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
       r.failures.push_back(fmt::format("gate {}: {}", g.name,
                                        g.value ? comparison_text(*g.value, find_gate_kind(g.name)->lower ? "<" : ">", g.bound)
                                                : g.note));
+  r.output_failed = !r.failures.empty();
   if (c.backward) {  // SPEC §10: the other tensors, each with its own gates
     BackwardTensors t;
     if (!cand.produce_backward(p, candidate, &t, &err) ||

@@ -83,6 +83,7 @@ struct CaseResult {
   std::vector<TensorResult> tensors;  // a backward case's lse, dq, dk, dv, dsinks (src/judge/tensors.hpp)
   std::vector<WorstElement> worst;
   std::vector<std::string> failures;  // one line per reason the case failed
+  bool output_failed = false;         // some of them are the output's own (not only a backward tensor's)
   std::int64_t empty_rows = 0;         // query rows (per batch and head) with no visible key
   double golden_max_abs_value = 0.0;
   double seconds = 0.0;

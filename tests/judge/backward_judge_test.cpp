@@ -9,6 +9,7 @@
 #include <string>
 
 #include "kernels/backward.hpp"
+#include "src/judge/diagnosis.hpp"
 #include "src/judge/runner.hpp"
 #include "src/report/report.hpp"
 #include "src/suite/config.hpp"
@@ -103,4 +104,22 @@ TEST_CASE("backward: a candidate that hands back no gradients is unsupported, no
   CHECK_THAT(unsupported_reason(c, external), Catch::Matchers::Contains("no gradients"));
   CHECK(run_case(c, external, {}).verdict == Verdict::unsupported);
   CHECK(unsupported_reason(backward_case({{"backward", false}}), external).empty());
+}
+
+TEST_CASE("backward: a failure of the gradients alone names them and is not diagnosed as the output's", "[backward][judge]") {
+  // The correct forward, and a backward whose dQ is 10 % too large (a scale bug in dQ only).
+  Candidate c = tiled_candidate(1);
+  c.kernel = "dq_scaled";
+  c.is_expected = false;
+  c.produce_backward = [](PreparedCase& p, std::span<const double> out, BackwardTensors* t, std::string*) {
+    *t = tiled_tensors(p.spec, p.inputs, out, 1);
+    for (double& x : t->dq) x *= 1.1;
+    return true;
+  };
+  const CaseResult r = run_case_diagnosed(backward_case(), c, {.threads = 1}, true, Layout::bshd);
+  CHECK(r.verdict == Verdict::fail);
+  CHECK_FALSE(r.output_failed);
+  REQUIRE(!r.failures.empty());
+  for (const std::string& f : r.failures) CHECK(f.starts_with("dq: "));
+  CHECK(r.diagnosis.empty());
 }
