@@ -69,7 +69,7 @@ TEST_CASE("backward: the tiled kernel passes, every tensor judged against golden
   }
 }
 
-TEST_CASE("backward: without sinks there is no dsinks; a forward case has no tensors", "[backward][judge]") {
+TEST_CASE("backward: without sinks there is no dsinks, and a forward case has no tensors", "[backward][judge]") {
   const CaseResult r = run_case(backward_case({{"sinks", nullptr}}), tiled_candidate(1), {.threads = 1});
   CHECK(r.verdict == Verdict::pass);
   CHECK(r.tensors.size() == 4);

@@ -254,7 +254,7 @@ TEST_CASE("golden backward and the Jacobian backward match finite differences of
   }
 }
 
-TEST_CASE("golden_lse is log(sum exp) of the visible scores and the sink; empty rows give sink or -inf", "[backward]") {
+TEST_CASE("golden_lse is log(sum exp) of the visible scores and the sink, and empty rows give sink or -inf", "[backward]") {
   std::uint64_t seed = 20;
   for (const Case& c : kCases) {
     const Problem p = problem_of(c);

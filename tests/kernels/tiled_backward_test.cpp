@@ -317,7 +317,7 @@ TEST_CASE("tiled backward bf16-mixed: within bf16 error, and P and dS really rou
   CHECK(rel(g.dsinks, ref.dsinks) <= 1e-5);  // dsinks comes from D and the LSE, not from P·V: not rounded
 }
 
-TEST_CASE("tiled backward: fp8 runs fp32 internals with bf16 gradients; a -1e6 mask is -inf's bits", "[backward]") {
+TEST_CASE("tiled backward: fp8 runs fp32 internals with bf16 gradients, and a -1e6 mask gives the bits of -inf", "[backward]") {
   const Problem p = test::make_problem(1, 19, 19, 4, 2, 8, true, 7, true);
   Inputs in = test::lcg_inputs(p, 31);
   fill_dout(p, in, 32);
