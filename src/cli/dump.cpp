@@ -161,13 +161,9 @@ int run_dump(const DumpOptions& opt) {
     DumpOutputs outputs{.golden = p.golden, .naive = p.naive, .tiled = tiled};
     if (p.golden_tensors)
       for (std::size_t t = 0; t < BackwardTensors::kNames.size(); ++t)
-        if (!p.golden_tensors->at(t).empty()) {
-          const Index4 d = tensor_dims(c.problem.shape, t);
-          std::vector<std::int64_t> shape(d.begin(), d.end());
-          if (t == 0) shape.pop_back();  // lse: [B][H][Sq]
-          if (t == 4) shape = {d[2]};    // dsinks: [H]
-          outputs.golden_tensors.push_back({BackwardTensors::kNames[t], shape, p.golden_tensors->at(t)});
-        }
+        if (!p.golden_tensors->at(t).empty())
+          outputs.golden_tensors.push_back(
+              {BackwardTensors::kNames[t], tensor_shape(c.problem.shape, t), p.golden_tensors->at(t)});
     if (!write_dump(req, c, p.inputs, outputs, &err)) {
       std::fprintf(stderr, "%s\n", err.c_str());
       if (i > 0) std::fprintf(stderr, "note: the %zu cases before '%s' were dumped completely\n", i, c.name.c_str());

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 #include <string_view>
 
 #include "kernels/tiled.hpp"
@@ -207,6 +208,8 @@ class Search {
   Search(const PreparedCase& p, std::span<const double> candidate, int threads, const FingerprintOptions& opt)
       : p_(p), threads_(threads), opt_(opt), heads_(head_subset(p.spec.problem.shape, opt)) {
     slice_ = make_slice(p.spec.problem, p.inputs, p.golden, candidate, heads_);
+    const Shape& sliced = slice_.problem.shape;
+    order_heads_ = head_subset(sliced, {.max_kv_heads = int(sliced.kv_heads), .max_queries = kOrderQueries});
     const Shape& s = p.spec.problem.shape;
     if (heads_.all) scope_ = "the whole case";
     else if (std::int64_t(heads_.groups.size()) == s.kv_heads) scope_ = "all heads";
@@ -390,13 +393,8 @@ class Search {
 
   // The slice's last kOrderQueries query tokens, where the per_key order runs.
   const Slice& order_slice() {
-    if (!order_built_) {
-      const Shape& s = slice_.problem.shape;
-      order_heads_ = head_subset(s, {.max_kv_heads = int(s.kv_heads), .max_queries = kOrderQueries});
-      order_ = make_slice(slice_.problem, slice_.inputs, slice_.golden, slice_.candidate, order_heads_);
-      order_built_ = true;
-    }
-    return order_;
+    if (!order_) order_ = make_slice(slice_.problem, slice_.inputs, slice_.golden, slice_.candidate, order_heads_);
+    return *order_;
   }
   std::vector<float> per_key(const Recipe& r) {
     const Slice& o = order_slice();
@@ -417,8 +415,9 @@ class Search {
     auto it = order_wide_.find(key);
     if (it == order_wide_.end()) it = order_wide_.emplace(key, per_key(wide_internals(r))).first;
     const auto [own_sq, own_max] = diff_sq_and_max(std::span<const float>(t), std::span<const float>(it->second));
-    const auto [sq, worst] = diff_sq_and_max(std::span<const double>(order_.candidate), std::span<const float>(t));
-    return {sq / order_.reference_sq, own_sq / order_.reference_sq, worst, own_max};
+    const Slice& o = order_slice();
+    const auto [sq, worst] = diff_sq_and_max(std::span<const double>(o.candidate), std::span<const float>(t));
+    return {sq / o.reference_sq, own_sq / o.reference_sq, worst, own_max};
   }
 
   PrecisionMatch evaluate(const Recipe& r, const Recipe& parent) {
@@ -458,7 +457,7 @@ class Search {
         why_not.clear();
         m.reproduced = true;
         m.nmse = o.nmse, worst = o.max_abs, own_max = o.own_max;
-        const std::int64_t tokens = order_.problem.shape.tokens;
+        const std::int64_t tokens = order_slice().problem.shape.tokens;
         reproduced = fmt::format("error for error in ggml's order of roundings (keys one at a time: NMSE {:.1e} of the "
                                  "output on the last {} query token{}, {:.2g}x this recipe's own rounding there)",
                                  o.nmse, tokens, tokens == 1 ? "" : "s", o.nmse / o.noise_nmse);
@@ -501,9 +500,8 @@ class Search {
   std::map<std::string, std::vector<float>> wide_;
   std::map<std::string, Inputs> inputs_;
   std::map<std::string, std::size_t> hashes_;  // of each recipe's prediction: a change that changes nothing shows nothing
-  HeadSubset order_heads_;  // the order slice: slice_'s last kOrderQueries query tokens
-  Slice order_;
-  bool order_built_ = false;
+  HeadSubset order_heads_;      // the order slice: slice_'s last kOrderQueries query tokens
+  std::optional<Slice> order_;  // built on first use
   std::map<std::string, std::vector<float>> order_wide_;  // per_key through fp32 internals, per inputs_key
 };
 

@@ -190,11 +190,13 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
     r.failures.push_back(fmt::format("{} non-finite candidate values where golden is finite; the first is {} at [{}]", bad,
                                      first, fmt::join(at, ",")));
   }
+  // "gate NAME: VALUE OP BOUND", or the note when the value is undefined; a backward tensor's gates
+  // (src/judge/tensors.hpp) are all upper bounds.
+  auto gate_failure = [](const GateResult& g, bool lower) {
+    return fmt::format("gate {}: {}", g.name, g.value ? comparison_text(*g.value, lower ? "<" : ">", g.bound) : g.note);
+  };
   for (const GateResult& g : r.gates)
-    if (!g.pass)
-      r.failures.push_back(fmt::format("gate {}: {}", g.name,
-                                       g.value ? comparison_text(*g.value, find_gate_kind(g.name)->lower ? "<" : ">", g.bound)
-                                               : g.note));
+    if (!g.pass) r.failures.push_back(gate_failure(g, find_gate_kind(g.name)->lower));
   r.output_failed = !r.failures.empty();
   if (c.backward) {  // SPEC §10: the other tensors, each with its own gates
     BackwardTensors t;
@@ -209,9 +211,7 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
       if (const std::int64_t bad = tr.vs_golden.unexpected_nonfinite)
         r.failures.push_back(fmt::format("{}: {} non-finite candidate values where golden is finite", tr.name, bad));
       for (const GateResult& g : tr.gates)
-        if (!g.pass)
-          r.failures.push_back(fmt::format("{}: gate {}: {}", tr.name, g.name,
-                                           g.value ? comparison_text(*g.value, ">", g.bound) : g.note));
+        if (!g.pass) r.failures.push_back(tr.name + ": " + gate_failure(g, false));
     }
   }
   r.verdict = r.failures.empty() ? Verdict::pass : Verdict::fail;

@@ -28,7 +28,7 @@ double max_abs_of(const std::vector<double>& x) {
 // fp32 for the LSE and dsinks (SPEC §10: bf16-mixed keeps dsinks in fp32).
 double unit_of(const Recipe& r, std::size_t i) {
   const bool gradient = i >= 1 && i <= 3;
-  if (!gradient || r.output == DType::int8 || scaled_dtype(r.output)) return unit_roundoff(DType::f32);
+  if (!gradient || scaled_dtype(r.output)) return unit_roundoff(DType::f32);
   return unit_roundoff(r.output);
 }
 
@@ -71,6 +71,13 @@ Index4 tensor_dims(const Shape& s, std::size_t i) {
     case 3: return {s.batch, s.kv_tokens, s.kv_heads, s.head_dim};
     default: return {1, 1, s.heads, 1};
   }
+}
+
+std::vector<std::int64_t> tensor_shape(const Shape& s, std::size_t i) {
+  const Index4 d = tensor_dims(s, i);
+  if (i == 0) return {d[0], d[1], d[2]};
+  if (i == 4) return {d[2]};
+  return {d.begin(), d.end()};
 }
 
 BackwardTensors golden_tensors(const CaseSpec& c, const Inputs& in, int threads) {

@@ -38,6 +38,8 @@ struct BackwardTensors {
 /// Tensor i's dims as metrics index them: lse {B, H, Sq, 1}, dq {B, Sq, H, D}, dk and dv
 /// {B, Sk, Hkv, D}, dsinks {1, 1, H, 1}.
 Index4 tensor_dims(const Shape& s, std::size_t i);
+/// Tensor i's shape in files (SPEC §10): lse [B][H][Sq], dq [B][Sq][H][D], dk, dv [B][Sk][Hkv][D], dsinks [H].
+std::vector<std::int64_t> tensor_shape(const Shape& s, std::size_t i);
 
 BackwardTensors golden_tensors(const CaseSpec& c, const Inputs& in, int threads);
 BackwardTensors naive_tensors(const CaseSpec& c, const Inputs& in, int threads);

@@ -39,14 +39,17 @@ Recipe recipe(const std::string& text) {
   return *r;
 }
 
-// The split_kv variant in recipe `r` on the case's inputs stored again in r's formats.
-std::vector<double> split_kv_in(const PreparedCase& p, const Recipe& r) {
+// Variant `name` in recipe `r` on the case's inputs stored again in r's formats.
+std::vector<double> variant_in(const PreparedCase& p, const Recipe& r, const char* name) {
   Inputs in = p.inputs;
   quantize_inputs(r, p.spec.problem.shape, in);
   std::vector<float> out(p.golden.size());
-  find_variant("split_kv")->run(p.spec.problem, in, r, p.spec.tiles, out, 2);
+  find_variant(name)->run(p.spec.problem, in, r, p.spec.tiles, out, 2);
   return {out.begin(), out.end()};
 }
+
+// The split_kv variant, which orders and rounds its sums differently from the tiled kernel.
+std::vector<double> split_kv_in(const PreparedCase& p, const Recipe& r) { return variant_in(p, r, "split_kv"); }
 
 }  // namespace
 
@@ -154,15 +157,6 @@ TEST_CASE("fingerprint: diagnosis ranks the recipe first and its verdict says it
 
 namespace {
 
-// The per_key variant (ggml's order of roundings) in recipe `r` on the case's inputs stored in r's formats.
-std::vector<double> per_key_in(const PreparedCase& p, const Recipe& r) {
-  Inputs in = p.inputs;
-  quantize_inputs(r, p.spec.problem.shape, in);
-  std::vector<float> out(p.golden.size());
-  find_variant("per_key")->run(p.spec.problem, in, r, p.spec.tiles, out, 2);
-  return {out.begin(), out.end()};
-}
-
 // How many points inside the kernel round narrower than fp32 (exp2 counted as one).
 int internal_changes_of(const Recipe& r) {
   return (r.scores != DType::f32) + (r.probs != DType::f32) + (r.acc_pv != DType::f32) + (r.acc_rowsum != DType::f32) +
@@ -180,7 +174,7 @@ TEST_CASE("fingerprint: an fp16 accumulator in ggml's order is named with exactl
                            "fp32+inputs=bf16+acc_pv=fp16", "fp32+q=fp16+kv=fp16+acc_pv=fp16"}) {
     const Recipe r = recipe(text);
     INFO(text);
-    const Fingerprint f = precision_fingerprint(p, per_key_in(p, r), 2);
+    const Fingerprint f = precision_fingerprint(p, variant_in(p, r, "per_key"), 2);
     REQUIRE(f.match());
     CHECK(f.match()->reproduced);
     CHECK_THAT(f.match()->evidence, Contains("error for error in ggml's order"));
