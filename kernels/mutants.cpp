@@ -34,6 +34,24 @@ const std::vector<MutantInfo>& mutants() {
        {"int8"}, "int8"},
       {"finite_mask_leak", "mask value -1e4 in bf16 instead of -inf, and rows with no visible key are not zeroed",
        Fault::finite_mask_leak, {"empty_row_without_sinks"}},
+      // The backward pass's bugs (kernels/tiled_backward.cpp): the forward is the correct kernel's.
+      {"bwd_dsinks_zero", "backward: dsinks is left zero", Fault::bwd_dsinks_zero, {"backward", "sinks"}, "", true},
+      {"bwd_lse_no_sink", "backward: P is recomputed from an LSE without the sink term", Fault::bwd_lse_no_sink,
+       {"backward", "sinks"}, "", true},
+      {"bwd_dkv_one_head", "backward: dK and dV come from the group's first query head, not the sum over the group",
+       Fault::bwd_dkv_one_head, {"backward", "gqa_grouped"}, "", true},
+      {"bwd_dq_no_scale", "backward: dQ is not multiplied by the softmax scale", Fault::bwd_dq_no_scale, {"backward"}, "",
+       true},
+      {"bwd_no_delta", "backward: D = rowsum(dO * O) is forgotten, dS = P * dP", Fault::bwd_no_delta, {"backward"}, "",
+       true},
+      {"bwd_window_off_by_one", "backward: the window admits W + 1 keys while the forward's admits W",
+       Fault::bwd_window_off_by_one, {"backward", "window_cuts_row"}, "", true},
+      {"bwd_causal_ignored", "backward: the causal mask is ignored while the forward applies it", Fault::bwd_causal_ignored,
+       {"backward", "causal_cuts_row"}, "", true},
+      {"bwd_kv_tail_dropped", "backward: the partial last KV tile's dK and dV are never written",
+       Fault::bwd_kv_tail_dropped, {"backward", "partial_kv_tail"}, "", true},
+      {"bwd_dq_last_tile", "backward: a query tile's dQ holds only its last KV tile's part, not the sum over KV tiles",
+       Fault::bwd_dq_last_tile, {"backward", "multi_kv_tile"}, "", true},
   };
   return table;
 }
@@ -60,6 +78,12 @@ std::string mutant_unsupported(const MutantInfo& m, const Recipe& recipe) {
     return m.name + " narrows an fp32 P·V accumulator to bf16; this case's recipe " + recipe.name +
            " already accumulates P·V in " + std::string(recipe_dtype_name(recipe.acc_pv));
   return "";
+}
+
+std::string mutant_unsupported(const MutantInfo& m, const CaseSpec& c) {
+  if (m.backward && !c.backward)
+    return m.name + " models a bug of the backward pass; this case is forward only (set \"backward\": true)";
+  return mutant_unsupported(m, c.recipe);
 }
 
 std::string unknown_mutant_message(const std::string& name) {

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "kernels/fault.hpp"
-#include "src/suite/recipe.hpp"
+#include "src/suite/config.hpp"
 
 namespace attn {
 
@@ -20,6 +20,9 @@ struct MutantInfo {
   std::vector<std::string> needs;
   // The recipe this mutant is restricted to ("" = every recipe); other cases are `unsupported`.
   std::string only_recipe;
+  // The bug is in the backward pass (SPEC §10): its forward output is the correct kernel's, and a
+  // case without `backward` is `unsupported`.
+  bool backward = false;
 };
 
 const std::vector<MutantInfo>& mutants();
@@ -30,5 +33,7 @@ std::string unknown_mutant_message(const std::string& name);
 
 /// Why a mutant cannot run a case with this recipe, or "" when it can.
 std::string mutant_unsupported(const MutantInfo& m, const Recipe& recipe);
+/// The same for a whole case: a backward mutant also needs a backward case.
+std::string mutant_unsupported(const MutantInfo& m, const CaseSpec& c);
 
 }  // namespace attn

@@ -10,12 +10,14 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "kernels/mutants.hpp"
@@ -147,28 +149,50 @@ std::vector<double> to_doubles(const py::array& a, bool bf16_bits, std::vector<s
   return v;
 }
 
-PyResult judge_py(PyCase& c, const py::array& out, const std::string& layout, bool bf16_bits, bool diagnose,
-                  const std::string& what) {
-  const auto l = layout_from_name(layout);
-  if (!l)
-    value_error(unknown_layout_message(layout));
-  const Shape& s = c.spec.problem.shape;
-  const Index4 dims = {s.batch, s.tokens, s.heads, s.head_dim};
-  std::vector<std::int64_t> shape;
-  std::vector<double> values = to_doubles(out, bf16_bits, &shape);
+// An array handed from Python as float64 in the case's canonical order: a 4-D one (out, dq, dk, dv)
+// read in `layout` into `dims`, any other (lse, dsinks) of exactly `shape`.
+std::vector<double> handed_array(const py::array& a, bool bf16_bits, Layout layout, const Index4& dims,
+                                 const std::vector<std::int64_t>& shape, const std::string& what) {
+  std::vector<std::int64_t> got;
+  std::vector<double> values = to_doubles(a, bf16_bits, &got);
+  if (shape.size() != 4) {
+    if (got != shape)
+      value_error(fmt::format("{}: error: shape ({}), expected ({})", what, fmt::join(got, ", "), fmt::join(shape, ", ")));
+    return values;
+  }
   std::vector<double> bshd;
   std::string err;
   bool ok;
   {
     py::gil_scoped_release nogil;
-    ok = layout_to_bshd(*l, shape, values, dims, what, &bshd, &err);
+    ok = layout_to_bshd(layout, got, values, dims, what, &bshd, &err);
   }
   if (!ok) value_error(err);
+  return bshd;
+}
+
+// `extra`: (name, array, bf16 bits) for each of lse, dq, dk, dv, dsinks the caller handed back.
+PyResult judge_py(PyCase& c, const py::array& out, const std::string& layout, bool bf16_bits, bool diagnose,
+                  const std::string& what, const std::vector<std::tuple<std::string, py::array, bool>>& extra) {
+  const auto l = layout_from_name(layout);
+  if (!l)
+    value_error(unknown_layout_message(layout));
+  const Shape& s = c.spec.problem.shape;
+  const std::vector<double> bshd = handed_array(out, bf16_bits, *l, {s.batch, s.tokens, s.heads, s.head_dim},
+                                                {s.batch, s.tokens, s.heads, s.head_dim}, what);
+  BackwardTensors tensors;
+  for (const auto& [name, array, bits] : extra) {
+    const auto* at = std::find(BackwardTensors::kNames.begin(), BackwardTensors::kNames.end(), name);
+    if (at == BackwardTensors::kNames.end()) value_error(fmt::format("{}: error: not a tensor of SPEC §10", name));
+    const std::size_t i = std::size_t(at - BackwardTensors::kNames.begin());
+    tensors.at(i) = handed_array(array, bits, *l, tensor_dims(s, i), tensor_shape(s, i), name);
+  }
+  if (const std::string problem = handed_tensors_problem(c.spec, tensors); !problem.empty()) value_error("error: " + problem);
   PreparedCase& p = c.prep();
   PyResult r{.suite = c.suite, .config_file = c.config_file};
   {
     py::gil_scoped_release nogil;
-    r.result = judge_output(p, bshd, *l, c.threads, diagnose);
+    r.result = judge_output(p, bshd, tensors, *l, c.threads, diagnose);
   }
   return r;
 }
@@ -328,6 +352,18 @@ PYBIND11_MODULE(_core, m) {
              d["k"] = view(p.inputs.k.data(), {s.batch, s.kv_tokens, s.kv_heads, s.head_dim}, self);
              d["v"] = view(p.inputs.v.data(), {s.batch, s.kv_tokens, s.kv_heads, s.head_dim}, self);
              if (c.spec.problem.has_sinks) d["sinks"] = view(p.inputs.sinks.data(), {s.heads}, self);
+             if (c.spec.backward) d["do"] = view(p.inputs.dout.data(), {s.batch, s.tokens, s.heads, s.head_dim}, self);
+             return d;
+           })
+      .def("golden_tensors",
+           [](py::object self) {
+             PyCase& c = self.cast<PyCase&>();
+             PreparedCase& p = c.prep();
+             py::dict d;
+             if (p.golden_tensors)
+               for (std::size_t i = 0; i < BackwardTensors::kNames.size(); ++i)
+                 if (!p.golden_tensors->at(i).empty())
+                   d[BackwardTensors::kNames[i]] = view(p.golden_tensors->at(i).data(), tensor_shape(c.spec.problem.shape, i), self);
              return d;
            })
       .def("input_scales",
@@ -358,7 +394,7 @@ PYBIND11_MODULE(_core, m) {
              const MutantInfo& m = mutant_or_throw(name);
              const PyCase& c = self.cast<PyCase&>();
              // As `run --mutant` reports such a case `unsupported`: the bug does not exist in this recipe.
-             if (const std::string why = mutant_unsupported(m, c.spec.recipe); !why.empty())
+             if (const std::string why = mutant_unsupported(m, c.spec); !why.empty())
                value_error(fmt::format("case '{}': error: mutant '{}' cannot run this case: {}", printable(c.spec.name),
                                        m.name, why));
              return run_kernel(self, &m);
@@ -366,9 +402,11 @@ PYBIND11_MODULE(_core, m) {
       .def(
           "judge",
           [](PyCase& c, const py::array& out, const std::string& layout, bool bf16_bits, bool diagnose,
-             const std::string& what) { return std::make_shared<PyResult>(judge_py(c, out, layout, bf16_bits, diagnose, what)); },
+             const std::string& what, const std::vector<std::tuple<std::string, py::array, bool>>& extra) {
+            return std::make_shared<PyResult>(judge_py(c, out, layout, bf16_bits, diagnose, what, extra));
+          },
           py::arg("out"), py::arg("layout") = "bshd", py::arg("bf16_bits") = false, py::arg("diagnose") = true,
-          py::arg("what") = "out");
+          py::arg("what") = "out", py::arg("extra") = std::vector<std::tuple<std::string, py::array, bool>>{});
 
   py::class_<PySuite, std::shared_ptr<PySuite>>(m, "Suite")
       .def_readonly("name", &PySuite::name)

@@ -17,6 +17,9 @@ one einsum with V. Batch, decode offsets (q_offset), non-causal windows and rows
     /usr/bin/python3 scripts/torch_candidate.py /tmp/sinks /tmp/sinks_out.npy
     attn-diff compare --inputs /tmp/sinks --candidate /tmp/sinks_out.npy
 
+A backward case (SPEC section 10: "backward": true) runs autograd through the same formulation, in
+the same dtype, and writes out, lse, dq, dk, dv and dsinks as one .safetensors file to {out}.
+
 Needs numpy and torch (Debian: apt-get install python3-torch python3-numpy; use /usr/bin/python3
 if `python3` on PATH is another interpreter). Reads the .npy dump format (the one --candidate-cmd
 writes). --bug injects a known mistake, to see what `attn-diff diagnose` makes of it.
@@ -70,40 +73,78 @@ def visible_mask(case, bug):
     return visible
 
 
-def sdpa(q, k, v, sinks, case, bug="none"):
-    """q: [B, Sq, H, D], k, v: [B, Sk, Hkv, D], sinks: [H] or None -> [B, Sq, H, D]."""
+def sdpa(q, k, v, sinks, case, bug="none", want_lse=False):
+    """q: [B, Sq, H, D], k, v: [B, Sk, Hkv, D], sinks: [H] or None -> [B, Sq, H, D] (and with want_lse
+    the log-sum-exp [B, H, Sq], SPEC section 10). Differentiable: a backward case runs autograd on it."""
     b, sq, h, d = q.shape
     hkv = k.shape[2]
     q_mult = h // hkv
     q = q.view(b, sq, hkv, q_mult, d)  # query head h reads kv head h // q_mult
     scale = 1.0 if bug == "no_scale" else case["scale"]
     qk = torch.einsum("bqhmd,bkhd->bhmqk", q, k) * scale
-    mask = torch.zeros(visible_mask(case, bug).shape, dtype=qk.dtype)
-    mask.masked_fill_(~visible_mask(case, bug), -float("inf"))
-    qk = qk + mask
+    visible = visible_mask(case, bug)
     use_sinks = sinks is not None and bug != "no_sinks"
+    # A row with no visible key and no sink would be 0/0 in softmax (NaN, and NaN gradients for every
+    # key through autograd); the SPEC says its output is 0: its mask is 0 and its weights zeroed.
+    empty = ~visible.any(dim=-1) if not use_sinks else torch.zeros(sq, dtype=torch.bool)
+    mask = torch.zeros(visible.shape, dtype=qk.dtype)
+    mask.masked_fill_(~visible & ~empty[:, None], -float("inf"))
+    qk = qk + mask
     if use_sinks:
         s = sinks.to(qk.dtype).view(1, hkv, q_mult, 1, 1).expand(b, -1, -1, sq, 1)
         qk = torch.cat([qk, s], dim=-1)
     w = torch.softmax(qk, dim=-1)
     if use_sinks:
         w = w[..., :-1]  # the sink's probability is dropped
-    # A row with no visible key and no sink is 0/0 in softmax; the SPEC says its output is 0.
-    w = torch.nan_to_num(w, nan=0.0)
-    out = torch.einsum("bhmqk,bkhd->bqhmd", w, v.to(w.dtype))
-    return out.reshape(b, sq, h, d)
+    if empty.any():
+        w = w * (~empty).to(w.dtype)[:, None]
+    out = torch.einsum("bhmqk,bkhd->bqhmd", w, v.to(w.dtype)).reshape(b, sq, h, d)
+    if not want_lse:
+        return out
+    lse = torch.logsumexp(qk.detach().float(), dim=-1).reshape(b, h, sq)
+    lse[..., empty] = -float("inf")  # SPEC section 10: no key and no sink
+    return out, lse
 
 
 def run(settings, tensors, dtype, bug):
-    """The candidate's output for one case: settings as case.json's cases[0], tensors {q, k, v[, sinks]}
-    as torch float32 (bshd), dtype the --dtype choice -> a float32 [B, Sq, H, D] tensor."""
+    """The candidate's output for one case: settings as case.json's cases[0], tensors {q, k, v[, sinks]
+    [, do]} as torch float32 (bshd), dtype the --dtype choice -> a float32 [B, Sq, H, D] tensor; for a
+    backward case (settings["backward"]) a dict of float32 tensors out, lse, dq, dk, dv[, dsinks], the
+    gradients by autograd of sum(out * do) (SPEC section 10)."""
     dtype = DTYPES[EAGER.get(settings.get("precision", "fp32"), "float32") if dtype == "eager" else dtype]
     q, k, v = (tensors[n].to(dtype) for n in ("q", "k", "v"))
+    sinks = tensors.get("sinks")
+    if settings.get("backward"):
+        leaves = [q, k, v] + ([sinks] if sinks is not None else [])
+        for t in leaves:
+            t.requires_grad_(True)
+        out, lse = sdpa(q, k, v, sinks, settings, bug, want_lse=True)
+        grads = torch.autograd.grad(out, leaves, grad_outputs=tensors["do"].to(out.dtype), allow_unused=True)
+        names = ["dq", "dk", "dv", "dsinks"]
+        result = {"out": out.detach(), "lse": lse}
+        for name, leaf, g in zip(names, leaves, grads):
+            result[name] = torch.zeros_like(leaf) if g is None else g  # no_sinks: the sink gets no gradient
+        return {n: t.detach().to(torch.float32).contiguous() for n, t in result.items()}
     with torch.no_grad():
-        out = sdpa(q, k, v, tensors.get("sinks"), settings, bug)
+        out = sdpa(q, k, v, sinks, settings, bug)
     if bug == "bhsd_reshape":  # a [B, H, Sq, D] result reshaped (not transposed) to bshd
         out = out.permute(0, 2, 1, 3).contiguous().view(out.shape)
     return out.to(torch.float32)
+
+
+def save_safetensors(path, tensors):
+    """{name: float32 tensor} as a .safetensors file (the format's header, then the raw little-endian data),
+    so that the script needs no package beyond numpy and torch."""
+    header, blobs, at = {}, [], 0
+    for name, t in tensors.items():
+        data = t.numpy().astype("<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [at, at + len(data)]}
+        blobs.append(data)
+        at += len(data)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(len(text).to_bytes(8, "little") + text + b"".join(blobs))
 
 
 def serve(args):
@@ -118,7 +159,7 @@ def serve(args):
         return run(case.settings, {n: torch.from_numpy(a) for n, a in case.inputs.items()}, args.dtype, args.bug)
 
     attn_diff.worker.serve(kernel, name=f"torch_candidate.py (dtype {args.dtype}, bug {args.bug})",
-                           supports={"layouts": ["bshd"]})
+                           supports={"layouts": ["bshd"], "backward": True})
 
 
 def main():
@@ -142,8 +183,10 @@ def main():
     case, dump = load_case(args.inputs)
     if dump.get("format", "npy") != "npy":
         sys.exit("torch_candidate.py reads the npy dump format; dump with --format npy")
-    tensors = {n: t for n in ("q", "k", "v", "sinks") if (t := load(args.inputs, n)) is not None}
+    tensors = {n: t for n in ("q", "k", "v", "sinks", "do") if (t := load(args.inputs, n)) is not None}
     out = run(case, tensors, args.dtype, args.bug)
+    if isinstance(out, dict):  # a backward case: every tensor in one .safetensors file
+        return save_safetensors(args.out, out)
     with open(args.out, "wb") as f:  # a file object: np.save would append .npy to other names
         np.save(f, out.numpy())
 

@@ -238,7 +238,8 @@ class Case:
 
     @property
     def inputs(self):
-        """{q, k, v[, sinks]}: read-only float32 NumPy views (bshd; sinks [H]) of the core's buffers."""
+        """{q, k, v[, sinks][, do]}: read-only float32 NumPy views (bshd; sinks [H]; a backward case's
+        upstream gradient do [B, Sq, H, D]) of the core's buffers."""
         if self._inputs is None:
             self._inputs = self._core.inputs()
         return dict(self._inputs)
@@ -267,10 +268,22 @@ class Case:
         """The built-in mutant `name`'s output (float32, bshd): a candidate your test must fail."""
         return self._core.mutant(name)
 
-    def judge(self, out, layout="bshd", *, diagnose=True):
-        """Judges a kernel's output for this case; returns a JudgeResult (a failure is diagnosed)."""
+    def judge(self, out, layout="bshd", *, lse=None, dq=None, dk=None, dv=None, dsinks=None, diagnose=True):
+        """Judges a kernel's output for this case; returns a JudgeResult (a failure is diagnosed).
+
+        lse ([B, H, Sq]) may be handed back with any case and is then judged too; a backward case
+        (settings["backward"]) needs dq, dk, dv in `layout` and, with sinks, dsinks ([H]) (SPEC section 10)."""
         arr, bf16 = _as_array(out)
-        return JudgeResult(self._core.judge(arr, layout, bf16, diagnose))
+        extra = []
+        for name, x in (("lse", lse), ("dq", dq), ("dk", dk), ("dv", dv), ("dsinks", dsinks)):
+            if x is not None:
+                extra.append((name, *_as_array(x, name)))
+        return JudgeResult(self._core.judge(arr, layout, bf16, diagnose, "out", extra))
+
+    def golden_tensors(self):
+        """A backward case's float64 references beside the output: {lse, dq, dk, dv[, dsinks]} (SPEC
+        section 10), read-only; {} for a forward case."""
+        return dict(self._core.golden_tensors())
 
     def __repr__(self):
         s = self.shape

@@ -26,7 +26,7 @@ import sys
 import traceback
 
 PROTOCOL = "attn-diff.worker.v1"
-_INPUTS = ("q", "k", "v", "sinks")
+_INPUTS = ("q", "k", "v", "sinks", "do")
 
 
 class Unsupported(Exception):
@@ -78,10 +78,11 @@ class WorkerCase:
 
     @property
     def inputs(self):
-        """{q, k, v[, sinks]}: float32 NumPy arrays read from the dump (bshd; sinks [H])."""
+        """{q, k, v[, sinks][, do]}: float32 NumPy arrays read from the dump (bshd; sinks [H]; a backward
+        case's upstream gradient do [B, Sq, H, D])."""
         if self._inputs is None:
             import numpy as np
-            arrays = {n: self._load(n, required=n != "sinks") for n in _INPUTS}
+            arrays = {n: self._load(n, required=n in ("q", "k", "v")) for n in _INPUTS}
             self._inputs = {n: np.ascontiguousarray(a, dtype=np.float32) for n, a in arrays.items() if a is not None}
         return dict(self._inputs)
 
@@ -130,6 +131,26 @@ def _as_npy_array(out):
     if bf16:
         arr = (arr.astype(np.uint32) << 16).view(np.float32)
     return arr
+
+
+def save_safetensors(path, arrays):
+    """{name: NumPy float16/float32/float64 array} as a .safetensors file: an 8-byte little-endian header
+    length, the JSON header (padded to 8 bytes), the raw little-endian data in the given order."""
+    import numpy as np
+    kinds = {2: "F16", 4: "F32", 8: "F64"}
+    header, blobs, at = {}, [], 0
+    for name, a in arrays.items():
+        a = np.ascontiguousarray(a)
+        if a.dtype.kind != "f" or a.dtype.itemsize not in kinds:
+            raise ValueError(f"tensor '{name}': error: unsupported dtype '{a.dtype}'")
+        data = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
+        header[name] = {"dtype": kinds[a.dtype.itemsize], "shape": list(a.shape), "data_offsets": [at, at + len(data)]}
+        blobs.append(data)
+        at += len(data)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(len(text).to_bytes(8, "little") + text + b"".join(blobs))
 
 
 def _error_text(e):
@@ -227,9 +248,12 @@ def _answer(kernel_fn, request):
         return {"id": rid, "ok": False, "error": f"case '{case.name}': the kernel returned None, not its output"}
     try:
         import numpy as np
-        arr = _as_npy_array(out)
-        with open(request["out"], "wb") as f:  # a file object: np.save would append .npy to other names
-            np.save(f, arr, allow_pickle=False)
+        if isinstance(out, dict):  # several tensors (SPEC section 10): one .safetensors file
+            save_safetensors(request["out"], {str(n): _as_npy_array(t) for n, t in out.items()})
+        else:
+            arr = _as_npy_array(out)
+            with open(request["out"], "wb") as f:  # a file object: np.save would append .npy to other names
+                np.save(f, arr, allow_pickle=False)
     except (ValueError, OSError) as e:
         return {"id": rid, "ok": False, "error": f"case '{case.name}': {e}"}
     return {"id": rid, "ok": True}
@@ -246,7 +270,10 @@ def serve(kernel_fn, name=None, supports=None):
 
     kernel_fn(case) gets a WorkerCase (`.name`, `.inputs`, `.settings`, `.dir`, ... as attn_diff.Case)
     and returns the output, [B, Sq, H, D] unless attn-diff runs with another `--layout`: a NumPy array
-    (float16, float32, float64) or a CPU torch.Tensor (float32, float16, bfloat16, written as float32).
+    (float16, float32, float64) or a CPU torch.Tensor (float32, float16, bfloat16, written as float32);
+    or a dict of such tensors, written as one .safetensors file: for a backward case (SPEC section 10,
+    declare supports={"backward": True}) "out", "dq", "dk", "dv", "dsinks" and optionally "lse", and
+    for any case "out" with an "lse".
     An exception is that case's `error` (its type, message and innermost frame; the traceback goes to
     stderr) and the worker serves the next case; `attn_diff.Unsupported(reason)` makes the case
     `unsupported`. `name` is the worker's name in the handshake (default: kernel_fn's name);

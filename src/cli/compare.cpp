@@ -82,8 +82,8 @@ int load_comparison(const std::string& inputs, const std::string& candidate, con
   // Read the candidate before the (possibly long) references, so a wrong file fails fast.
   const Shape& s = out->dump.spec.problem.shape;
   std::string err;
-  if (!read_candidate(candidate, {s.batch, s.tokens, s.heads, s.head_dim}, {.layout = *l, .bf16_bits = bf16_bits},
-                      &out->candidate, &err)) {
+  if (!read_candidate_file(candidate, out->dump.spec, {.layout = *l, .bf16_bits = bf16_bits}, &out->candidate,
+                           &out->tensors, &err)) {
     std::fprintf(stderr, "%s\n", err.c_str());
     return kExitUsage;
   }
@@ -219,12 +219,11 @@ CaseResult judge_tree_case(const TreeCase& t, const CompareOptions& opt, Layout 
   if (t.judged_as) quantize_inputs(t.judged_as->recipe, t.judged_as->problem.shape, generated, threads);
   PreparedCase p = prepare_case(t.judged_as.value_or(c), std::move(generated), threads);
   if (!t.missing.empty()) return judge(p, no_output(t.missing), {.threads = threads});
-  const Shape& s = c.problem.shape;
   std::vector<double> values;
-  if (!read_candidate(t.output, {s.batch, s.tokens, s.heads, s.head_dim}, {.layout = layout, .bf16_bits = opt.bf16_bits},
-                      &values, &err))
+  BackwardTensors tensors;
+  if (!read_candidate_file(t.output, c, {.layout = layout, .bf16_bits = opt.bf16_bits}, &values, &tensors, &err))
     return judge(p, no_output("the output is unusable: " + as_case_error(err)), {.threads = threads});
-  return judge_output(p, values, layout, threads, !opt.no_diagnose);
+  return judge_output(p, values, tensors, layout, threads, !opt.no_diagnose);
 }
 
 // --inputs naming a tree's manifest.json itself: the tree is its folder.
@@ -356,7 +355,7 @@ int run_compare(const CompareOptions& opt) {
   if (int code = load_comparison(opt.inputs, opt.candidate, opt.layout, opt.bf16_bits, opt.threads, opt.max_memory, &cmp,
                                  opt.precision))
     return code;
-  CaseResult r = judge_output(cmp.prepared, cmp.candidate, cmp.layout, cmp.threads, !opt.no_diagnose);
+  CaseResult r = judge_output(cmp.prepared, cmp.candidate, cmp.tensors, cmp.layout, cmp.threads, !opt.no_diagnose);
   RunReport report{.suite = cmp.dump.suite, .config_file = cmp.dump.case_file, .cases = {std::move(r)}};
 
   return finish_run_report(report, opt.reports, opt.quiet, opt.no_color, start, 1, "judged");

@@ -45,6 +45,7 @@ struct Comparison {
   Dump dump;
   PreparedCase prepared;
   std::vector<double> candidate;  // bshd
+  BackwardTensors tensors;        // what the file held beside the output (SPEC §10)
   Layout layout = Layout::bshd;
   int threads = 1;
 };

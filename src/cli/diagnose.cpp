@@ -34,7 +34,7 @@ int run_diagnose(const DiagnoseOptions& opt) {
   if (int code = load_comparison(opt.inputs, opt.candidate, opt.layout, opt.bf16_bits, opt.threads, opt.max_memory, &cmp))
     return code;
   const CaseSpec& c = cmp.dump.spec;
-  const CaseResult r = judge(cmp.prepared, output_candidate(cmp.candidate), {.threads = cmp.threads});
+  const CaseResult r = judge(cmp.prepared, output_candidate(cmp.candidate, cmp.tensors), {.threads = cmp.threads});
   const DiagnosisContext ctx = build_diagnosis_context(cmp.prepared, cmp.layout, cmp.threads);
   const bool failed = r.verdict == Verdict::fail || r.verdict == Verdict::error;
   nlohmann::json fingerprint;

@@ -154,17 +154,9 @@ int run_dump(const DumpOptions& opt) {
     const CaseSpec& c = *selected[i];
     progress.start_case(i, c.name);
     PreparedCase p = prepare_case(c, load.threads);
-    std::vector<double> tiled;
     std::string err;
-    tiled_candidate(load.threads).produce(p, &tiled, &err);
     const DumpRequest req{.dir = dirs[i], .format = *format, .suite = suite.name, .config = opt.config};
-    DumpOutputs outputs{.golden = p.golden, .naive = p.naive, .tiled = tiled};
-    if (p.golden_tensors)
-      for (std::size_t t = 0; t < BackwardTensors::kNames.size(); ++t)
-        if (!p.golden_tensors->at(t).empty())
-          outputs.golden_tensors.push_back(
-              {BackwardTensors::kNames[t], tensor_shape(c.problem.shape, t), p.golden_tensors->at(t)});
-    if (!write_dump(req, c, p.inputs, outputs, &err)) {
+    if (!write_dump(req, c, p.inputs, dump_outputs(p, load.threads), &err)) {
       std::fprintf(stderr, "%s\n", err.c_str());
       if (i > 0) std::fprintf(stderr, "note: the %zu cases before '%s' were dumped completely\n", i, c.name.c_str());
       return kExitRuntime;

@@ -22,4 +22,21 @@ struct CandidateReadOptions {
 bool read_candidate(const std::string& path, const Index4& dims, const CandidateReadOptions& opt,
                     std::vector<double>* out, std::string* err);
 
+/// A tensor a .safetensors candidate file may hold beside "out" (SPEC §10's lse and gradients): its
+/// name, its shape in the file (a 4-D tensor: as bshd dims, read in `opt.layout` like "out"), and
+/// whether the file must hold it.
+struct ExtraTensor {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  bool required = false;
+};
+
+/// read_candidate for a file that may also hold the tensors of `extra`. When any is required the
+/// file must be a .safetensors file naming "out"; (*found)[i] holds extra[i]'s values (bshd for a
+/// 4-D one), empty when the file does not hold it. Tensors of other names are ignored, as
+/// read_candidate ignores them.
+bool read_candidate_tensors(const std::string& path, const Index4& dims, const std::vector<ExtraTensor>& extra,
+                            const CandidateReadOptions& opt, std::vector<double>* out,
+                            std::vector<std::vector<double>>* found, std::string* err);
+
 }  // namespace attn

@@ -24,6 +24,7 @@ const std::vector<CoveragePath>& coverage_paths() {
       {"sinks", "learned sinks"},
       {"sink_dominates", "a sink larger than every visible score of its row"},
       {"int8", "int8 quantised inputs and output"},
+      {"backward", "the backward pass: lse, dq, dk, dv and dsinks judged"},
   };
   return paths;
 }
@@ -103,7 +104,8 @@ std::vector<std::string> compute_coverage(const CaseSpec& c, const Inputs& in) {
                         empty_no_sinks,
                         p.has_sinks,
                         dominates,
-                        c.recipe.q == DType::int8};
+                        c.recipe.q == DType::int8,
+                        c.backward};
   std::vector<std::string> out;
   for (std::size_t n = 0; n < coverage_paths().size(); ++n)
     if (flags[n]) out.push_back(coverage_paths()[n].name);

@@ -197,6 +197,7 @@ Candidate external_candidate(const ExternalOptions& opt) {
   struct LastRun {
     std::mutex mu;
     std::optional<CandidateRun> run;
+    BackwardTensors tensors;  // what the file held beside "out", for produce_tensors
   };
   const auto last = std::make_shared<LastRun>();
   c.last_run = [last] {
@@ -208,6 +209,7 @@ Candidate external_candidate(const ExternalOptions& opt) {
     {
       const std::lock_guard lock(last->mu);
       last->run.reset();
+      last->tensors = {};
     }
     // The commands check it at the start (exit 2); a library caller gets the same refusal per case.
     if (std::string problem = candidate_command_problem(opt.command); !problem.empty()) {
@@ -222,7 +224,9 @@ Candidate external_candidate(const ExternalOptions& opt) {
       return false;
     }
     const fs::path tmp(pattern);
-    const std::string inputs = (tmp / "inputs").string(), out_path = (tmp / "out.npy").string();
+    // A backward case's tensors need a .safetensors file (SPEC §10); the name says so to the command.
+    const std::string inputs = (tmp / "inputs").string(),
+                      out_path = (tmp / (spec.backward ? "out.safetensors" : "out.npy")).string();
     auto finish = [&](bool ok) {
       std::error_code ec;
       if (!opt.keep_temp) fs::remove_all(tmp, ec);
@@ -254,13 +258,22 @@ Candidate external_candidate(const ExternalOptions& opt) {
       *err = with_tail(fmt::format("the candidate command exited with status 0 but wrote nothing to {}", out_path), r);
       return finish(false);
     }
-    const Shape& s = spec.problem.shape;
     std::string read_err;
-    if (!read_candidate(out_path, {s.batch, s.tokens, s.heads, s.head_dim}, opt.read, out, &read_err)) {
+    BackwardTensors tensors;
+    if (!read_candidate_file(out_path, spec, opt.read, out, &tensors, &read_err)) {
       *err = with_tail("the candidate command's output is unusable: " + read_err, r, false);
       return finish(false);
     }
+    {
+      const std::lock_guard lock(last->mu);
+      last->tensors = std::move(tensors);
+    }
     return finish(true);
+  };
+  c.produce_tensors = [last](PreparedCase&, std::span<const double>, BackwardTensors* t, std::string*) {
+    const std::lock_guard lock(last->mu);
+    *t = std::move(last->tensors);
+    return true;
   };
   return c;
 }

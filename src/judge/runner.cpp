@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "kernels/backward.hpp"
 #include "kernels/golden.hpp"
 #include "kernels/naive.hpp"
 #include "kernels/tiled.hpp"
@@ -50,8 +51,8 @@ Candidate tiled_candidate(int threads) {
             *out = widen(run_tiled(p.spec, p.inputs, threads));
             return true;
           },
-          .produce_backward = [threads](PreparedCase& p, std::span<const double> out, BackwardTensors* t, std::string*) {
-            *t = tiled_tensors(p.spec, p.inputs, out, threads);
+          .produce_tensors = [threads](PreparedCase& p, std::span<const double> out, BackwardTensors* t, std::string*) {
+            if (p.spec.backward) *t = tiled_tensors(p.spec, p.inputs, out, threads);
             return true;
           }};
 }
@@ -62,25 +63,29 @@ Candidate mutant_candidate(const MutantInfo& m, int threads) {
             *out = widen(run_tiled(p.spec, p.inputs, threads, m.fault));
             return true;
           },
-          .produce_backward = [&m, threads](PreparedCase& p, std::span<const double> out, BackwardTensors* t,
-                                            std::string*) {
-            *t = tiled_tensors(p.spec, p.inputs, out, threads, m.fault);
+          .produce_tensors = [&m, threads](PreparedCase& p, std::span<const double> out, BackwardTensors* t,
+                                           std::string*) {
+            if (p.spec.backward) *t = tiled_tensors(p.spec, p.inputs, out, threads, m.fault);
             return true;
           },
-          .unsupported = [&m](const CaseSpec& c) { return mutant_unsupported(m, c.recipe); }};
+          .unsupported = [&m](const CaseSpec& c) { return mutant_unsupported(m, c); }};
 }
 
-Candidate output_candidate(const std::vector<double>& values) {
+Candidate output_candidate(const std::vector<double>& values, const BackwardTensors& tensors) {
   return {.kernel = "external", .is_expected = false,
           .produce = [&values](PreparedCase&, std::vector<double>* out, std::string*) {
             *out = values;
             return true;
+          },
+          .produce_tensors = [&tensors](PreparedCase&, std::span<const double>, BackwardTensors* t, std::string*) {
+            *t = tensors;
+            return true;
           }};
 }
 
-CaseResult judge_output(PreparedCase& p, const std::vector<double>& values, Layout declared, int threads,
-                        bool diagnose) {
-  CaseResult r = judge(p, output_candidate(values), {.threads = threads});
+CaseResult judge_output(PreparedCase& p, const std::vector<double>& values, const BackwardTensors& tensors,
+                        Layout declared, int threads, bool diagnose) {
+  CaseResult r = judge(p, output_candidate(values, tensors), {.threads = threads});
   if (r.verdict == Verdict::fail && r.output_failed && diagnose) r.diagnosis = diagnose_case(p, values, declared, threads, &r.fingerprint);
   return r;
 }
@@ -125,8 +130,33 @@ PreparedCase prepare_case(const CaseSpec& c, Inputs inputs, int threads) {
 }
 
 const BackwardTensors& PreparedCase::tiled_tensors(int threads) {
-  if (!tiled_tensors_) tiled_tensors_ = attn::tiled_tensors(spec, inputs, tiled_output(threads), threads);
+  if (tiled_tensors_) return *tiled_tensors_;
+  if (spec.backward) {
+    tiled_tensors_ = attn::tiled_tensors(spec, inputs, tiled_output(threads), threads);
+  } else {
+    std::vector<float> lse(lse_elements(spec.problem.shape));
+    tiled_lse(spec.problem, inputs, {.recipe = spec.recipe, .tiles = spec.tiles, .threads = threads}, lse);
+    tiled_tensors_ = BackwardTensors{.lse = {lse.begin(), lse.end()}};
+  }
   return *tiled_tensors_;
+}
+
+DumpOutputs dump_outputs(PreparedCase& p, int threads) {
+  DumpOutputs o{.golden = p.golden, .naive = p.naive, .tiled = p.tiled_output(threads)};
+  if (p.spec.backward)
+    for (std::size_t t = 0; t < BackwardTensors::kNames.size(); ++t)
+      if (!p.golden_tensors->at(t).empty())
+        o.golden_tensors.push_back({BackwardTensors::kNames[t], tensor_shape(p.spec.problem.shape, t), p.golden_tensors->at(t)});
+  return o;
+}
+
+void PreparedCase::reference_tensors(int threads) {
+  if (golden_tensors) return;
+  golden_tensors = BackwardTensors{.lse = std::vector<double>(lse_elements(spec.problem.shape))};
+  golden_lse(spec.problem, inputs, golden_tensors->lse, threads);
+  std::vector<float> lse(golden_tensors->lse.size());
+  naive_lse(spec.problem, inputs, spec.recipe, lse, threads);
+  naive_tensors = BackwardTensors{.lse = {lse.begin(), lse.end()}};
 }
 
 const Metrics& PreparedCase::tiled_vs_golden(int threads) {
@@ -151,7 +181,7 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
     r.peak_memory_bytes = peak_memory_bytes();
     return r;
   };
-  if (c.backward && !cand.produce_backward)  // compare and the Python module judge without asking first
+  if (c.backward && !cand.produce_tensors)  // compare and the Python module judge without asking first
     return unsupported_result(c, cand, unsupported_reason(c, cand));
   std::vector<double> candidate;
   std::string err;
@@ -198,10 +228,20 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
   for (const GateResult& g : r.gates)
     if (!g.pass) r.failures.push_back(gate_failure(g, find_gate_kind(g.name)->lower));
   r.output_failed = !r.failures.empty();
-  if (c.backward) {  // SPEC §10: the other tensors, each with its own gates
-    BackwardTensors t;
-    if (!cand.produce_backward(p, candidate, &t, &err) ||
-        !judge_tensors(c, t, *p.golden_tensors, *p.naive_tensors,
+  BackwardTensors t;  // SPEC §10: the other tensors, each with its own gates
+  if (cand.produce_tensors && !cand.produce_tensors(p, candidate, &t, &err)) {
+    r.verdict = Verdict::error;
+    r.error = err;
+    return finish();
+  }
+  if (std::string problem = handed_tensors_problem(c, t); !problem.empty()) {
+    r.verdict = Verdict::error;
+    r.error = std::move(problem);
+    return finish();
+  }
+  if (c.backward || !t.lse.empty()) {
+    p.reference_tensors(opt.threads);
+    if (!judge_tensors(c, t, *p.golden_tensors, *p.naive_tensors,
                        cand.is_expected ? nullptr : &p.tiled_tensors(opt.threads), opt.threads, &r.tensors, &err)) {
       r.verdict = Verdict::error;
       r.error = err;
@@ -226,9 +266,8 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
 }
 
 std::string unsupported_reason(const CaseSpec& c, const Candidate& cand) {
-  if (c.backward && !cand.produce_backward)
-    return "a backward case (SPEC §10), and this candidate hands back no gradients: an external candidate's backward "
-           "output is not read yet";
+  if (c.backward && !cand.produce_tensors)
+    return "a backward case (SPEC §10), and this candidate computes no gradients";
   return cand.unsupported ? cand.unsupported(c) : std::string();
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/mutants.hpp"
+#include "src/io/dumpdir.hpp"
 #include "src/io/layout.hpp"
 #include "src/judge/breakdown.hpp"
 #include "src/judge/gates.hpp"
@@ -40,9 +41,11 @@ struct Candidate {
   std::string kernel = "tiled";  // as written in the report: "tiled", "mutant:<name>", "external"
   bool is_expected = true;       // true when the candidate is the correct tiled kernel itself
   std::function<bool(PreparedCase& p, std::vector<double>* out, std::string* err)> produce;
-  // A backward case's other tensors (SPEC §10), given the output produce() made; unset for a
-  // candidate that computes no backward pass (a backward case is then `unsupported` for it).
-  std::function<bool(PreparedCase& p, std::span<const double> out, BackwardTensors* t, std::string* err)> produce_backward;
+  // The tensors beside the output (SPEC §10), given the output produce() made: on a backward case
+  // dq, dk, dv, dsinks and the lse (optional for an external candidate); on a forward case at most
+  // an lse the candidate handed back (the built-in kernels hand back none there). Unset for a
+  // candidate without a backward pass: a backward case is then `unsupported` for it.
+  std::function<bool(PreparedCase& p, std::span<const double> out, BackwardTensors* t, std::string* err)> produce_tensors;
   // Why the candidate cannot run a case ("" = it can); such a case is `unsupported`, never `fail`.
   std::function<std::string(const CaseSpec&)> unsupported;
   // Set by candidates that run a command: what the last produce() call ran (nullopt if it ran
@@ -59,8 +62,9 @@ Candidate tiled_candidate(int threads);
 /// The tiled kernel with one mutant's fault (kernels/mutants.hpp).
 Candidate mutant_candidate(const MutantInfo& m, int threads);
 /// A candidate whose output is `values` (bshd, computed beforehand: a file `compare` read, an array
-/// the Python module was handed). `values` must outlive the candidate.
-Candidate output_candidate(const std::vector<double>& values);
+/// the Python module was handed) and whose other tensors are `tensors` (SPEC §10; empty ones were
+/// not handed back). Both must outlive the candidate.
+Candidate output_candidate(const std::vector<double>& values, const BackwardTensors& tensors);
 
 enum class Verdict { pass, fail, error, unsupported };
 
@@ -134,14 +138,22 @@ struct PreparedCase {
   const Metrics& tiled_vs_golden(int threads);
   /// The correct tiled kernel's output (bshd), computed on first use: a yardstick of localise().
   const std::vector<double>& tiled_output(int threads);
-  /// The correct tiled kernel's backward tensors, computed on first use (a backward case only).
+  /// The correct tiled kernel's tensors beside the output, computed on first use: on a forward
+  /// case its lse only.
   const BackwardTensors& tiled_tensors(int threads);
+  /// golden_tensors and naive_tensors, made on first use on a forward case (their lse only).
+  void reference_tensors(int threads);
 
  private:
   std::optional<Metrics> tiled_metrics_;
   std::optional<std::vector<double>> tiled_output_;
   std::optional<BackwardTensors> tiled_tensors_;
 };
+
+/// The references a dump of the case holds next to its inputs (SPEC §8, §10): golden, naive, the
+/// correct tiled kernel's output (computed on first use) and a backward case's golden tensors. The
+/// spans point into p.
+DumpOutputs dump_outputs(PreparedCase& p, int threads);
 
 PreparedCase prepare_case(const CaseSpec& c, int threads);
 /// The same with the caller's inputs (already rounded to the recipe's input dtype, bshd) instead of
@@ -153,10 +165,11 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt);
 std::string unsupported_reason(const CaseSpec& c, const Candidate& cand);
 CaseResult unsupported_result(const CaseSpec& c, const Candidate& cand, std::string why);
 /// Judges an output computed elsewhere (bshd; `declared` is the layout it was handed in, for the
-/// layout hypotheses) and, when it fails and `diagnose` is set, diagnoses it (src/judge/diagnosis.hpp):
-/// what `compare` and the Python module's judge() both run, so they give the same numbers.
-CaseResult judge_output(PreparedCase& p, const std::vector<double>& values, Layout declared, int threads,
-                        bool diagnose = true);
+/// layout hypotheses), with the tensors handed back beside it, and, when it fails and `diagnose` is
+/// set, diagnoses it (src/judge/diagnosis.hpp): what `compare` and the Python module's judge() both
+/// run, so they give the same numbers.
+CaseResult judge_output(PreparedCase& p, const std::vector<double>& values, const BackwardTensors& tensors,
+                        Layout declared, int threads, bool diagnose = true);
 /// prepare_case + judge, or an `unsupported` result.
 CaseResult run_case(const CaseSpec& c, const Candidate& cand, const RunOptions& opt);
 

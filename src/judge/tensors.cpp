@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "kernels/backward.hpp"
+#include "src/base/diagnostic.hpp"
 
 namespace attn {
 
@@ -101,6 +102,42 @@ BackwardTensors tiled_tensors(const CaseSpec& c, const Inputs& in, std::span<con
   tiled_lse(c.problem, in, opt, lse);
   const std::vector<float> o(out.begin(), out.end());  // the kernel's own float output, exactly
   return from(lse, tiled_backward(c.problem, in, o, lse, opt));
+}
+
+bool read_candidate_file(const std::string& path, const CaseSpec& c, const CandidateReadOptions& opt,
+                         std::vector<double>* out, BackwardTensors* t, std::string* err) {
+  const Shape& s = c.problem.shape;
+  std::vector<ExtraTensor> extra;
+  for (std::size_t i = 0; i < BackwardTensors::kNames.size(); ++i)
+    extra.push_back({.name = BackwardTensors::kNames[i],
+                     .shape = tensor_shape(s, i),
+                     .required = c.backward && i > 0 && (i < 4 || c.problem.has_sinks)});
+  std::vector<std::vector<double>> found;
+  const Index4 dims{s.batch, s.tokens, s.heads, s.head_dim};
+  if (!read_candidate_tensors(path, dims, extra, opt, out, &found, err)) return false;
+  for (std::size_t i = 0; i < found.size(); ++i) t->at(i) = std::move(found[i]);
+  if (std::string problem = handed_tensors_problem(c, *t); !problem.empty()) {
+    *err = fmt::format("{}: error: {}", path, problem);
+    return false;
+  }
+  return true;
+}
+
+std::string handed_tensors_problem(const CaseSpec& c, const BackwardTensors& t) {
+  for (std::size_t i = 1; i < BackwardTensors::kNames.size(); ++i) {
+    const char* name = BackwardTensors::kNames[i];
+    const bool needed = c.backward && (i < 4 || c.problem.has_sinks);
+    if (needed && t.at(i).empty())
+      return fmt::format("case '{}' is a backward case and '{}' was not handed back (SPEC §10: dq, dk, dv{})",
+                         printable(c.name), name, c.problem.has_sinks ? ", dsinks" : "");
+    if (!c.backward && !t.at(i).empty())
+      return fmt::format("'{}', a gradient, was handed back and case '{}' is forward only\nnote: set \"backward\": "
+                         "true in the case to judge the backward pass (SPEC §10)",
+                         name, printable(c.name));
+    if (i == 4 && !c.problem.has_sinks && !t.at(i).empty())
+      return fmt::format("'dsinks' was handed back and case '{}' has no sinks", printable(c.name));
+  }
+  return "";
 }
 
 bool judge_tensors(const CaseSpec& c, const BackwardTensors& candidate, const BackwardTensors& golden,

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "kernels/fault.hpp"
+#include "src/io/candidate_file.hpp"
 #include "src/judge/gates.hpp"
 #include "src/judge/metrics.hpp"
 #include "src/suite/config.hpp"
@@ -46,6 +47,18 @@ BackwardTensors naive_tensors(const CaseSpec& c, const Inputs& in, int threads);
 /// The tiled kernel's LSE and backward from its forward output `out` (bshd), with one fault or none.
 BackwardTensors tiled_tensors(const CaseSpec& c, const Inputs& in, std::span<const double> out, int threads,
                               Fault fault = Fault::none);
+
+/// An external candidate's file (SPEC §8, §10) for case c: its output and, from a .safetensors file,
+/// the tensors beside it — on a backward case dq, dk, dv and dsinks (when the case has sinks), each
+/// required, and an optional lse; on a forward case an optional lse. Gradients in a forward case's
+/// file are an error (the case was probably meant to set "backward").
+bool read_candidate_file(const std::string& path, const CaseSpec& c, const CandidateReadOptions& opt,
+                         std::vector<double>* out, BackwardTensors* t, std::string* err);
+
+/// Why the tensors a candidate handed back beside its output cannot be judged on case c ("" when
+/// they can): a backward case needs dq, dk, dv and, with sinks, dsinks; a forward case takes an lse
+/// only (gradients there mean the case was probably meant to set "backward"); no sinks, no dsinks.
+std::string handed_tensors_problem(const CaseSpec& c, const BackwardTensors& t);
 
 struct TensorResult {
   std::string name;

@@ -172,6 +172,7 @@ struct WorkerState {
   }
 
   bool produce(PreparedCase& p, std::vector<double>* out, std::string* err);
+  BackwardTensors tensors;  // the last output file's tensors beside "out" (SPEC §10)
 };
 
 bool WorkerState::produce(PreparedCase& p, std::vector<double>* out, std::string* err) {
@@ -181,6 +182,7 @@ bool WorkerState::produce(PreparedCase& p, std::vector<double>* out, std::string
     last.reset();
   }
   const CaseSpec& spec = p.spec;
+  tensors = {};
   if (std::string problem = worker_command_problem(opt.command); !problem.empty()) {
     *err = std::move(problem);
     return false;
@@ -195,8 +197,6 @@ bool WorkerState::produce(PreparedCase& p, std::vector<double>* out, std::string
     *err = why;
     return false;
   }
-  // The correct tiled kernel's output goes into the dump; judge() needs it anyway (cached).
-  const std::vector<double>& tiled = p.tiled_output(opt.threads);
 
   const CleanupPending tidy_first;  // a second Ctrl-C must not kill us while the directory exists
   const auto start = Clock::now();
@@ -207,7 +207,8 @@ bool WorkerState::produce(PreparedCase& p, std::vector<double>* out, std::string
     return false;
   }
   const fs::path tmp(pattern);
-  const std::string inputs = (tmp / "inputs").string(), out_path = (tmp / "out.npy").string();
+  const std::string inputs = (tmp / "inputs").string(),
+                    out_path = (tmp / (spec.backward ? "out.safetensors" : "out.npy")).string();
   const std::size_t mark = proc.stderr_mark();
   const std::int64_t id = next_id++;
   auto record = [&](std::string unsupported = "") {
@@ -235,8 +236,8 @@ bool WorkerState::produce(PreparedCase& p, std::vector<double>* out, std::string
     return finish(false);
   };
 
-  if (!write_dump({.dir = inputs, .format = DumpFormat::npy}, spec, p.inputs,
-                  {.golden = p.golden, .naive = p.naive, .tiled = tiled}, err))
+  // The correct tiled kernel's output goes into the dump; judge() needs it anyway (cached).
+  if (!write_dump({.dir = inputs, .format = DumpFormat::npy}, spec, p.inputs, dump_outputs(p, opt.threads), err))
     return finish(false);
   if (interrupted()) {
     drop();
@@ -294,9 +295,8 @@ bool WorkerState::produce(PreparedCase& p, std::vector<double>* out, std::string
                       proc.stderr_lines(mark, kTailLines));
     return finish(false);
   }
-  const Shape& s = spec.problem.shape;
   std::string read_err;
-  if (!read_candidate(out_path, {s.batch, s.tokens, s.heads, s.head_dim}, opt.read, out, &read_err)) {
+  if (!read_candidate_file(out_path, spec, opt.read, out, &tensors, &read_err)) {
     *err = "the worker's output is unusable: " + read_err;
     return finish(false);
   }
@@ -389,8 +389,9 @@ bool parse_worker_reply(const std::string& line, std::int64_t id, WorkerReply* o
   return true;
 }
 
-std::vector<std::string> worker_features_needed(const CaseSpec&) {
-  // The backward pass (SPEC §10) adds "backward" here, ragged batches "ragged", a paged KV cache "paged".
+std::vector<std::string> worker_features_needed(const CaseSpec& c) {
+  // Ragged batches will add "ragged" here, a paged KV cache "paged".
+  if (c.backward) return {"backward"};
   return {};
 }
 
@@ -428,6 +429,11 @@ Candidate worker_candidate(const WorkerOptions& opt) {
     return worker_unsupported_reason(state->hello, spec, state->opt.read.layout);
   };
   c.produce = [state](PreparedCase& p, std::vector<double>* out, std::string* err) { return state->produce(p, out, err); };
+  c.produce_tensors = [state](PreparedCase&, std::span<const double>, BackwardTensors* t, std::string*) {
+    const std::lock_guard lock(state->mu);
+    *t = std::move(state->tensors);  // what produce() read beside "out"; judge() calls it right after
+    return true;
+  };
   return c;
 }
 

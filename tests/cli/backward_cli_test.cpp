@@ -1,6 +1,6 @@
 // The backward pass through the command line (SPEC §10): `run` of configs/backward.json judges
 // every tensor and says so in its JSON; `dump` writes dO and golden's LSE and gradients, exactly
-// the values golden computes; a candidate command cannot hand gradients back yet, and is told so.
+// the values golden computes; a candidate command hands its tensors back in one .safetensors file.
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
@@ -78,12 +78,28 @@ TEST_CASE("backward cli: dump writes do.npy and golden's tensors", "[backward][c
   CHECK(info["dump"]["files"].contains("golden_dq"));
 }
 
-TEST_CASE("backward cli: an external candidate is told its backward output is not read yet", "[backward][cli]") {
-  const auto r = run_cli(std::string("run -c configs/backward.json --case prefill_full --candidate-cmd '") +
-                         ATTN_DIFF_CANDIDATE + " variant:split_kv {inputs} {out}'");
-  INFO(r.out);
-  CHECK(r.code == 0);  // unsupported neither passes nor fails
-  CHECK_THAT(r.out, Contains("unsupported") && Contains("hands back no gradients"));
+TEST_CASE("backward cli: an external candidate's tensors come in one .safetensors file", "[backward][cli]") {
+  TempDir dir("backward_external");
+  // The candidate writes the correct tiled kernel's tensors (tests/helpers/candidate_main.cpp).
+  const auto ok = run_cli(std::string("run -c configs/backward.json --case decode_chunk_window_128 --candidate-cmd '") +
+                          ATTN_DIFF_CANDIDATE + " correct {inputs} {out}' --json " + dir.file("r.json"));
+  INFO(ok.out);
+  CHECK(ok.code == 0);
+  CHECK(read_json(dir.file("r.json"))["cases"][0]["tensors"].size() == 5);
+  // A backward mutant handed back the same way fails on the gradients it breaks, and only there.
+  const auto mutant = run_cli(std::string("run -c configs/backward.json --case prefill_full --candidate-cmd '") +
+                              ATTN_DIFF_CANDIDATE + " mutant:bwd_dkv_one_head {inputs} {out}'");
+  INFO(mutant.out);
+  CHECK(mutant.code == 1);
+  CHECK_THAT(mutant.out, Contains("dk: gate max_abs_vs_naive") && Contains("dv: gate max_abs_vs_naive"));
+  CHECK_THAT(mutant.out, !Contains("dq: gate") && !Contains("lse: gate"));
+  // An .npy file cannot hold them: an error that says what to write.
+  const auto npy = run_cli(std::string("run -c configs/backward.json --case prefill_no_sinks --candidate-cmd '") +
+                           ATTN_DIFF_CANDIDATE + " variant:split_kv {inputs} {out}'");
+  INFO(npy.out);
+  CHECK(npy.code == 3);
+  CHECK_THAT(npy.out, Contains("an .npy file holds one tensor, and this case needs 'out', 'dq', 'dk', 'dv' (SPEC §10)") &&
+                          Contains("one .safetensors file"));
   const auto bad = run_cli("run -c configs/backward.json --precision fp8-e4m3");
   CHECK(bad.code == 2);
   CHECK_THAT(bad.out, Contains("key 'backward': the fp8-e4m3 recipe has no backward pass"));

@@ -67,3 +67,27 @@ TEST_CASE("torch candidate: an injected bug fails and is diagnosed", "[torch][cl
   INFO(r.out);
   CHECK_THAT(r.out, Contains("most likely: layout:bhsd"));
 }
+
+TEST_CASE("torch candidate: autograd in float32 and in the recipe's dtype passes configs/backward.json", "[torch][cli][backward]") {
+  require_torch();
+  // Every tensor judged, through --candidate-cmd (one process per case, float32) and the worker
+  // (eager: bf16 autograd for the bf16-mixed cases, the naive reference's own arithmetic).
+  TempDir dir("torch_backward");
+  const std::string report = dir.file("r.json");
+  const auto r = run_cli("run -q -c configs/backward.json --case prefill_window_128 --case empty_rows " + script() +
+                         " --json " + report);
+  INFO(r.out);
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Contains("2 cases, 2 passed, 0 failed"));
+  for (const auto& c : attn::test::read_json(report)["cases"]) CHECK(c["tensors"].size() == 5);  // lse handed back too
+  const auto w = run_cli("run -q -c configs/backward.json --candidate-worker 'PYTHONPATH=build/python " + kPython +
+                         " scripts/torch_candidate.py --worker --dtype eager'");
+  INFO(w.out);
+  CHECK(w.code == 0);
+  CHECK_THAT(w.out, Contains("7 cases, 7 passed, 0 failed"));
+  // A forward bug breaks the gradients it touches: without sinks, dsinks is zero and the LSE is off.
+  const auto bug = run_cli("run -c configs/backward.json --case decode_chunk_full " + script(" --bug no_sinks"));
+  INFO(bug.out);
+  CHECK(bug.code == 1);
+  CHECK_THAT(bug.out, Contains("lse: gate max_abs_vs_naive") && Contains("dsinks: gate"));
+}

@@ -10,6 +10,8 @@
 //       ggml:f16 | ggml:f16-q (like ggml's CPU flash attention: ggml_like below) |
 //       crash | fail | hang | wrong_shape | no_output | nan | env (checks $ATTN_DIFF_*)
 // F: npy (float32, default) | safetensors (F32) | bf16-safetensors | bf16-bits ('<u2' .npy)
+// A backward case (SPEC §10) in mode correct or mutant:<name> gets its tensors beside the output in
+// one .safetensors file (bshd, F32), whatever --format says.
 // --reshaped-from bhsd|bsdh|sbhd: the values in that axis order under the bshd shape (a reshape
 // where a transpose was meant). INPUTS or OUT "-" reads $ATTN_DIFF_INPUTS / $ATTN_DIFF_OUT.
 #include <signal.h>
@@ -24,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/backward.hpp"
 #include "kernels/golden.hpp"
 #include "kernels/mutants.hpp"
 #include "kernels/tiled.hpp"
@@ -61,6 +64,30 @@ bool write_bf16_bits_npy(const std::string& path, const std::vector<std::int64_t
     out.put(char(bits & 0xFF)).put(char(bits >> 8));
   }
   return bool(out);
+}
+
+// A backward case (SPEC §10): the tiled kernel's output, LSE and FA2 gradients, bshd, one F32
+// .safetensors file.
+int write_backward(const CaseSpec& c, const Inputs& in, const TiledOptions& t, const std::vector<float>& out,
+                   const std::string& path) {
+  const Shape& s = c.problem.shape;
+  std::vector<float> lse(lse_elements(s));
+  tiled_lse(c.problem, in, t, lse);
+  const Gradients<float> g = tiled_backward(c.problem, in, out, lse, t);
+  const auto wide = [](const std::vector<float>& x) { return std::vector<double>(x.begin(), x.end()); };
+  const std::vector<double> values[] = {wide(out), wide(lse), wide(g.dq), wide(g.dk), wide(g.dv), wide(g.dsinks)};
+  const std::vector<std::int64_t> q_shape = {s.batch, s.tokens, s.heads, s.head_dim},
+                                  kv_shape = {s.batch, s.kv_tokens, s.kv_heads, s.head_dim};
+  std::vector<TensorToWrite> tensors = {{.name = "out", .shape = q_shape, .values = values[0]},
+                                        {.name = "lse", .shape = {s.batch, s.heads, s.tokens}, .values = values[1]},
+                                        {.name = "dq", .shape = q_shape, .values = values[2]},
+                                        {.name = "dk", .shape = kv_shape, .values = values[3]},
+                                        {.name = "dv", .shape = kv_shape, .values = values[4]}};
+  if (c.problem.has_sinks) tensors.push_back({.name = "dsinks", .shape = {s.heads}, .values = values[5]});
+  std::string err;
+  if (write_safetensors(path, tensors, &err)) return 0;
+  std::fprintf(stderr, "%s\n", err.c_str());
+  return 2;
 }
 
 }  // namespace
@@ -306,6 +333,7 @@ int main(int argc, char** argv) {
     std::vector<float> f(s.q_elements());
     tiled_attention(c.problem, in, t, f);
     o.assign(f.begin(), f.end());
+    if (c.backward && mode != "nan" && mode != "wrong_shape") return write_backward(c, in, t, f, out);
   }
   if (mode == "nan") o[o.size() / 2] = std::nan("");
 

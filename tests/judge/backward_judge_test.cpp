@@ -100,7 +100,8 @@ TEST_CASE("backward: a bug fails on the tensors it breaks", "[backward][judge]")
 TEST_CASE("backward: a candidate that hands back no gradients is unsupported, not failed", "[backward][judge]") {
   const CaseSpec c = backward_case();
   const std::vector<double> values(c.problem.shape.q_elements(), 0.0);
-  const Candidate external = output_candidate(values);
+  Candidate external = output_candidate(values, {});
+  external.produce_tensors = nullptr;
   CHECK_THAT(unsupported_reason(c, external), Catch::Matchers::Contains("no gradients"));
   CHECK(run_case(c, external, {}).verdict == Verdict::unsupported);
   CHECK(unsupported_reason(backward_case({{"backward", false}}), external).empty());
@@ -111,7 +112,7 @@ TEST_CASE("backward: a failure of the gradients alone names them and is not diag
   Candidate c = tiled_candidate(1);
   c.kernel = "dq_scaled";
   c.is_expected = false;
-  c.produce_backward = [](PreparedCase& p, std::span<const double> out, BackwardTensors* t, std::string*) {
+  c.produce_tensors = [](PreparedCase& p, std::span<const double> out, BackwardTensors* t, std::string*) {
     *t = tiled_tensors(p.spec, p.inputs, out, 1);
     for (double& x : t->dq) x *= 1.1;
     return true;
@@ -122,4 +123,37 @@ TEST_CASE("backward: a failure of the gradients alone names them and is not diag
   REQUIRE(!r.failures.empty());
   for (const std::string& f : r.failures) CHECK(f.starts_with("dq: "));
   CHECK(r.diagnosis.empty());
+}
+
+TEST_CASE("backward: tensors handed back with the output are judged, and missing or misplaced ones are errors", "[backward][judge]") {
+  PreparedCase p = prepare_case(backward_case(), 1);
+  const std::vector<double> out = p.tiled_output(1);
+  BackwardTensors t = p.tiled_tensors(1);
+  CaseResult r = judge_output(p, out, t, Layout::bshd, 1, false);
+  CHECK(r.verdict == Verdict::pass);
+  CHECK(r.tensors.size() == 5);
+  t.lse.clear();  // optional: judged without it
+  r = judge_output(p, out, t, Layout::bshd, 1, false);
+  CHECK(r.verdict == Verdict::pass);
+  CHECK(r.tensors.size() == 4);
+  t.dv.clear();
+  r = judge_output(p, out, t, Layout::bshd, 1, false);
+  CHECK(r.verdict == Verdict::error);
+  CHECK_THAT(r.error, Catch::Matchers::Contains("'dv' was not handed back"));
+
+  // A forward case takes an lse, judged against golden's, and refuses gradients.
+  PreparedCase f = prepare_case(backward_case({{"backward", false}}), 1);
+  BackwardTensors lse_only{.lse = p.tiled_tensors(1).lse};
+  r = judge_output(f, f.tiled_output(1), lse_only, Layout::bshd, 1, false);
+  CHECK(r.verdict == Verdict::pass);
+  REQUIRE(r.tensors.size() == 1);
+  CHECK(r.tensors[0].name == "lse");
+  CHECK(r.tensors[0].expected_vs_golden.has_value());
+  for (double& x : lse_only.lse) x += 1e-3;  // the LSE of a scale bug: off everywhere, the output maybe not
+  r = judge_output(f, f.tiled_output(1), lse_only, Layout::bshd, 1, false);
+  CHECK(r.verdict == Verdict::fail);
+  CHECK(r.failures.front().starts_with("lse: "));
+  r = judge_output(f, f.tiled_output(1), BackwardTensors{.dq = t.dq}, Layout::bshd, 1, false);
+  CHECK(r.verdict == Verdict::error);
+  CHECK_THAT(r.error, Catch::Matchers::Contains("forward only"));
 }

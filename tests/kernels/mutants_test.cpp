@@ -72,8 +72,13 @@ std::map<std::string, std::pair<Setup, Setup>> cases() {
 
 TEST_CASE("every mutant differs where its bug shows and equals the correct kernel where it cannot", "[mutants]") {
   const auto table = cases();
+  const Setup everything = make(20, 20, 4, 2, 4, true, 5, true);  // sinks, window, GQA, several KV tiles
   for (const MutantInfo& m : mutants()) {
     INFO("mutant " << m.name);
+    if (m.backward) {  // its gradients: tests/kernels/tiled_backward_test.cpp; its forward is the correct one
+      CHECK(run(everything, m.fault) == run(everything, Fault::none));
+      continue;
+    }
     REQUIRE(table.count(m.name) == 1);  // a new mutant needs its pair of problems here
     const auto& [shows, hidden] = table.at(m.name);
     CHECK(run(shows, m.fault) != run(shows, Fault::none));
@@ -99,4 +104,21 @@ TEST_CASE("the mutant table is consistent", "[mutants]") {
   CHECK(find_mutant("no_such") == nullptr);
   CHECK(mutant_unsupported(*find_mutant("int8_saturation"), *recipe_by_name("bf16-mixed")) != "");
   CHECK(mutant_unsupported(*find_mutant("int8_saturation"), *recipe_by_name("int8")) == "");
+}
+
+TEST_CASE("backward mutants run backward cases only", "[mutants]") {
+  std::vector<std::string> backward;
+  for (const MutantInfo& m : mutants())
+    if (m.backward) {
+      backward.push_back(m.name);
+      CHECK(m.name.starts_with("bwd_"));
+      CHECK(std::find(m.needs.begin(), m.needs.end(), "backward") != m.needs.end());
+    }
+  CHECK(backward.size() == 9);  // the nine of tests/kernels/tiled_backward_test.cpp's fault table
+  CaseSpec c{.recipe = *recipe_by_name("bf16-mixed")};
+  const MutantInfo& m = *find_mutant("bwd_no_delta");
+  CHECK_THAT(mutant_unsupported(m, c), Catch::Contains("forward only"));
+  c.backward = true;
+  CHECK(mutant_unsupported(m, c) == "");
+  CHECK(mutant_unsupported(*find_mutant("no_scale"), c) == "");
 }
