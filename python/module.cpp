@@ -90,14 +90,15 @@ std::shared_ptr<PyCase> make_case(const CaseSpec& c, const std::string& suite, c
   return pc;
 }
 
-std::shared_ptr<PySuite> load_suite_py(const std::string& path, int threads, std::optional<std::string> precision) {
+std::shared_ptr<PySuite> load_suite_py(const std::string& path, int threads, std::optional<std::string> precision,
+                                       std::optional<std::uint64_t> seed) {
   const int t = threads > 0 ? threads : default_threads();
   Suite s;
   Diagnostics diags;
   bool ok;
   {
     py::gil_scoped_release nogil;
-    ok = load_suite(path, {.threads = t, .precision = std::move(precision)}, &s, &diags);
+    ok = load_suite(path, {.threads = t, .seed = seed, .precision = std::move(precision)}, &s, &diags);
   }
   if (!ok) value_error(format_diagnostics(diags));
   auto ps = std::make_shared<PySuite>();
@@ -414,7 +415,8 @@ PYBIND11_MODULE(_core, m) {
       .def_readonly("description", &PySuite::description)
       .def_readonly("cases", &PySuite::cases);
 
-  m.def("load_suite", &load_suite_py, py::arg("path"), py::arg("threads") = 0, py::arg("precision") = py::none());
+  m.def("load_suite", &load_suite_py, py::arg("path"), py::arg("threads") = 0, py::arg("precision") = py::none(),
+        py::arg("seed") = py::none());
   m.def("adhoc_case", &adhoc_case, py::arg("q"), py::arg("k"), py::arg("v"), py::arg("sinks"), py::arg("causal"),
         py::arg("window"), py::arg("q_offset"), py::arg("scale"), py::arg("precision"), py::arg("threads") = 0);
   m.def("write_reports", &write_reports, py::arg("results"), py::arg("json") = "", py::arg("html") = "",

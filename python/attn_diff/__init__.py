@@ -320,12 +320,15 @@ class Suite:
         return f"<Suite {self.name!r} ({len(self.cases)} cases) from {self.file!r}>"
 
 
-def load_suite(path, *, threads=0, precision=None):
+def load_suite(path, *, threads=0, precision=None, seed=None):
     """Loads and validates a suite file (SPEC section 4). Raises ValueError with the CLI's messages.
 
     precision: a recipe (as `--precision`: a preset, optionally with +key=value overrides, e.g.
-    "fp32+kv=fp16") that every case runs in instead of its own, with that recipe's default gates."""
-    return Suite(_core.load_suite(str(path), threads, None if precision is None else str(precision)))
+    "fp32+kv=fp16") that every case runs in instead of its own, with that recipe's default gates.
+    seed: overrides every case's seed (as `run --seed`)."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**53):
+        raise ValueError(f"seed: error: {seed!r} is not an integer in 0..2^53-1")
+    return Suite(_core.load_suite(str(path), threads, None if precision is None else str(precision), seed))
 
 
 def check(out, q, k, v, sinks=None, *, causal=True, window=0, q_offset=None, scale=None, precision="bf16-mixed",

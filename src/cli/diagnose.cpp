@@ -4,9 +4,11 @@
 #include <fmt/ranges.h>
 
 #include <cstdio>
+#include <optional>
 
 #include "src/cli/common.hpp"
 #include "src/cli/compare.hpp"
+#include "src/judge/backward_diagnosis.hpp"
 #include "src/judge/diagnosis.hpp"
 #include "src/report/table.hpp"
 
@@ -35,11 +37,16 @@ int run_diagnose(const DiagnoseOptions& opt) {
     return code;
   const CaseSpec& c = cmp.dump.spec;
   const CaseResult r = judge(cmp.prepared, output_candidate(cmp.candidate, cmp.tensors), {.threads = cmp.threads});
-  const DiagnosisContext ctx = build_diagnosis_context(cmp.prepared, cmp.layout, cmp.threads);
   const bool failed = r.verdict == Verdict::fail || r.verdict == Verdict::error;
+  // A backward case whose tensors alone failed is diagnosed on them (src/judge/backward_diagnosis.hpp).
+  const bool tensors_only = r.verdict == Verdict::fail && !r.output_failed && c.backward;
+  std::optional<DiagnosisContext> ctx;
+  if (!tensors_only) ctx = build_diagnosis_context(cmp.prepared, cmp.layout, cmp.threads);
   nlohmann::json fingerprint;
   const std::vector<Hypothesis> h =
-      diagnose_with_fingerprint(ctx, cmp.prepared, cmp.candidate, failed, opt.precision, cmp.threads, &fingerprint);
+      tensors_only ? diagnose_tensors(cmp.prepared, cmp.candidate, cmp.tensors, cmp.threads)
+                   : diagnose_with_fingerprint(*ctx, cmp.prepared, cmp.candidate, failed, opt.precision, cmp.threads,
+                                               &fingerprint);
 
   const Metrics& m = r.vs_golden;
   std::printf("case %s (%s, %s, %s): %s", c.name.c_str(), shape_label(c.problem.shape).c_str(), features_label(c).c_str(),
@@ -63,11 +70,17 @@ int run_diagnose(const DiagnoseOptions& opt) {
   }
   const DiagnosisVerdict v = diagnosis_verdict(h, failed);
   std::string what;
-  for (const HypothesisPrediction& p : ctx.hypotheses)
-    if (p.name == v.explained_by) what = ": " + p.description;
+  if (ctx) {
+    for (const HypothesisPrediction& p : ctx->hypotheses)
+      if (p.name == v.explained_by) what = ": " + p.description;
+  } else if (const MutantInfo* m = find_mutant(v.explained_by)) {
+    what = ": " + m->description;
+  }
   // Where the error is, in words (src/judge/localisation.hpp), then the conclusion as the last line.
   if (r.localisation)
     for (const std::string& l : localisation_lines(*r.localisation)) std::printf("where: %s\n", l.c_str());
+  for (const TensorResult& t : r.tensors)
+    if (t.localisation) std::printf("where: %s\n", t.localisation->summary.c_str());
   std::printf("%s%s\n", v.text().c_str(), what.c_str());
   std::fflush(stdout);
 
@@ -77,6 +90,8 @@ int run_diagnose(const DiagnoseOptions& opt) {
     j["diagnosis"] = d.at("verdict");  // the explaining hypothesis or "unexplained", as SPEC §14's fuzz report
     j["hypotheses"] = d.at("hypotheses");
     if (r.localisation) j["localisation"] = localisation_to_json(*r.localisation);
+    for (const TensorResult& t : r.tensors)
+      if (t.localisation) j["tensors_localisation"][t.name] = localisation_to_json(*t.localisation);
     if (!fingerprint.is_null()) j["fingerprint"] = fingerprint;
     if (!write_json_file(opt.json, j)) return kExitRuntime;
   }

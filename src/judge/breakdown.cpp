@@ -70,6 +70,9 @@ nlohmann::json stats_to_json(const std::vector<ErrorStat>& s) {
   return {{"max_abs", max_abs}, {"mae", mae}};
 }
 
+
+}  // namespace
+
 nlohmann::json heatmap_to_json(const Heatmap& h) {
   nlohmann::json cells = nlohmann::json::array();
   for (std::int64_t r = 0; r < h.rows; ++r) {
@@ -81,7 +84,25 @@ nlohmann::json heatmap_to_json(const Heatmap& h) {
           {"row_step", h.row_step}, {"col_step", h.col_step}, {"cells", cells}};
 }
 
-}  // namespace
+Heatmap tensor_heatmap(const Shape& s, std::size_t i, std::span<const double> cand, std::span<const double> ref) {
+  if (i == 4) return {};
+  // lse [B][H][Sq]: rows b*H+h directly; dq [B][Sq][H][D], dk, dv [B][Sk][Hkv][D]: token outer.
+  const bool lse = i == 0;
+  const std::int64_t heads = i <= 1 ? s.heads : s.kv_heads, tokens = i <= 1 ? s.tokens : s.kv_tokens;
+  const std::int64_t inner = lse ? 1 : s.head_dim;
+  const std::int64_t rows = s.batch * heads;
+  std::vector<double> grid(std::size_t(rows * tokens), 0.0);
+  for (std::int64_t n = 0; n < std::int64_t(ref.size()); ++n) {
+    const std::int64_t e = n / inner;
+    std::int64_t b, h, t;
+    if (lse) b = e / (heads * tokens), h = e / tokens % heads, t = e % tokens;
+    else b = e / (tokens * heads), t = e / heads % tokens, h = e % heads;
+    const double d = std::abs(cand[n] - ref[n]);
+    double& cell = grid[std::size_t((b * heads + h) * tokens + t)];
+    cell = std::max(cell, std::isfinite(d) ? d : HUGE_VAL);
+  }
+  return downsample(grid, rows, tokens);
+}
 
 Breakdown compute_breakdown(const CaseSpec& spec, std::span<const double> cand, std::span<const double> ref) {
   const Problem& p = spec.problem;

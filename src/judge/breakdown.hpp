@@ -61,6 +61,14 @@ inline constexpr std::int64_t kHeatmapMaxRows = 128, kHeatmapMaxCols = 256;
 /// c, r: [B][Sq][H][D] (the candidate and golden).
 Breakdown compute_breakdown(const CaseSpec& c, std::span<const double> cand, std::span<const double> ref);
 
+/// A backward case's tensor i (SPEC §10, src/judge/tensors.hpp's order) as a heatmap of max |c - r|:
+/// rows (batch, head) as b * H + h and cols the query token for lse and dq, rows (batch, kv head)
+/// and cols the key token for dk and dv. Empty (0 × 0) for dsinks, which has one value per head.
+Heatmap tensor_heatmap(const Shape& s, std::size_t i, std::span<const double> cand, std::span<const double> ref);
+
+/// {"rows", "cols", "source_rows", "source_cols", "row_step", "col_step", "cells"} as in breakdown_to_json.
+nlohmann::json heatmap_to_json(const Heatmap& h);
+
 /// JSON form for the report: heatmap cells rounded to 3 significant digits, null where there is
 /// no data, "nonfinite" where a difference is NaN or Inf.
 nlohmann::json breakdown_to_json(const Breakdown& b);

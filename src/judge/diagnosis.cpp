@@ -11,6 +11,7 @@
 
 #include "kernels/golden.hpp"
 #include "kernels/mutants.hpp"
+#include "src/judge/backward_diagnosis.hpp"
 #include "src/judge/coverage.hpp"
 #include "src/judge/fingerprint.hpp"
 #include "src/judge/metrics.hpp"
@@ -452,17 +453,25 @@ CaseResult run_case_diagnosed(const CaseSpec& c, const Candidate& cand, const Ru
   if (std::string why = unsupported_reason(c, cand); !why.empty()) return unsupported_result(c, cand, why);
   PreparedCase p = prepare_case(c, opt.threads);
   if (!diagnose_failures) return judge(p, cand, opt);
-  std::vector<double> kept;  // the candidate's output: judge() only keeps its metrics
+  std::vector<double> kept;  // the candidate's output and tensors: judge() only keeps their metrics
+  BackwardTensors kept_tensors;
   RunOptions keeping = opt;
   keeping.keep_candidate = &kept;
+  keeping.keep_tensors = &kept_tensors;
   CaseResult r = judge(p, cand, keeping);
-  // Diagnosis explains the output; a failure of the gradients alone is not diagnosed (docs/backward.md).
-  if (r.verdict == Verdict::fail && r.output_failed && kept.size() == p.golden.size()) {
-    const auto start = std::chrono::steady_clock::now();
-    r.diagnosis = diagnose_case(p, kept, declared, opt.threads, &r.fingerprint);
-    r.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  }
+  diagnose_failure(p, kept, kept_tensors, declared, opt.threads, &r);
   return r;
+}
+
+void diagnose_failure(PreparedCase& p, std::span<const double> out, const BackwardTensors& tensors, Layout declared,
+                      int threads, CaseResult* r) {
+  if (r->verdict != Verdict::fail || out.size() != p.golden.size()) return;
+  const auto start = std::chrono::steady_clock::now();
+  // The output's failure is the output's diagnosis; a backward case's tensors failing alone are
+  // explained by the tensors' (src/judge/backward_diagnosis.hpp).
+  if (r->output_failed) r->diagnosis = diagnose_case(p, out, declared, threads, &r->fingerprint);
+  else if (p.spec.backward) r->diagnosis = diagnose_tensors(p, out, tensors, threads);
+  r->seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace attn

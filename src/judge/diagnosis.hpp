@@ -114,8 +114,13 @@ std::string render_diagnosis(const std::vector<Hypothesis>& h, std::size_t top, 
 /// ranking (up to `top` lines) when a hypothesis explains the output, then the verdict's text.
 std::string render_report_diagnoses(const std::vector<CaseResult>& cases, std::size_t top = 3);
 
-/// prepare_case + judge, and when `diagnose_failures` and the verdict is fail, the diagnosis of the
-/// candidate's output in CaseResult::diagnosis. `declared` as for build_diagnosis_context.
+/// When r failed: the diagnosis of the candidate's output (out, bshd) when the output itself
+/// failed, else of a backward case's tensors (diagnose_tensors), in r->diagnosis; its time is added
+/// to r->seconds. `declared` as for build_diagnosis_context.
+void diagnose_failure(PreparedCase& p, std::span<const double> out, const BackwardTensors& tensors, Layout declared,
+                      int threads, CaseResult* r);
+
+/// prepare_case + judge, and when `diagnose_failures`, diagnose_failure.
 CaseResult run_case_diagnosed(const CaseSpec& c, const Candidate& cand, const RunOptions& opt, bool diagnose_failures,
                               Layout declared = Layout::bshd);
 

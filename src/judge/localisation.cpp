@@ -498,15 +498,26 @@ std::vector<std::string> localisation_lines(const Localisation& l) {
   return out;
 }
 
-std::vector<std::string> localisation_lines(const nlohmann::json& case_json) {
-  std::vector<std::string> out;
-  if (!case_json.is_object() || !case_json.contains("localisation")) return out;
-  const nlohmann::json& l = case_json.at("localisation");
-  if (!l.is_object() || !l.contains("summary") || !l.at("summary").is_string()) return out;
-  out.push_back(l.at("summary").get<std::string>());
+namespace {
+
+void append_lines(const nlohmann::json& l, std::vector<std::string>* out) {
+  if (!l.is_object() || !l.contains("summary") || !l.at("summary").is_string()) return;
+  out->push_back(l.at("summary").get<std::string>());
   if (l.contains("checks") && l.at("checks").is_array())
     for (const nlohmann::json& c : l.at("checks"))
-      if (c.is_object() && c.contains("text") && c.at("text").is_string()) out.push_back(c.at("text").get<std::string>());
+      if (c.is_object() && c.contains("text") && c.at("text").is_string()) out->push_back(c.at("text").get<std::string>());
+}
+
+}  // namespace
+
+std::vector<std::string> localisation_lines(const nlohmann::json& case_json) {
+  std::vector<std::string> out;
+  if (!case_json.is_object()) return out;
+  if (case_json.contains("localisation")) append_lines(case_json.at("localisation"), &out);
+  // A backward case's failing tensors (SPEC §10), each with its own summary ("dk: ...").
+  if (case_json.contains("tensors") && case_json.at("tensors").is_object())
+    for (const auto& [name, t] : case_json.at("tensors").items())
+      if (t.is_object() && t.contains("localisation")) append_lines(t.at("localisation"), &out);
   return out;
 }
 

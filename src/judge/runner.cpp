@@ -16,6 +16,7 @@
 #include "src/base/poison.hpp"
 #include "src/judge/coverage.hpp"
 #include "src/judge/diagnosis.hpp"
+#include "src/judge/tensor_localisation.hpp"
 #include "src/suite/inputs.hpp"
 
 namespace attn {
@@ -86,7 +87,7 @@ Candidate output_candidate(const std::vector<double>& values, const BackwardTens
 CaseResult judge_output(PreparedCase& p, const std::vector<double>& values, const BackwardTensors& tensors,
                         Layout declared, int threads, bool diagnose) {
   CaseResult r = judge(p, output_candidate(values, tensors), {.threads = threads});
-  if (r.verdict == Verdict::fail && r.output_failed && diagnose) r.diagnosis = diagnose_case(p, values, declared, threads, &r.fingerprint);
+  if (diagnose) diagnose_failure(p, values, tensors, declared, threads, &r);
   return r;
 }
 
@@ -255,13 +256,26 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
     }
   }
   r.verdict = r.failures.empty() ? Verdict::pass : Verdict::fail;
-  if (r.verdict == Verdict::fail && opt.breakdown) {  // one pass over the error; failures only need the words
+  if (r.verdict == Verdict::fail && opt.breakdown && r.output_failed) {  // one pass over the error; failures only need the words
     LocalisationInput li{.spec = c, .candidate = candidate, .golden = p.golden, .naive = p.naive,
                          .tiled = cand.is_expected ? std::span<const double>() : std::span<const double>(p.tiled_output(opt.threads))};
     localisation_envelope(c, p.golden_max_abs_value, p.probs_rounding, &li.k_naive, &li.k_tiled, &li.floor);
     r.localisation = localise(li);
   }
+  for (TensorResult& tr : r.tensors) {  // each tensor's heatmap, and each failing one's own words
+    if (!opt.breakdown) break;
+    const std::size_t i = std::size_t(std::find(BackwardTensors::kNames.begin(), BackwardTensors::kNames.end(), tr.name) -
+                                      BackwardTensors::kNames.begin());
+    const std::vector<double>& g = p.golden_tensors->at(i);
+    if (i != 4) tr.heatmap = tensor_heatmap(c.problem.shape, i, t.at(i), g);
+    if (std::all_of(tr.gates.begin(), tr.gates.end(), [](const GateResult& gr) { return gr.pass; })) continue;
+    tr.localisation = localise_tensor({.spec = c, .tensor = i, .candidate = t.at(i), .golden = g,
+                                       .naive = p.naive_tensors->at(i),
+                                       .tiled = cand.is_expected ? std::span<const double>() : p.tiled_tensors(opt.threads).at(i),
+                                       .k = gradient_k(c.recipe, i), .eps = tensor_eps(c.recipe, i, g)});
+  }
   if (opt.keep_candidate) *opt.keep_candidate = std::move(candidate);
+  if (opt.keep_tensors) *opt.keep_tensors = std::move(t);
   return finish();
 }
 

@@ -114,6 +114,7 @@ struct RunOptions {
   std::size_t worst = 10;  // worst elements kept per case
   bool breakdown = true;   // where the error is (src/judge/breakdown.hpp, src/judge/localisation.hpp); only reports show it
   std::vector<double>* keep_candidate = nullptr;  // if set, judge() moves the candidate's output here
+  BackwardTensors* keep_tensors = nullptr;        // and its tensors beside the output here
 };
 
 /// Everything about a case that does not depend on the candidate: inputs, golden, naive and their

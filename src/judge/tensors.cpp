@@ -64,6 +64,10 @@ GateResult per_element_gate(double k, const std::vector<double>& c, const std::v
 
 }  // namespace
 
+double tensor_eps(const Recipe& r, std::size_t i, const std::vector<double>& golden) {
+  return unit_of(r, i) * max_abs_of(golden);
+}
+
 Index4 tensor_dims(const Shape& s, std::size_t i) {
   switch (i) {
     case 0: return {s.batch, s.heads, s.tokens, 1};
@@ -157,9 +161,9 @@ bool judge_tensors(const CaseSpec& c, const BackwardTensors& candidate, const Ba
                    .vs_golden = compute_metrics(x, g, dims, c.tolerance, threads),
                    .vs_naive = compute_metrics(x, naive.at(i), dims, c.tolerance, threads),
                    .naive_vs_golden = compute_metrics(naive.at(i), g, dims, c.tolerance, threads)};
-    const double eps = unit_of(c.recipe, i) * max_abs_of(g);
+    const double eps = tensor_eps(c.recipe, i, g);
     const double naive_err = t.naive_vs_golden.max_abs.value_or(0.0);
-    const double k = gradient_k(c.recipe);
+    const double k = gradient_k(c.recipe, i);
     t.gates.push_back(max_abs_gate("max_abs_vs_naive", k, t.vs_golden, naive_err, eps, "naive's max_abs"));
     if (expected) {
       t.expected_vs_golden = compute_metrics(expected->at(i), g, dims, c.tolerance, threads);

@@ -8,10 +8,14 @@
 //                         mutants and external candidates
 //   per_element_vs_naive  dsinks only, PR #2706's rule: every head's |c - ref| <= k · max over heads
 //                         of |naive - ref| + 2 ulp(ref); the value is the worst use of that bound
-// k is gradient_k(recipe): FlashAttention's 3 for gradients, 8 in fp32, where recomputing P from
-// the LSE costs the FA2 backward up to 5x the eager fp32 error on dK and dV (docs/backward.md).
+// k is gradient_k(recipe, tensor): FlashAttention's 3 for gradients, 8 in fp32, where recomputing P
+// from the LSE costs the FA2 backward up to 5x the eager fp32 error on dK and dV; at least 6 for
+// dsinks, a sum over only B·Sq rows per head whose yardstick (the largest of H naive errors) is a
+// small-sample statistic: over 1000 seeds of configs/backward.json the correct kernel's dsinks
+// reached 1.32x the k-3 bound once, on a 4-query decode case (docs/backward.md, docs/calibration.md).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <span>
@@ -20,13 +24,18 @@
 
 #include "kernels/fault.hpp"
 #include "src/io/candidate_file.hpp"
+#include "src/judge/breakdown.hpp"
 #include "src/judge/gates.hpp"
+#include "src/judge/localisation.hpp"
 #include "src/judge/metrics.hpp"
 #include "src/suite/config.hpp"
 
 namespace attn {
 
-inline double gradient_k(const Recipe& r) { return r.eager == DType::f32 ? 8.0 : 3.0; }
+inline double gradient_k(const Recipe& r, std::size_t tensor) {
+  const double k = r.eager == DType::f32 ? 8.0 : 3.0;
+  return tensor == 4 ? std::max(k, 6.0) : k;  // 4: dsinks
+}
 
 /// The tensors of SPEC §10 after `out`, in report order, float64; an empty one was not produced.
 struct BackwardTensors {
@@ -65,7 +74,13 @@ struct TensorResult {
   Metrics vs_golden, vs_naive, naive_vs_golden;
   std::optional<Metrics> expected_vs_golden;
   std::vector<GateResult> gates;
+  std::optional<Localisation> localisation;  // where it is wrong (src/judge/tensor_localisation.hpp); when it failed
+  std::optional<Heatmap> heatmap;            // max |c - golden| per head × token (tensor_heatmap); with breakdowns
 };
+
+/// The eps of tensor i's max_abs gates: one unit roundoff of the format it is stored in times the
+/// largest |golden| value.
+double tensor_eps(const Recipe& r, std::size_t i, const std::vector<double>& golden);
 
 /// Judges every tensor the candidate produced (an lse left empty is not judged: it is optional for
 /// an external candidate). `expected` is the correct tiled kernel's tensors, null when the candidate

@@ -168,6 +168,37 @@ std::string heatmap_svg(const json& hm, const Axis& x, const Axis& y, std::optio
   return s + "</svg>";
 }
 
+// A backward case's tensors beside the output, in SPEC §10's order (a JSON object's is alphabetical).
+constexpr const char* kTensorOrder[] = {"lse", "dq", "dk", "dv", "dsinks"};
+
+// A backward case's tensors (SPEC §10): one heatmap per tensor that has one, marked with naive's
+// max_abs for that tensor.
+std::string tensor_heatmaps(const json& c) {
+  if (!c.contains("tensors") || !c.at("tensors").is_object()) return "";
+  const json& sh = c.value("shape", json::object());
+  const bool batched = sh.value("batch", 1) > 1;
+  std::string s;
+  for (const std::string name : kTensorOrder) {
+    const json& t = c.at("tensors").value(name, json::object());
+    if (!t.is_object() || !t.contains("heatmap")) continue;
+    const json& hm = t.at("heatmap");
+    const bool query_side = name == "lse" || name == "dq";
+    const std::int64_t heads = std::max<std::int64_t>(1, sh.value(query_side ? "heads" : "kv_heads", 1));
+    const char* head = query_side ? "h" : "kvh";
+    Axis x{.label = query_side ? "query token i" : "key token j", .step = hm.value("col_step", 1),
+           .count = hm.value("source_cols", 0)};
+    Axis y{.label = std::string(batched ? "batch, " : "") + (query_side ? "head" : "kv head"), .step = hm.value("row_step", 1),
+           .count = hm.value("source_rows", 0), .name = [heads, batched, head](std::int64_t r) {
+             return batched ? fmt::format("b{} {}{}", r / heads, head, r % heads) : fmt::format("{}{}", head, r);
+           }};
+    const std::optional<double> naive =
+        number(t.value("metrics", json::object()).value("naive_vs_golden", json::object()), "max_abs");
+    s += fmt::format("<h3>{}: max |error| per {} × {}</h3>", esc(name), esc(y.label), esc(x.label)) +
+         heatmap_svg(hm, x, y, naive, "naive max");
+  }
+  return s;
+}
+
 std::string histogram_svg(const json& hist, std::optional<double> mark, const std::string& mark_label) {
   const json& counts = hist.value("counts", json::array());
   const int bpd = hist.value("bins_per_decade", 4), first = hist.value("first", 0);
@@ -225,10 +256,17 @@ std::string shape(const json& c) {
 
 std::string gates_table(const json& c) {
   std::string s = "<table><tr><th>gate</th><th>value</th><th>bound</th><th>margin</th><th></th><th>how the bound is formed</th></tr>";
-  for (const json& g : c.value("gates", json::array())) {
+  // The output's gates, then a backward case's tensors' (SPEC §10) as "dk: max_abs_vs_naive".
+  std::vector<std::pair<std::string, json>> rows;
+  for (const json& g : c.value("gates", json::array())) rows.emplace_back("", g);
+  const json tensors = c.value("tensors", json::object());
+  for (const char* t : kTensorOrder)
+    if (tensors.contains(t))
+      for (const json& g : tensors.at(t).value("gates", json::array())) rows.emplace_back(std::string(t) + ": ", g);
+  for (const auto& [prefix, g] : rows) {
     const auto value = number(g, "value"), bound = number(g, "bound");
-    const std::string name = g.value("name", "");
-    const bool lower = name.starts_with("min_");
+    const bool lower = g.value("name", "").starts_with("min_");
+    const std::string name = prefix + g.value("name", "");
     std::string margin = "–";
     if (value && bound) {
       margin = fmt::format("{:+.3g}", lower ? *value - *bound : *bound - *value);
@@ -325,6 +363,7 @@ std::string case_section(const json& c, std::size_t id) {
          heatmap_svg(tl, tx, ty, naive, "naive max");
     s += "<h3>Error histogram</h3>" + histogram_svg(b.at("histogram"), naive, "naive max");
   }
+  s += tensor_heatmaps(c);
   s += "<h3>Worst elements</h3>" + worst_table(c);
   if (c.contains("baseline")) {
     const json& bl = c.at("baseline");

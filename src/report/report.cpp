@@ -130,6 +130,8 @@ json case_to_json(const CaseResult& r) {
                 {"naive_vs_golden", metrics_to_json(t.naive_vs_golden)}};
       if (t.expected_vs_golden) m["expected_vs_golden"] = metrics_to_json(*t.expected_vs_golden);
       tensors[t.name] = {{"metrics", m}, {"gates", gates_to_json(t.gates)}};
+      if (t.localisation) tensors[t.name]["localisation"] = localisation_to_json(*t.localisation);
+      if (t.heatmap) tensors[t.name]["heatmap"] = heatmap_to_json(*t.heatmap);
     }
     j["tensors"] = tensors;
   }

@@ -116,6 +116,8 @@ std::string render_case_lines(const RunReport& r, bool recipe_notes) {
       for (const std::string& f : c.failures) out += fmt::format("  {}: {}\n", c.spec.name, f);
     if (c.verdict == Verdict::fail && c.localisation)  // where the error is, in words (src/judge/localisation.hpp)
       for (const std::string& l : localisation_lines(*c.localisation)) out += fmt::format("  {}: where: {}\n", c.spec.name, l);
+    for (const TensorResult& t : c.tensors)  // and where each failing tensor's is (src/judge/tensor_localisation.hpp)
+      if (t.localisation) out += fmt::format("  {}: where: {}\n", c.spec.name, t.localisation->summary);
     if (c.verdict == Verdict::error || c.verdict == Verdict::unsupported)
       out += fmt::format("  {}: {}: {}\n", c.spec.name, verdict_name(c.verdict), c.error);
   }

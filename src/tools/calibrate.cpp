@@ -90,11 +90,19 @@ class Collector {
     }
     bool gate_failed = false;
     for (const GateResult& g : r.gates) {
-      record(cal_.margins, cal_.order, {job.group, kernel, g.name}, g, where, seed);
+      const bool lower = find_gate_kind(g.name)->lower;
+      record(cal_.margins, cal_.order, {job.group, kernel, g.name}, g, where, seed, lower);
       if (!job.group.starts_with("edges/"))  // the grid's 7500 cases: per recipe only
-        record(cal_.case_margins, cal_.case_order, {where, kernel, g.name}, g, where, seed);
+        record(cal_.case_margins, cal_.case_order, {where, kernel, g.name}, g, where, seed, lower);
       gate_failed |= !g.pass;
     }
+    for (const TensorResult& t : r.tensors)  // a backward case's (SPEC §10): "dq: max_abs_vs_naive"
+      for (const GateResult& g : t.gates) {
+        const std::string gate = t.name + ": " + g.name;
+        record(cal_.margins, cal_.order, {job.group, kernel, gate}, g, where, seed, false);
+        record(cal_.case_margins, cal_.case_order, {where, kernel, gate}, g, where, seed, false);
+        gate_failed |= !g.pass;
+      }
     // A failure no gate accounts for (non-finite values, an error) counts too.
     if (r.verdict == Verdict::pass) return;
     if (!gate_failed) ++row(cal_.margins, cal_.order, {job.group, kernel, "verdict"}).failed;
@@ -108,8 +116,9 @@ class Collector {
     return m[k];
   }
 
+  // `lower`: the gate is a lower bound (the output's gates say so; a tensor's are all upper bounds).
   void record(std::map<Key, GateMargin>& m, std::vector<Key>& order, const Key& k, const GateResult& g,
-              const std::string& where, std::uint64_t seed) {
+              const std::string& where, std::uint64_t seed, bool lower) {
     GateMargin& w = row(m, order, k);
     if (!g.value) {  // skipped, or failed without a value (a constant output): the note says which
       cal_.notes[k] = g.note;
@@ -118,7 +127,7 @@ class Collector {
     }
     ++w.evaluated;
     w.failed += !g.pass;
-    const double u = gate_utilisation(*g.value, g.bound, find_gate_kind(g.name)->lower);
+    const double u = gate_utilisation(*g.value, g.bound, lower);
     if (u > w.utilisation || (u == w.utilisation && (seed < w.seed || (seed == w.seed && where < w.at_case))))
       w = {u, seed, *g.value, g.bound, w.evaluated, w.failed, where, g.note};
   }

@@ -107,7 +107,7 @@ TEST_CASE("backward: a candidate that hands back no gradients is unsupported, no
   CHECK(unsupported_reason(backward_case({{"backward", false}}), external).empty());
 }
 
-TEST_CASE("backward: a failure of the gradients alone names them and is not diagnosed as the output's", "[backward][judge]") {
+TEST_CASE("backward: a failure of the gradients alone names them and is diagnosed on them", "[backward][judge]") {
   // The correct forward, and a backward whose dQ is 10 % too large (a scale bug in dQ only).
   Candidate c = tiled_candidate(1);
   c.kernel = "dq_scaled";
@@ -122,7 +122,10 @@ TEST_CASE("backward: a failure of the gradients alone names them and is not diag
   CHECK_FALSE(r.output_failed);
   REQUIRE(!r.failures.empty());
   for (const std::string& f : r.failures) CHECK(f.starts_with("dq: "));
-  CHECK(r.diagnosis.empty());
+  // Diagnosed on the tensors (src/judge/backward_diagnosis.hpp): no mutant scales dQ by 1.1, and a
+  // failure is never "most likely precision".
+  REQUIRE(!r.diagnosis.empty());
+  CHECK_FALSE(diagnosis_verdict(r.diagnosis, true).explained());
 }
 
 TEST_CASE("backward: tensors handed back with the output are judged, and missing or misplaced ones are errors", "[backward][judge]") {
