@@ -178,6 +178,7 @@ TEST_CASE("each mutant shrinks to the smallest case that shows its bug, failing 
   const auto claims = minimality_claims();
   for (const MutantInfo& m : mutants()) {
     INFO("mutant " << m.name);
+    if (m.backward) continue;  // shrinking backward cases is not claimed yet (docs/backward.md, "Not yet")
     REQUIRE(claims.count(m.name) == 1);  // a new mutant needs its claim here and a start case
     const CaseSpec& start = start_case(m.name);
     const Candidate cand = mutant_candidate(m, 2);
