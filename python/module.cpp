@@ -183,9 +183,8 @@ PyResult judge_py(PyCase& c, const py::array& out, const std::string& layout, bo
                                                 {s.batch, s.tokens, s.heads, s.head_dim}, what);
   BackwardTensors tensors;
   for (const auto& [name, array, bits] : extra) {
-    const auto* at = std::find(BackwardTensors::kNames.begin(), BackwardTensors::kNames.end(), name);
-    if (at == BackwardTensors::kNames.end()) value_error(fmt::format("{}: error: not a tensor of SPEC §10", name));
-    const std::size_t i = std::size_t(at - BackwardTensors::kNames.begin());
+    const std::size_t i = tensor_index(name);
+    if (i == BackwardTensors::kNames.size()) value_error(fmt::format("{}: error: not a tensor of SPEC §10", name));
     tensors.at(i) = handed_array(array, bits, *l, tensor_dims(s, i), tensor_shape(s, i), name);
   }
   if (const std::string problem = handed_tensors_problem(c.spec, tensors); !problem.empty()) value_error("error: " + problem);

@@ -21,16 +21,10 @@ double max_abs_diff(std::span<const double> a, std::span<const double> b) {
   return m;
 }
 
-double max_abs_of(std::span<const double> x) {
-  double m = 0;
-  for (double v : x)
-    if (std::isfinite(v)) m = std::max(m, std::abs(v));
-  return m;
-}
-
 // The tensors a hypothesis is compared on: the output first, then each one the candidate handed back.
 struct Judged {
   std::vector<const char*> names;
+  std::vector<std::size_t> index;  // into BackwardTensors (kNames.size() for the output)
   std::vector<std::span<const double>> candidate, golden;
   std::vector<double> envelope;
 };
@@ -59,22 +53,21 @@ std::vector<Hypothesis> diagnose_tensors(PreparedCase& p, std::span<const double
   const BackwardTensors& naive = *p.naive_tensors;
   const BackwardTensors& tiled = p.tiled_tensors(threads);
   const std::vector<double>& tiled_out = p.tiled_output(threads);
-  const double ulp_out = unit_roundoff(scaled_dtype(c.recipe.output) ? DType::f32 : c.recipe.output);
+  const double out_eps =
+      unit_roundoff(scaled_dtype(c.recipe.output) ? DType::f32 : c.recipe.output) * p.golden_max_abs_value;
 
   Judged j;
-  const auto add = [&](const char* name, std::span<const double> cand, std::span<const double> g,
-                       std::span<const double> n, std::span<const double> t, double unit) {
-    j.names.push_back(name), j.candidate.push_back(cand), j.golden.push_back(g);
-    const double env = 2.0 * std::max(max_abs_diff(t, g), max_abs_diff(n, g)) + unit * max_abs_of(g);
+  const auto add = [&](const char* name, std::size_t index, std::span<const double> cand, std::span<const double> g,
+                       std::span<const double> n, std::span<const double> t, double eps) {
+    j.names.push_back(name), j.index.push_back(index), j.candidate.push_back(cand), j.golden.push_back(g);
+    const double env = 2.0 * std::max(max_abs_diff(t, g), max_abs_diff(n, g)) + eps;
     j.envelope.push_back(env > 0 ? env : 1e-300);
   };
-  add("out", out, p.golden, p.naive, tiled_out, ulp_out);
-  for (std::size_t i = 0; i < BackwardTensors::kNames.size(); ++i) {
-    if (candidate.at(i).empty() || golden.at(i).empty()) continue;
-    const bool gradient = i >= 1 && i <= 3;
-    add(BackwardTensors::kNames[i], candidate.at(i), golden.at(i), naive.at(i), tiled.at(i),
-        gradient ? ulp_out : unit_roundoff(DType::f32));
-  }
+  add("out", BackwardTensors::kNames.size(), out, p.golden, p.naive, tiled_out, out_eps);
+  for (std::size_t i = 0; i < BackwardTensors::kNames.size(); ++i)
+    if (!candidate.at(i).empty() && !golden.at(i).empty())
+      add(BackwardTensors::kNames[i], i, candidate.at(i), golden.at(i), naive.at(i), tiled.at(i),
+          tensor_eps(c.recipe, i, golden.at(i)));
 
   std::vector<Hypothesis> out_h;
   const auto scored = [&](std::string name, const Distance& d, const std::string& what) {
@@ -101,8 +94,7 @@ std::vector<Hypothesis> diagnose_tensors(PreparedCase& p, std::span<const double
     std::vector<std::span<const double>> predicted = {m_out};
     bool identical = m_out == tiled_out;
     for (std::size_t t = 1; t < j.names.size(); ++t) {
-      const std::size_t i = std::size_t(std::find(BackwardTensors::kNames.begin(), BackwardTensors::kNames.end(),
-                                                  std::string_view(j.names[t])) - BackwardTensors::kNames.begin());
+      const std::size_t i = j.index[t];
       predicted.push_back(m_t.at(i));
       identical &= m_t.at(i) == tiled.at(i);
     }

@@ -264,8 +264,7 @@ CaseResult judge(PreparedCase& p, const Candidate& cand, const RunOptions& opt) 
   }
   for (TensorResult& tr : r.tensors) {  // each tensor's heatmap, and each failing one's own words
     if (!opt.breakdown) break;
-    const std::size_t i = std::size_t(std::find(BackwardTensors::kNames.begin(), BackwardTensors::kNames.end(), tr.name) -
-                                      BackwardTensors::kNames.begin());
+    const std::size_t i = tensor_index(tr.name);
     const std::vector<double>& g = p.golden_tensors->at(i);
     if (i != 4) tr.heatmap = tensor_heatmap(c.problem.shape, i, t.at(i), g);
     if (std::all_of(tr.gates.begin(), tr.gates.end(), [](const GateResult& gr) { return gr.pass; })) continue;

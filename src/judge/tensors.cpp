@@ -115,7 +115,7 @@ bool read_candidate_file(const std::string& path, const CaseSpec& c, const Candi
   for (std::size_t i = 0; i < BackwardTensors::kNames.size(); ++i)
     extra.push_back({.name = BackwardTensors::kNames[i],
                      .shape = tensor_shape(s, i),
-                     .required = c.backward && i > 0 && (i < 4 || c.problem.has_sinks)});
+                     .required = tensor_required(c, i)});
   std::vector<std::vector<double>> found;
   const Index4 dims{s.batch, s.tokens, s.heads, s.head_dim};
   if (!read_candidate_tensors(path, dims, extra, opt, out, &found, err)) return false;
@@ -130,8 +130,7 @@ bool read_candidate_file(const std::string& path, const CaseSpec& c, const Candi
 std::string handed_tensors_problem(const CaseSpec& c, const BackwardTensors& t) {
   for (std::size_t i = 1; i < BackwardTensors::kNames.size(); ++i) {
     const char* name = BackwardTensors::kNames[i];
-    const bool needed = c.backward && (i < 4 || c.problem.has_sinks);
-    if (needed && t.at(i).empty())
+    if (tensor_required(c, i) && t.at(i).empty())
       return fmt::format("case '{}' is a backward case and '{}' was not handed back (SPEC §10: dq, dk, dv{})",
                          printable(c.name), name, c.problem.has_sinks ? ", dsinks" : "");
     if (!c.backward && !t.at(i).empty())

@@ -20,6 +20,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kernels/fault.hpp"
@@ -44,6 +45,17 @@ struct BackwardTensors {
   std::vector<double>& at(std::size_t i) { return *std::array{&lse, &dq, &dk, &dv, &dsinks}[i]; }
   const std::vector<double>& at(std::size_t i) const { return const_cast<BackwardTensors*>(this)->at(i); }
 };
+
+/// The index of a name of BackwardTensors::kNames (kNames.size() when it is none of them).
+inline std::size_t tensor_index(std::string_view name) {
+  return std::size_t(std::find(BackwardTensors::kNames.begin(), BackwardTensors::kNames.end(), name) -
+                     BackwardTensors::kNames.begin());
+}
+/// Whether a candidate must hand tensor i back on case c: dq, dk, dv on a backward case, and dsinks
+/// when it has sinks (the lse is always optional).
+inline bool tensor_required(const CaseSpec& c, std::size_t i) {
+  return c.backward && i > 0 && (i < 4 || c.problem.has_sinks);
+}
 
 /// Tensor i's dims as metrics index them: lse {B, H, Sq, 1}, dq {B, Sq, H, D}, dk and dv
 /// {B, Sk, Hkv, D}, dsinks {1, 1, H, 1}.
