@@ -1,8 +1,8 @@
 // The backward pass and the log-sum-exp (SPEC §10): the tensors a backward case judges besides the
 // output, and the three computations of them, as for the forward (SPEC §3):
-//   golden  float64 from SPEC §10's formulas (kernels/golden_backward.cpp)
+//   golden  float64 from SPEC §10's formulas, in the same pass as golden's forward (kernels/golden.cpp)
 //   naive   PyTorch eager autograd through the naive forward's ops, rounding after each op in the
-//           recipe's eager dtype (kernels/naive_backward.cpp)
+//           recipe's eager dtype, in the same pass as naive's forward (kernels/naive.cpp)
 //   tiled   the FlashAttention-2 backward: per (batch, KV head, KV tile), over the query tiles of every
 //           query head of the group, P recomputed from the saved LSE (kernels/tiled_backward.cpp)
 // The upstream gradient is Inputs::dout ([B][Sq][H][D], rounded to the recipe's input dtype); the
@@ -34,11 +34,18 @@ inline std::int64_t bhs(std::int64_t b, std::int64_t h, std::int64_t i, const Sh
 /// golden's forward LSE in float64: lse[b][h][i] = m + log Z, sink included.
 void golden_lse(const Problem& p, const Inputs& in, std::span<double> lse, int threads = 1);
 
-/// golden backward in float64 (SPEC §10), from in.dout.
+/// golden's forward (out: golden_attention's, bit for bit), its LSE and its backward in float64
+/// (SPEC §10, from in.dout), in one pass over the scores.
+Gradients<double> golden_forward_backward(const Problem& p, const Inputs& in, std::span<double> out,
+                                          std::span<double> lse, int threads = 1);
+/// golden_forward_backward's gradients alone.
 Gradients<double> golden_backward(const Problem& p, const Inputs& in, int threads = 1);
 
-/// naive forward LSE and backward: eager autograd in recipe.eager.
+/// naive forward LSE and backward: eager autograd in recipe.eager. naive_forward_backward gives
+/// naive_attention's output (bit for bit), the LSE and the gradients in one pass.
 void naive_lse(const Problem& p, const Inputs& in, const Recipe& recipe, std::span<float> lse, int threads = 1);
+Gradients<float> naive_forward_backward(const Problem& p, const Inputs& in, const Recipe& recipe, std::span<float> out,
+                                        std::span<float> lse, int threads = 1);
 Gradients<float> naive_backward(const Problem& p, const Inputs& in, const Recipe& recipe, int threads = 1);
 
 /// The tiled forward's LSE (the same online softmax as tiled_attention, its final m + log l).

@@ -17,12 +17,17 @@ void setup_bench(CLI::App& app, BenchCommandOptions& opt) {
       "times each stage: --warmup untimed runs, --repeats timed runs, median with min and max. GFLOP/s count\n"
       "4*D flops per visible query-key pair per head; % peak is of the FMA peak measured at start-up\n"
       "(float64 for golden, float32 for naive and tiled) on the same number of threads. `cpu s` is the\n"
-      "process CPU time of a repeat (all threads): on a busy machine, cpu s / threads estimates the idle wall time.\n\n"
+      "process CPU time of a repeat (all threads): on a busy machine, cpu s / threads estimates the idle wall time.\n"
+      "A backward case (--backward, or \"backward\": true in the suite) also times golden_bwd and naive_bwd (the\n"
+      "references' forward, LSE and gradients in one pass: 14*D flops per visible pair) and tiled_bwd (the\n"
+      "FlashAttention-2 backward from the forward's output and LSE: 10*D); `--only run,run_forward` compares a whole backward run\n"
+      "with a whole forward run of the same case (docs/backward.md).\n\n"
       "Examples:\n"
       "  attn-diff bench                                   # gpt-oss layer: 2048 tokens, 64/8 heads, D 64, causal, sinks\n"
       "  attn-diff bench --window 128 --only tiled -j 2    # the sliding-window layer, tiled kernel only\n"
       "  attn-diff bench -c configs/phase4.json --case gpt_oss_120b_decode_even_layer --json bench.json\n"
-      "  attn-diff bench --tokens 256 --heads 8 --kv-heads 2 --repeats 3 --threads 1\n");
+      "  attn-diff bench --tokens 256 --heads 8 --kv-heads 2 --repeats 3 --threads 1\n"
+      "  attn-diff bench --backward --only tiled,tiled_bwd,run,run_forward -j 2   # the backward's cost\n");
   auto* config = app.add_option("--config,-c", opt.config, "suite file (JSON, SPEC §4); needs --case when it has several");
   app.add_option("--case", opt.case_name, "the case to time (its name, or a glob matching one case)")->needs(config);
   const CLI::Validator size = integer_in(1, kMaxInteger);  // the range of the suite keys they stand for
@@ -38,6 +43,7 @@ void setup_bench(CLI::App& app, BenchCommandOptions& opt) {
       app.add_option("--window", opt.window, "sliding window, 0 = none (default 0)")->transform(integer_in(0, kMaxInteger)),
       app.add_flag("--causal,!--no-causal", opt.causal, "causal masking (default on)"),
       app.add_flag("--sinks,!--no-sinks", opt.sinks, "learned sinks, normal(0, 1) per head (default on)"),
+      app.add_flag("--backward", opt.backward, "a backward case (SPEC §10): also time the gradients (default off)"),
       app.add_option("--tiles", opt.tiles, "tile sizes QxKV of the tiled kernel (default 128x2048)")->check(tile_sizes()),
       app.add_option("--seed", opt.seed, "input seed (default 0)")->transform(seed_value())};
   for (CLI::Option* o : shape) o->excludes(config)->group("Shape (instead of --config)");
@@ -48,7 +54,9 @@ void setup_bench(CLI::App& app, BenchCommandOptions& opt) {
   app.add_option("--threads,-j", opt.threads, "worker threads (default: one per core)")->transform(thread_count());
   app.add_option("--repeats,-r", opt.repeats, "timed runs per stage (default 5)")->transform(integer_in(1, 1000000));
   app.add_option("--warmup", opt.warmup, "untimed runs before them (default 1)")->transform(integer_in(0, 1000000));
-  app.add_option("--only", opt.only, "time only these stages: golden,naive,tiled,metrics,run (run = a whole `attn-diff run` of the case)")
+  app.add_option("--only", opt.only,
+                 "time only these stages: golden,naive,tiled,golden_bwd,naive_bwd,tiled_bwd,metrics,run,run_forward "
+                 "(run = a whole `attn-diff run` of the case; the *_bwd stages and run_forward need a backward case)")
       ->delimiter(',')
       ->check(CLI::IsMember(bench_stage_names()));
   app.add_option("--probe-seconds", opt.probe_seconds, "time spent measuring the FMA peak, 0 = skip (default 0.2)")
@@ -71,6 +79,7 @@ nlohmann::json bench_shape_suite(const BenchCommandOptions& opt) {
                        {"seed", opt.seed}};
   if (opt.q_offset) c["q_offset"] = *opt.q_offset;
   if (opt.sinks) c["sinks"] = {{"dist", "normal"}, {"std", 1.0}};
+  if (opt.backward) c["backward"] = true;
   const auto x = opt.tiles.find_first_of("xX");
   try {
     std::size_t a = 0, b = 0;
@@ -109,6 +118,12 @@ int run_bench(const BenchCommandOptions& opt) {
   } else if (!(c = find_one_case(suite, opt.config, opt.case_name, "bench")))
     return kExitUsage;
 
+  for (const std::string& stage : opt.only)
+    if (backward_stage(stage) && !c->backward) {
+      std::fprintf(stderr, "bench: error: --only %s needs a backward case and '%s' is forward only\nnote: add --backward (shape "
+                   "options) or use a case with \"backward\": true\n", stage.c_str(), c->name.c_str());
+      return kExitUsage;
+    }
   if (!check_output_paths({{"--config", opt.config}}, {{"--json", opt.json}})) return kExitUsage;
   BenchOptions bo{.threads = threads, .warmup = opt.warmup, .repeats = opt.repeats, .stages = opt.only,
                   .probe_seconds = opt.probe_seconds};

@@ -19,13 +19,13 @@ struct BenchCommandOptions {
   std::int64_t batch = 1, tokens = 2048, heads = 64, kv_heads = 8, head_dim = 64, window = 0;
   std::int64_t kv_tokens = 0;         // 0: = tokens
   std::optional<std::int64_t> q_offset;  // default: kv_tokens - tokens
-  bool causal = true, sinks = true;
+  bool causal = true, sinks = true, backward = false;
   std::optional<std::string> precision;  // the shape's recipe (default bf16-mixed), or --config's override
   std::string tiles = "128x2048";     // QxKV
   std::uint64_t seed = 0;
   int threads = 0;                    // 0 = one per core
   int repeats = 5, warmup = 1;
-  std::vector<std::string> only;      // stages; empty = golden, naive, tiled, metrics
+  std::vector<std::string> only;      // stages; empty = every kernel (the *_bwd ones on a backward case) and metrics
   double probe_seconds = 0.2;
   std::string json;
   std::string max_memory = "8G";

@@ -80,7 +80,6 @@ int load_comparison(const std::string& inputs, const std::string& candidate, con
     return kExitUsage;
   }
   // Read the candidate before the (possibly long) references, so a wrong file fails fast.
-  const Shape& s = out->dump.spec.problem.shape;
   std::string err;
   if (!read_candidate_file(candidate, out->dump.spec, {.layout = *l, .bf16_bits = bf16_bits}, &out->candidate,
                            &out->tensors, &err)) {

@@ -49,11 +49,11 @@ std::vector<float> run_tiled(const CaseSpec& c, const Inputs& in, int threads, F
 Candidate tiled_candidate(int threads) {
   return {.kernel = "tiled", .is_expected = true,
           .produce = [threads](PreparedCase& p, std::vector<double>* out, std::string*) {
-            *out = widen(run_tiled(p.spec, p.inputs, threads));
+            *out = p.tiled_output(threads);  // and its LSE, for the backward
             return true;
           },
-          .produce_tensors = [threads](PreparedCase& p, std::span<const double> out, BackwardTensors* t, std::string*) {
-            if (p.spec.backward) *t = tiled_tensors(p.spec, p.inputs, out, threads);
+          .produce_tensors = [threads](PreparedCase& p, std::span<const double>, BackwardTensors* t, std::string*) {
+            if (p.spec.backward) *t = p.tiled_tensors(threads);
             return true;
           }};
 }
@@ -109,36 +109,31 @@ PreparedCase prepare_case(const CaseSpec& c, Inputs inputs, int threads) {
   p.coverage = compute_coverage(c, p.inputs);
   p.golden.resize(s.q_elements());
   poison(p.golden);
-  golden_attention(c.problem, p.inputs, p.golden, threads);
-  p.naive = widen([&] {
-    std::vector<float> naive(s.q_elements());
-    poison(naive);
+  std::vector<float> naive(s.q_elements());
+  poison(naive);
+  if (c.backward) {  // the references' forward, LSE and backward in one pass each
+    p.golden_tensors = golden_tensors(c, p.inputs, p.golden, threads);
+    p.naive_tensors = naive_tensors(c, p.inputs, naive, threads);
+  } else {
+    golden_attention(c.problem, p.inputs, p.golden, threads);
     naive_attention(c.problem, p.inputs, c.recipe, naive, threads);
-    return naive;
-  }());
+  }
+  p.naive = widen(naive);
   p.naive_vs_golden = compute_metrics(p.naive, p.golden, p.dims(), c.tolerance, threads);
   p.empty_rows = c.problem.empty_rows();
   for (double g : p.golden) p.golden_max_abs_value = std::max(p.golden_max_abs_value, std::abs(g));
   double abs_floor = 0.0;
   if (const double u = probs_rounding_unit(c.recipe, &abs_floor); u > 0.0)
     p.probs_rounding = probs_rounding_bound(c.problem, p.inputs, u, abs_floor, threads);
-  if (c.backward) {
-    p.golden_tensors = golden_tensors(c, p.inputs, threads);
-    p.naive_tensors = naive_tensors(c, p.inputs, threads);
-  }
   p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return p;
 }
 
 const BackwardTensors& PreparedCase::tiled_tensors(int threads) {
   if (tiled_tensors_) return *tiled_tensors_;
-  if (spec.backward) {
-    tiled_tensors_ = attn::tiled_tensors(spec, inputs, tiled_output(threads), threads);
-  } else {
-    std::vector<float> lse(lse_elements(spec.problem.shape));
-    tiled_lse(spec.problem, inputs, {.recipe = spec.recipe, .tiles = spec.tiles, .threads = threads}, lse);
-    tiled_tensors_ = BackwardTensors{.lse = {lse.begin(), lse.end()}};
-  }
+  const std::vector<double>& out = tiled_output(threads);
+  if (spec.backward) tiled_tensors_ = attn::tiled_tensors(spec, inputs, out, tiled_lse_, threads);
+  else tiled_tensors_ = BackwardTensors{.lse = {tiled_lse_.begin(), tiled_lse_.end()}};
   return *tiled_tensors_;
 }
 
@@ -166,7 +161,13 @@ const Metrics& PreparedCase::tiled_vs_golden(int threads) {
 }
 
 const std::vector<double>& PreparedCase::tiled_output(int threads) {
-  if (!tiled_output_) tiled_output_ = widen(run_tiled(spec, inputs, threads));
+  if (!tiled_output_) {
+    std::vector<float> out(spec.problem.shape.q_elements());
+    poison(out);  // ATTN_DIFF_POISON: the kernel must write every element
+    tiled_lse_.resize(lse_elements(spec.problem.shape));
+    tiled_attention(spec.problem, inputs, {.recipe = spec.recipe, .tiles = spec.tiles, .threads = threads}, out, tiled_lse_);
+    tiled_output_ = widen(out);
+  }
   return *tiled_output_;
 }
 

@@ -148,6 +148,7 @@ struct PreparedCase {
  private:
   std::optional<Metrics> tiled_metrics_;
   std::optional<std::vector<double>> tiled_output_;
+  std::vector<float> tiled_lse_;  // the tiled forward's LSE, computed with tiled_output_
   std::optional<BackwardTensors> tiled_tensors_;
 };
 

@@ -85,27 +85,30 @@ std::vector<std::int64_t> tensor_shape(const Shape& s, std::size_t i) {
   return {d.begin(), d.end()};
 }
 
-BackwardTensors golden_tensors(const CaseSpec& c, const Inputs& in, int threads) {
+BackwardTensors golden_tensors(const CaseSpec& c, const Inputs& in, std::span<double> out, int threads) {
   BackwardTensors t;
   t.lse.resize(lse_elements(c.problem.shape));
-  golden_lse(c.problem, in, t.lse, threads);
-  Gradients<double> g = golden_backward(c.problem, in, threads);
+  Gradients<double> g = golden_forward_backward(c.problem, in, out, t.lse, threads);
   t.dq = std::move(g.dq), t.dk = std::move(g.dk), t.dv = std::move(g.dv), t.dsinks = std::move(g.dsinks);
   return t;
 }
 
-BackwardTensors naive_tensors(const CaseSpec& c, const Inputs& in, int threads) {
+BackwardTensors naive_tensors(const CaseSpec& c, const Inputs& in, std::span<float> out, int threads) {
   std::vector<float> lse(lse_elements(c.problem.shape));
-  naive_lse(c.problem, in, c.recipe, lse, threads);
-  return from(lse, naive_backward(c.problem, in, c.recipe, threads));
+  return from(lse, naive_forward_backward(c.problem, in, c.recipe, out, lse, threads));
+}
+
+BackwardTensors tiled_tensors(const CaseSpec& c, const Inputs& in, std::span<const double> out,
+                              std::span<const float> lse, int threads, Fault fault) {
+  const TiledOptions opt{.recipe = c.recipe, .tiles = c.tiles, .threads = threads, .fault = fault};
+  const std::vector<float> o(out.begin(), out.end());  // the kernel's own float output, exactly
+  return from(lse, tiled_backward(c.problem, in, o, lse, opt));
 }
 
 BackwardTensors tiled_tensors(const CaseSpec& c, const Inputs& in, std::span<const double> out, int threads, Fault fault) {
-  const TiledOptions opt{.recipe = c.recipe, .tiles = c.tiles, .threads = threads, .fault = fault};
   std::vector<float> lse(lse_elements(c.problem.shape));
-  tiled_lse(c.problem, in, opt, lse);
-  const std::vector<float> o(out.begin(), out.end());  // the kernel's own float output, exactly
-  return from(lse, tiled_backward(c.problem, in, o, lse, opt));
+  tiled_lse(c.problem, in, {.recipe = c.recipe, .tiles = c.tiles, .threads = threads, .fault = fault}, lse);
+  return tiled_tensors(c, in, out, lse, threads, fault);
 }
 
 bool read_candidate_file(const std::string& path, const CaseSpec& c, const CandidateReadOptions& opt,

@@ -63,9 +63,14 @@ Index4 tensor_dims(const Shape& s, std::size_t i);
 /// Tensor i's shape in files (SPEC §10): lse [B][H][Sq], dq [B][Sq][H][D], dk, dv [B][Sk][Hkv][D], dsinks [H].
 std::vector<std::int64_t> tensor_shape(const Shape& s, std::size_t i);
 
-BackwardTensors golden_tensors(const CaseSpec& c, const Inputs& in, int threads);
-BackwardTensors naive_tensors(const CaseSpec& c, const Inputs& in, int threads);
-/// The tiled kernel's LSE and backward from its forward output `out` (bshd), with one fault or none.
+/// golden's and naive's tensors of a backward case, their forward output (golden_attention's and
+/// naive_attention's, bit for bit) into `out` in the same pass.
+BackwardTensors golden_tensors(const CaseSpec& c, const Inputs& in, std::span<double> out, int threads);
+BackwardTensors naive_tensors(const CaseSpec& c, const Inputs& in, std::span<float> out, int threads);
+/// The tiled kernel's LSE and backward from its forward output `out` (bshd) and LSE, with one fault
+/// or none; the second form runs the forward again for its LSE.
+BackwardTensors tiled_tensors(const CaseSpec& c, const Inputs& in, std::span<const double> out,
+                              std::span<const float> lse, int threads, Fault fault = Fault::none);
 BackwardTensors tiled_tensors(const CaseSpec& c, const Inputs& in, std::span<const double> out, int threads,
                               Fault fault = Fault::none);
 

@@ -7,13 +7,16 @@
 #include <ctime>
 #include <fstream>
 #include <latch>
+#include <stdexcept>
 #include <thread>
 
+#include "kernels/backward.hpp"
 #include "kernels/golden.hpp"
 #include "kernels/naive.hpp"
 #include "kernels/tiled.hpp"
 #include "src/base/parallel.hpp"
 #include "src/judge/runner.hpp"
+#include "src/judge/tensors.hpp"
 #include "src/report/table.hpp"
 #include "src/suite/inputs.hpp"
 #include "src/tools/fma_probe.hpp"
@@ -75,6 +78,8 @@ double process_cpu_seconds() {
 std::int64_t total_visible_pairs(const Problem& p) { return p.visible_pairs() * p.shape.batch * p.shape.heads; }
 
 double useful_flops(const Problem& p) { return 4.0 * double(p.shape.head_dim) * double(total_visible_pairs(p)); }
+
+double useful_backward_flops(const Problem& p) { return 2.5 * useful_flops(p); }
 
 TimingStats summarize(std::vector<double> seconds) {
   TimingStats s;
@@ -139,9 +144,12 @@ std::string cpu_model() {
 }
 
 const std::vector<std::string>& bench_stage_names() {
-  static const std::vector<std::string> names = {"golden", "naive", "tiled", "metrics", "run"};
+  static const std::vector<std::string> names = {"golden",    "naive",   "tiled", "golden_bwd", "naive_bwd",
+                                                  "tiled_bwd", "metrics", "run",   "run_forward"};
   return names;
 }
+
+bool backward_stage(const std::string& name) { return name.ends_with("_bwd") || name == "run_forward"; }
 
 BenchResult run_benchmark(const CaseSpec& c, const BenchOptions& opt,
                           const std::function<void(const std::string&)>& progress) {
@@ -150,10 +158,17 @@ BenchResult run_benchmark(const CaseSpec& c, const BenchOptions& opt,
   };
   BenchResult r{.spec = c, .options = opt, .cpu = cpu_model(),
                 .hardware_threads = int(std::max(1u, std::thread::hardware_concurrency()))};
-  if (r.options.stages.empty()) r.options.stages = {"golden", "naive", "tiled", "metrics"};
+  if (r.options.stages.empty()) {
+    r.options.stages = {"golden", "naive", "tiled", "metrics"};
+    if (c.backward) r.options.stages.insert(r.options.stages.begin() + 3, {"golden_bwd", "naive_bwd", "tiled_bwd"});
+  }
+  for (const std::string& name : r.options.stages)
+    if (backward_stage(name) && !c.backward)
+      throw std::logic_error(fmt::format("bench stage '{}' on forward case '{}'", name, c.name));  // the CLI refuses it
   const Problem& p = c.problem;
   r.visible_pairs = total_visible_pairs(p);
   r.flops = useful_flops(p);
+  if (c.backward) r.backward_flops = useful_backward_flops(p);
 
   // Phase 1: validate. One run of everything, judged as `attn-diff run` would judge it.
   say("validating");
@@ -179,6 +194,14 @@ BenchResult run_benchmark(const CaseSpec& c, const BenchOptions& opt,
   tiled_attention(p, in, {.recipe = c.recipe, .tiles = c.tiles, .threads = opt.threads}, tiled);
   const std::vector<double> tiled_wide(tiled.begin(), tiled.end());
   const Index4 dims = prepared.dims();
+  const TiledOptions tiled_opt{.recipe = c.recipe, .tiles = c.tiles, .threads = opt.threads};
+  std::vector<float> tiled_lse_out;
+  if (c.backward) {
+    tiled_lse_out.resize(lse_elements(p.shape));
+    tiled_attention(p, in, tiled_opt, tiled, tiled_lse_out);
+  }
+  CaseSpec forward = c;
+  forward.backward = false;
   for (const std::string& name : bench_stage_names()) {
     if (std::find(r.options.stages.begin(), r.options.stages.end(), name) == r.options.stages.end()) continue;
     say(name);
@@ -188,12 +211,17 @@ BenchResult run_benchmark(const CaseSpec& c, const BenchOptions& opt,
     if (name == "tiled")
       fn = [&] { tiled_attention(p, in, {.recipe = c.recipe, .tiles = c.tiles, .threads = opt.threads}, tiled); };
     if (name == "metrics") fn = [&] { compute_metrics(tiled_wide, prepared.golden, dims, c.tolerance, opt.threads); };
+    if (name == "golden_bwd") fn = [&] { golden_tensors(c, in, golden, opt.threads); };
+    if (name == "naive_bwd") fn = [&] { naive_tensors(c, in, naive, opt.threads); };
+    if (name == "tiled_bwd") fn = [&] { tiled_backward(p, in, tiled, tiled_lse_out, tiled_opt); };
     if (name == "run") fn = [&] { run_case(c, tiled_candidate(opt.threads), {.threads = opt.threads}); };
+    if (name == "run_forward") fn = [&] { run_case(forward, tiled_candidate(opt.threads), {.threads = opt.threads}); };
     reset_peak_memory();
     StageResult s{.name = name, .time = time_repeats(fn, opt.warmup, opt.repeats), .peak_rss = peak_memory_bytes()};
-    if (name != "metrics" && name != "run" && s.time.median > 0) {
-      s.gflops = r.flops / s.time.median * 1e-9;
-      s.peak_kind = name == "golden" ? "f64" : "f32";
+    if (name != "metrics" && !name.starts_with("run") && s.time.median > 0) {
+      const double flops = name == "tiled_bwd" ? r.backward_flops : name.ends_with("_bwd") ? r.flops + r.backward_flops : r.flops;
+      s.gflops = flops / s.time.median * 1e-9;
+      s.peak_kind = name.starts_with("golden") ? "f64" : "f32";
       if (r.peak) {
         const double peak = s.peak_kind == "f64" ? r.peak->f64_all : r.peak->f32_all;
         if (peak > 0) s.peak_share = *s.gflops / peak;
@@ -235,6 +263,7 @@ nlohmann::json bench_to_json(const BenchResult& r) {
           {"repeats", r.options.repeats},
           {"visible_pairs", r.visible_pairs},
           {"useful_flops", r.flops},
+          {"useful_backward_flops", r.backward_flops > 0 ? json(r.backward_flops) : json(nullptr)},
           {"validation",
            {{"verdict", r.verdict},
             {"failures", r.failures},
@@ -252,6 +281,8 @@ std::string render_bench(const BenchResult& r) {
   out += fmt::format("case {}: {} {} {}, {} visible pairs, {:.3g} useful GFLOP per pass\n", r.spec.name,
                      shape_label(r.spec.problem.shape), features_label(r.spec), r.spec.recipe.name, r.visible_pairs,
                      r.flops * 1e-9);
+  if (r.backward_flops > 0)
+    out += fmt::format("backward case: {:.3g} useful GFLOP per backward pass (10*D per visible pair)\n", r.backward_flops * 1e-9);
   if (r.peak && r.peak->threads > 1)
     out += fmt::format("peak ({}, {:.2f} s probe): f32 {:.1f} GFLOP/s on 1 thread, {:.1f} on {}; f64 {:.1f} on 1, {:.1f} on {}\n",
                        r.peak->isa, r.peak->seconds, r.peak->f32_one, r.peak->f32_all, r.peak->threads,
@@ -259,14 +290,21 @@ std::string render_bench(const BenchResult& r) {
   else if (r.peak)
     out += fmt::format("peak ({}, {:.2f} s probe): f32 {:.1f} GFLOP/s, f64 {:.1f} GFLOP/s on 1 thread\n", r.peak->isa,
                        r.peak->seconds, r.peak->f32_one, r.peak->f64_one);
-  out += fmt::format("{:<8}  {:>9}  {:>9}  {:>9}  {:>9}  {:>8}  {:>9}  {:>9}\n", "stage", "median s", "min s", "max s",
+  out += fmt::format("{:<11}  {:>9}  {:>9}  {:>9}  {:>9}  {:>8}  {:>9}  {:>9}\n", "stage", "median s", "min s", "max s",
                      "cpu s", "GFLOP/s", "% peak", "peak RSS");
   for (const StageResult& st : r.stages)
-    out += fmt::format("{:<8}  {:>9.4f}  {:>9.4f}  {:>9.4f}  {:>9.4f}  {:>8}  {:>9}  {:>5.0f} MiB\n", st.name,
+    out += fmt::format("{:<11}  {:>9.4f}  {:>9.4f}  {:>9.4f}  {:>9.4f}  {:>8}  {:>9}  {:>5.0f} MiB\n", st.name,
                        st.time.median, st.time.min, st.time.max, st.time.cpu_median,
                        st.gflops ? fmt::format("{:.2f}", *st.gflops) : "-",
                        st.peak_share ? fmt::format("{:.1f}% {}", 100 * *st.peak_share, st.peak_kind) : "-",
                        double(st.peak_rss) / (1024.0 * 1024.0));
+  const auto stage = [&](const char* name) {
+    const auto it = std::find_if(r.stages.begin(), r.stages.end(), [&](const StageResult& s) { return s.name == name; });
+    return it == r.stages.end() ? nullptr : &*it;
+  };
+  if (const StageResult *bwd = stage("run"), *fwd = stage("run_forward"); r.backward_flops > 0 && bwd && fwd && fwd->time.median > 0)
+    out += fmt::format("backward run / forward run: {:.2f} (medians {:.3f} s / {:.3f} s)\n", bwd->time.median / fwd->time.median,
+                       bwd->time.median, fwd->time.median);
   return out;
 }
 

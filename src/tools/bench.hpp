@@ -24,6 +24,10 @@ std::int64_t total_visible_pairs(const Problem& p);
 /// Masked pairs, the softmax and the sinks are not counted, so a kernel that computes masked scores
 /// does not look faster than one that skips them.
 double useful_flops(const Problem& p);
+/// Useful flops of one backward pass (SPEC §10): 10·D per visible pair per head, the five products
+/// of FlashAttention-2's backward (S = Q·Kᵀ recomputed, dP = dO·Vᵀ, dV += Pᵀ·dO, dK += dSᵀ·Q,
+/// dQ += dS·K), as FlashAttention's own benchmarks count it (2.5 × the forward).
+double useful_backward_flops(const Problem& p);
 
 /// Median, min and max of repeated timings; the median is the reported value, min–max the spread.
 struct TimingStats {
@@ -55,8 +59,14 @@ PeakProbe measure_peak(int threads, double seconds = 0.2);
 /// The CPU's model name, family and model number from /proc/cpuinfo ("unknown" if absent).
 std::string cpu_model();
 
-/// The stages `bench` can time, in run order.
+/// The stages `bench` can time, in run order. The *_bwd stages and run_forward need a backward case:
+/// golden_bwd and naive_bwd are the references' forward, LSE and gradients in their one pass (what a
+/// backward run computes in place of golden and naive; useful flops: forward + backward), tiled_bwd
+/// the FlashAttention-2 backward from the tiled forward's output and LSE (useful flops: backward), run_forward a whole `run` of the same case with
+/// "backward" off (what the backward's cost is measured against).
 const std::vector<std::string>& bench_stage_names();
+/// Whether stage `name` needs a backward case.
+bool backward_stage(const std::string& name);
 
 struct StageResult {
   std::string name;
@@ -71,7 +81,7 @@ struct BenchOptions {
   int threads = 1;
   int warmup = 1;
   int repeats = 5;
-  std::vector<std::string> stages;  // subset of bench_stage_names(); empty = all but "run"
+  std::vector<std::string> stages;  // subset of bench_stage_names(); empty = every kernel and the metrics
   double probe_seconds = 0.2;       // 0 skips the probe (no peak shares)
 };
 
@@ -86,7 +96,7 @@ struct BenchResult {
   std::vector<std::string> failures;
   double max_abs = 0.0, naive_max_abs = 0.0, validate_seconds = 0.0;
   std::int64_t visible_pairs = 0;
-  double flops = 0.0;
+  double flops = 0.0, backward_flops = 0.0;  // backward_flops: 0 on a forward case
   std::vector<StageResult> stages;
 };
 

@@ -1,4 +1,4 @@
-// The backward references (kernels/golden_backward.cpp, kernels/naive_backward.cpp) against what is
+// The backward references (kernels/golden.cpp, kernels/naive.cpp) against what is
 // known without them: a float64 backward written here as the full softmax Jacobian (not SPEC §10's
 // dS = P ∘ (dP - D) identity), central finite differences of L = sum(O ∘ dO) through a forward also
 // written here, log-sum-exp by hand, answers known by construction, and PyTorch autograd's bits
