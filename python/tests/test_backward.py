@@ -5,6 +5,8 @@ legitimate implementation users compare against: in float32 and in the recipe's 
 pass; a gradient off by a little must fail, on that tensor only."""
 import json
 
+import math
+
 import numpy as np
 import pytest
 
@@ -95,6 +97,10 @@ def test_missing_and_misplaced_tensors_are_value_errors(backward_suite, torch_ca
     assert r.verdict == "pass" and list(r.to_json()["tensors"]) == ["lse"]
     with pytest.raises(ValueError, match="forward only"):
         fwd.judge(out, dq=torch.zeros_like(out))
+    # Diagnosis uses the lse: torch's output with its lse in base 2, then with the sink left out.
+    assert fwd.judge(out, lse=lse * math.log2(math.e)).cause == "lse:log2"
+    no_sink = lse + torch.log1p(-torch.exp(tensors["sinks"].double()[None, :, None] - lse))
+    assert fwd.judge(out, lse=no_sink).cause == "lse:no_sink"
 
 
 def test_seed_overrides_every_case(backward_suite):

@@ -38,15 +38,18 @@ int run_diagnose(const DiagnoseOptions& opt) {
   const CaseSpec& c = cmp.dump.spec;
   const CaseResult r = judge(cmp.prepared, output_candidate(cmp.candidate, cmp.tensors), {.threads = cmp.threads});
   const bool failed = r.verdict == Verdict::fail || r.verdict == Verdict::error;
-  // A backward case whose tensors alone failed is diagnosed on them (src/judge/backward_diagnosis.hpp).
-  const bool tensors_only = r.verdict == Verdict::fail && !r.output_failed && c.backward;
+  // Tensors that failed alone are diagnosed on them, an output with the lse handed back beside it
+  // (src/judge/backward_diagnosis.hpp).
+  const bool has_lse = !cmp.tensors.lse.empty();
+  const bool tensors_only = r.verdict == Verdict::fail && !r.output_failed && (c.backward || has_lse);
   std::optional<DiagnosisContext> ctx;
   if (!tensors_only) ctx = build_diagnosis_context(cmp.prepared, cmp.layout, cmp.threads);
   nlohmann::json fingerprint;
-  const std::vector<Hypothesis> h =
+  std::vector<Hypothesis> h =
       tensors_only ? diagnose_tensors(cmp.prepared, cmp.candidate, cmp.tensors, cmp.threads)
                    : diagnose_with_fingerprint(*ctx, cmp.prepared, cmp.candidate, failed, opt.precision, cmp.threads,
                                                &fingerprint);
+  if (!tensors_only && has_lse) use_lse(cmp.prepared, cmp.tensors.lse, cmp.threads, &h);
 
   const Metrics& m = r.vs_golden;
   std::printf("case %s (%s, %s, %s): %s", c.name.c_str(), shape_label(c.problem.shape).c_str(), features_label(c).c_str(),
@@ -75,6 +78,8 @@ int run_diagnose(const DiagnoseOptions& opt) {
       if (p.name == v.explained_by) what = ": " + p.description;
   } else if (const MutantInfo* m = find_mutant(v.explained_by)) {
     what = ": " + m->description;
+  } else if (const char* l = lse_convention_description(v.explained_by)) {
+    what = std::string(": ") + l;
   }
   // Where the error is, in words (src/judge/localisation.hpp), then the conclusion as the last line.
   if (r.localisation)

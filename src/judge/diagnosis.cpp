@@ -467,10 +467,14 @@ void diagnose_failure(PreparedCase& p, std::span<const double> out, const Backwa
                       int threads, CaseResult* r) {
   if (r->verdict != Verdict::fail || out.size() != p.golden.size()) return;
   const auto start = std::chrono::steady_clock::now();
-  // The output's failure is the output's diagnosis; a backward case's tensors failing alone are
-  // explained by the tensors' (src/judge/backward_diagnosis.hpp).
-  if (r->output_failed) r->diagnosis = diagnose_case(p, out, declared, threads, &r->fingerprint);
-  else if (p.spec.backward) r->diagnosis = diagnose_tensors(p, out, tensors, threads);
+  // The output's failure is the output's diagnosis, refined by the lse when the candidate handed one
+  // back; tensors failing alone are explained by the tensors' (src/judge/backward_diagnosis.hpp).
+  if (r->output_failed) {
+    r->diagnosis = diagnose_case(p, out, declared, threads, &r->fingerprint);
+    if (!tensors.lse.empty()) use_lse(p, tensors.lse, threads, &r->diagnosis);
+  } else if (p.spec.backward || !tensors.lse.empty()) {
+    r->diagnosis = diagnose_tensors(p, out, tensors, threads);
+  }
   r->seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
