@@ -15,14 +15,13 @@ inline void check_same_failure(const ShrinkResult& r, const Candidate& cand, int
   const CaseSpec& c = r.minimal;
   PreparedCase p = prepare_case(c, threads);
   std::vector<double> out;
-  std::string err;
-  REQUIRE(cand.produce(p, &out, &err));
-  const CaseResult again = judge(p, cand, {.threads = threads});
+  BackwardTensors tensors;
+  const CaseResult again = judge(p, cand, {.threads = threads, .keep_candidate = &out, .keep_tensors = &tensors});
   CHECK(again.verdict == Verdict::fail);
   const auto failing = failure_reason(again).failing;
   CHECK(std::find(failing.begin(), failing.end(), r.reason.gate) != failing.end());
   CHECK(reference_passes(p, threads));
-  if (!r.reason.hypothesis.empty()) CHECK(top_hypothesis(p, out, threads) == r.reason.hypothesis);
+  if (!r.reason.hypothesis.empty()) CHECK(top_hypothesis(p, again, out, tensors, threads) == r.reason.hypothesis);
 }
 
 }  // namespace attn::test

@@ -39,9 +39,11 @@ bool verify_original(const CaseSpec& c, const Candidate& cand, const ShrinkOptio
     const auto tiled_start = Clock::now();
     p.tiled_vs_golden(opt.threads);  // judge() and the reference check share it
     const double tiled_seconds = since(tiled_start);
-    std::vector<double> output;  // the candidate's output, for the diagnosis
+    std::vector<double> output;  // the candidate's output and tensors, for the diagnosis
+    BackwardTensors tensors;
     res->original = judge(p, cand, {.threads = opt.threads, .breakdown = false,
-                                    .keep_candidate = opt.same_diagnosis ? &output : nullptr});
+                                    .keep_candidate = opt.same_diagnosis ? &output : nullptr,
+                                    .keep_tensors = opt.same_diagnosis ? &tensors : nullptr});
     if (res->original.verdict == Verdict::fail) {
       res->reference_guard = opt.reference_guard && reference_passes(p, opt.threads);
       res->reason = failure_reason(res->original);
@@ -59,7 +61,7 @@ bool verify_original(const CaseSpec& c, const Candidate& cand, const ShrinkOptio
                                           opt.max_diagnose_seconds, estimate);
       } else {
         const auto diagnosing = Clock::now();
-        res->reason.hypothesis = top_hypothesis(p, output, opt.threads);
+        res->reason.hypothesis = top_hypothesis(p, res->original, output, tensors, opt.threads);
         res->diagnose_seconds = since(diagnosing);
         if (res->reason.hypothesis.empty()) res->diagnosis_note = "no diagnose hypothesis explains the original's output";
         else res->hypothesis_from = "original";

@@ -23,7 +23,9 @@ namespace attn {
 
 /// What a smaller case must keep of the original failure.
 struct FailureReason {
-  std::string gate;                  // the original's first failing gate (case gate order), or kNonFinite
+  // The original's first failing gate (case gate order), or kNonFinite; a backward tensor's as
+  // "<tensor>: <gate>" (e.g. "dq: max_abs_vs_naive"), after the output's.
+  std::string gate;
   std::vector<std::string> failing;  // every gate the original failed, for the log
   // The top `diagnose` hypothesis of the failure ("" = not part of the reason: the failure is not
   // diagnose-able, or diagnosis is off). A smaller case must rank the same hypothesis first.
@@ -70,11 +72,14 @@ class Predicate {
   bool diagnose_;
 };
 
-/// The name of the hypothesis `diagnose` ranks first for `output` on the prepared case, or "" when
-/// none explains it (every score 0).
-std::string top_hypothesis(PreparedCase& p, const std::vector<double>& output, int threads);
+/// The name of the hypothesis that explains the failure `r` of the candidate's `output` and `tensors`
+/// on the prepared case (the output's diagnosis when it failed, else the tensors'), or "" when none
+/// does.
+std::string top_hypothesis(PreparedCase& p, const CaseResult& r, const std::vector<double>& output,
+                           const BackwardTensors& tensors, int threads);
 
-/// Whether the correct tiled kernel passes the gates of a prepared case.
+/// Whether the correct tiled kernel passes the gates of a prepared case (on a backward case, every
+/// tensor's too).
 bool reference_passes(PreparedCase& p, int threads);
 
 /// A pass proposes smaller versions of a case, best (smallest) first; it never runs anything.

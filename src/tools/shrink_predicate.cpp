@@ -37,17 +37,28 @@ FailureReason failure_reason(const CaseResult& r) {
   for (const GateResult& g : r.gates)
     if (!g.pass) f.failing.push_back(g.name);
   if (r.vs_golden.nan_candidate + r.vs_golden.inf_candidate > 0) f.failing.push_back(kNonFinite);
+  for (const TensorResult& t : r.tensors) {  // a backward case's tensors (SPEC §10), named as in reports
+    for (const GateResult& g : t.gates)
+      if (!g.pass) f.failing.push_back(t.name + ": " + g.name);
+    if (t.vs_golden.nan_candidate + t.vs_golden.inf_candidate > 0) f.failing.push_back(t.name + ": " + kNonFinite);
+  }
   if (!f.failing.empty()) f.gate = f.failing.front();
   return f;
 }
 
-std::string top_hypothesis(PreparedCase& p, const std::vector<double>& output, int threads) {
+std::string top_hypothesis(PreparedCase& p, const CaseResult& r, const std::vector<double>& output,
+                           const BackwardTensors& tensors, int threads) {
   if (output.size() != p.golden.size()) return "";
-  // The hypothesis that explains the failure (src/judge/diagnosis.hpp), or none: a nearest one is no cause.
-  return diagnosis_verdict(diagnose_case(p, output, Layout::bshd, threads), true).explained_by;
+  // The hypothesis that explains the failure (src/judge/diagnosis.hpp), or none: a nearest one is no
+  // cause. The output's diagnosis when it failed, else the tensors'.
+  CaseResult diagnosed = r;
+  diagnose_failure(p, output, tensors, Layout::bshd, threads, &diagnosed);
+  return diagnosis_verdict(diagnosed.diagnosis, true).explained_by;
 }
 
 bool reference_passes(PreparedCase& p, int threads) {
+  // A backward case: the correct kernel must pass every tensor too, as `run` judges it.
+  if (p.spec.backward) return judge(p, tiled_candidate(threads), {.threads = threads, .worst = 0, .breakdown = false}).verdict == Verdict::pass;
   const Metrics& t = p.tiled_vs_golden(threads);
   if (t.nan_candidate + t.inf_candidate > 0) return false;
   const std::vector<GateResult> gates =
@@ -71,9 +82,11 @@ Repro Predicate::operator()(const CaseSpec& c, std::string* note, std::string* t
   if (!unsupported_reason(c, cand_).empty()) return Repro::unsupported;
   try {
     PreparedCase p = prepare_case(c, threads_);
-    std::vector<double> output;  // the candidate's output, for the diagnosis
+    std::vector<double> output;  // the candidate's output and tensors, for the diagnosis
+    BackwardTensors tensors;
     const CaseResult r = judge(p, cand_, {.threads = threads_, .worst = 0, .breakdown = false,
-                                          .keep_candidate = diagnose_ ? &output : nullptr});
+                                          .keep_candidate = diagnose_ ? &output : nullptr,
+                                          .keep_tensors = diagnose_ ? &tensors : nullptr});
     if (r.verdict == Verdict::error) {
       if (note) *note = r.error;
       return Repro::candidate_error;
@@ -82,7 +95,7 @@ Repro Predicate::operator()(const CaseSpec& c, std::string* note, std::string* t
     if (!contains(failure_reason(r).failing, reason_.gate)) return Repro::other_failure;
     if (reference_guard_ && !reference_passes(p, threads_)) return Repro::reference_fails;
     if (diagnose_) {  // last: it runs every mutant, so only on a case that reproduces otherwise
-      const std::string h = top_hypothesis(p, output, threads_);
+      const std::string h = top_hypothesis(p, r, output, tensors, threads_);
       if (top) *top = h;
       if (!reason_.hypothesis.empty() && h != reason_.hypothesis) return Repro::other_diagnosis;
     }

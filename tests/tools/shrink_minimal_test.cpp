@@ -127,7 +127,7 @@ TEST_CASE("every mutant shrinks from a 300-token case to a few dozen tokens that
   const auto claims = necessary();
   for (const MutantInfo& m : mutants()) {
     INFO("mutant " << m.name);
-    if (m.backward) continue;  // shrinking backward cases is not claimed yet (docs/backward.md, "Not yet")
+    if (m.backward) continue;  // backward mutants: tests/tools/shrink_backward_test.cpp
     REQUIRE(claims.count(m.name) == 1);  // a new mutant needs its claim here
     const CaseSpec start = load_case(start_for(m.name));
     const Candidate cand = mutant_candidate(m, 2);

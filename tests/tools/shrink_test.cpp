@@ -178,7 +178,7 @@ TEST_CASE("each mutant shrinks to the smallest case that shows its bug, failing 
   const auto claims = minimality_claims();
   for (const MutantInfo& m : mutants()) {
     INFO("mutant " << m.name);
-    if (m.backward) continue;  // shrinking backward cases is not claimed yet (docs/backward.md, "Not yet")
+    if (m.backward) continue;  // backward mutants: tests/tools/shrink_backward_test.cpp
     REQUIRE(claims.count(m.name) == 1);  // a new mutant needs its claim here and a start case
     const CaseSpec& start = start_case(m.name);
     const Candidate cand = mutant_candidate(m, 2);
@@ -255,9 +255,8 @@ TEST_CASE("shrink keeps the original's top diagnose hypothesis, not only its gat
   CHECK(gate_only.minimal.problem.shape.kv_tokens == 1);
   PreparedCase p = prepare_case(gate_only.minimal, 1);
   std::vector<double> out;
-  std::string err;
-  REQUIRE(mutant_candidate(m, 1).produce(p, &out, &err));
-  CHECK(top_hypothesis(p, out, 1) == "tile_skip_off_by_one");
+  const CaseResult failed = judge(p, mutant_candidate(m, 1), {.threads = 1, .keep_candidate = &out});
+  CHECK(top_hypothesis(p, failed, out, {}, 1) == "tile_skip_off_by_one");
   // An original too big to diagnose in time: the first step's case names the hypothesis.
   const ShrinkResult pinned = shrink_case(start_case("no_sinks"), mutant_candidate(*find_mutant("no_sinks"), 1),
                                           {.threads = 1, .max_diagnose_seconds = 0});
@@ -389,9 +388,9 @@ TEST_CASE("every shrunk failure in tests/regressions still fails with its mutant
       }
       if (!hypothesis.empty()) {  // diagnose still names the same cause
         std::vector<double> out;
-        std::string err;
-        REQUIRE(cand.produce(p, &out, &err));
-        CHECK(top_hypothesis(p, out, 1) == hypothesis);
+        BackwardTensors tensors;  // a backward case's failure is its tensors'
+        const CaseResult failed = judge(p, cand, {.threads = 1, .keep_candidate = &out, .keep_tensors = &tensors});
+        CHECK(top_hypothesis(p, failed, out, tensors, 1) == hypothesis);
       }
       CHECK(run_case(c, tiled_candidate(1), {}).verdict == Verdict::pass);
     }
