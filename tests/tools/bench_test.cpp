@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 
 #include "src/tools/bench.hpp"
 #include "tests/cli_helpers.hpp"
@@ -183,4 +184,41 @@ TEST_CASE("cli: bench refuses bad options with exit 2", "[cli][bench]") {
   const auto help = run_cli("bench --help");
   CHECK(help.code == 0);
   CHECK(help.out.find("Examples") != std::string::npos);
+}
+
+TEST_CASE("cli: bench --backward times the backward stages on their own FLOP counts, and refuses them on a forward case",
+          "[cli][bench][backward]") {
+  const Problem p = test::make_problem(1, 40, 40, 4, 2, 16, true, 9, true);
+  const double pairs = double(total_visible_pairs(p));
+  CHECK(useful_backward_flops(p) == 10.0 * 16 * pairs);  // dS, dQ, dK, dV and the recomputed QKᵀ: 2.5 × forward
+  std::string printed;
+  const auto j = bench_json("bench_bwd", "bench --backward --tokens 40 --heads 4 --kv-heads 2 --head-dim 16 --window 9 "
+                                         "--tiles 8x16 --repeats 2 --warmup 0 -j 1 --probe-seconds 0.02 "
+                                         "--only tiled,golden_bwd,naive_bwd,tiled_bwd,run,run_forward", &printed);
+  CHECK(j["case"]["backward"] == true);
+  CHECK(j["visible_pairs"].get<double>() == pairs);
+  CHECK(j["useful_backward_flops"].get<double>() == 10.0 * 16 * pairs);
+  std::map<std::string, nlohmann::json> stage;
+  for (const auto& s : j["stages"]) stage[s["name"]] = s;
+  REQUIRE(stage.size() == 6);
+  // GFLOP/s × median seconds gives back each stage's count: the tiled backward's useful FLOPs, and for
+  // the references' fused forward + backward pass 14·D per visible pair.
+  const auto flops = [&](const char* name) {
+    return stage[name]["gflops"].get<double>() * stage[name]["seconds"]["median"].get<double>() * 1e9;
+  };
+  CHECK(flops("tiled_bwd") == Approx(10.0 * 16 * pairs).epsilon(1e-6));
+  CHECK(flops("golden_bwd") == Approx(14.0 * 16 * pairs).epsilon(1e-6));
+  CHECK(flops("naive_bwd") == Approx(14.0 * 16 * pairs).epsilon(1e-6));
+  CHECK(flops("tiled") == Approx(4.0 * 16 * pairs).epsilon(1e-6));
+  CHECK(stage["golden_bwd"]["peak_kind"] == "f64");
+  CHECK(stage["tiled_bwd"]["peak_kind"] == "f32");
+  CHECK(stage["run"]["gflops"].is_null());
+  CHECK(printed.find("backward run / forward run: ") != std::string::npos);
+
+  for (const char* only : {"tiled_bwd", "run_forward", "golden_bwd"}) {
+    const auto r = run_cli(std::string("bench --tokens 40 --heads 4 --kv-heads 2 --head-dim 16 --probe-seconds 0 --only ") + only);
+    INFO(r.out);
+    CHECK(r.code == 2);
+    CHECK(r.out.find(std::string("--only ") + only + " needs a backward case") != std::string::npos);
+  }
 }
