@@ -79,6 +79,25 @@ ATTN_INLINE void qk_block(const T* const* q, const KT* kb, std::int64_t D, std::
   }
 }
 
+/// qk_block for R rows stored `ld` values apart (row r at q + r · ld): one base register and a
+/// stride instead of R pointers, which the backward's S and dP blocks ran out of registers for
+/// (GCC kept them in vector registers and moved one back per broadcast).
+template <class T, int R, int J, class KT = T>
+ATTN_INLINE void qk_block_rows(const T* q, std::int64_t ld, const KT* kb, std::int64_t D, std::int64_t j0,
+                               std::int64_t j1, T* s, std::int64_t lds) {
+  for (std::int64_t jb = j0; jb < j1; jb += J) {
+    T a[R][J] = {};
+    const KT* k = kb + jb * D;
+    for (std::int64_t d = 0; d < D; ++d, k += J)
+      for (int r = 0; r < R; ++r) {
+        const T x = q[r * ld + d];
+        for (int j = 0; j < J; ++j) a[r][j] = std::fma(x, T(k[j]), a[r][j]);
+      }
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; j < J; ++j) s[r * lds + (jb - j0) + j] = a[r][j];
+  }
+}
+
 /// x rounded to Fmt (f32: unchanged; bf16, f16: round_bf16_finite, round_f16_finite), chosen at
 /// compile time so that the fp32 loops carry no rounding at all.
 template <DType Fmt>

@@ -101,7 +101,6 @@ ATTN_CLONES void naive_rows(const Problem& p, const Inputs& in, const Recipe& re
   acc.resize(kPanel * dpad);
   if (bw) qpad.assign(kPanel * dpad, 0.0f), dorows.assign(kPanel * dpad, 0.0f);
   const float* qrows[kPanel];
-  const float* dptrs[kPanel];
   for (std::int64_t r0 = i0; r0 < i1; r0 += P) {
     const std::int64_t nrows = std::min<std::int64_t>(P, i1 - r0);
     Problem::KeyRange keys[kPanel];
@@ -120,14 +119,14 @@ ATTN_CLONES void naive_rows(const Problem& p, const Inputs& in, const Recipe& re
       if (bw && r < nrows)  // dO as a tensor of dtype t; Q padded to dpad for dK's rows
         for (std::int64_t d = 0; d < D; ++d) qpad[r * dpad + d] = in.q[qi + d], dorows[r * dpad + d] = round_to(t, in.dout[qi + d]);
       if (bw && r >= nrows) std::fill_n(&dorows[r * dpad], dpad, 0.0f);
-      dptrs[r] = bw ? &dorows[r * dpad] : nullptr;
     }
     const Span g = span.aligned(kKeyBlock);
     const std::int64_t n = g.hi - g.lo;
     w.resize(P * n);
     poison(w);  // scratch, written before it is read
-    for (int r = 0; r < P; r += kRows)
-      qk_block<float, kRows, kKeyBlock>(qrows + r, kv.key_block(bg, 0), D, g.lo, g.hi, &w[r * n], n);
+    for (int r = 0; r < P; r += kRows)  // with the backward Q is in qpad, rows dpad apart (see blocks.hpp)
+      if (bw) qk_block_rows<float, kRows, kKeyBlock>(&qpad[r * dpad], dpad, kv.key_block(bg, 0), D, g.lo, g.hi, &w[r * n], n);
+      else qk_block<float, kRows, kKeyBlock>(qrows + r, kv.key_block(bg, 0), D, g.lo, g.hi, &w[r * n], n);
     float m[kPanel], z[kPanel];
     for (int r = 0; r < P; ++r) {
       float* x = w.data() + r * n;  // not &w[r * n]: w is empty when no row sees a key
@@ -168,7 +167,7 @@ ATTN_CLONES void naive_rows(const Problem& p, const Inputs& in, const Recipe& re
     // nothing to any sum.
     dw.resize(P * n);
     for (int r = 0; r < P && n > 0; r += kRows)
-      qk_block<float, kRows, kKeyBlock>(dptrs + r, bw->vk.key_block(bg, 0), D, g.lo, g.hi, &dw[r * n], n);
+      qk_block_rows<float, kRows, kKeyBlock>(&dorows[r * dpad], dpad, bw->vk.key_block(bg, 0), D, g.lo, g.hi, &dw[r * n], n);
     for (int r = 0; r < P; ++r) {
       float* x = dw.data() + r * n;
       const float* wr = w.data() + r * n;

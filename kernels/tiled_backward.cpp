@@ -114,8 +114,6 @@ ATTN_CLONES void run_kv_tile(const BwdJob& job, std::int64_t b, std::int64_t g, 
   const std::int64_t tile_rows = (std::min(Tq, Sq) + kRows - 1) / kRows * kRows;
   std::vector<float> probs(tile_rows * kChunk), dscores(tile_rows * kChunk), acc8(kRows * dpad);
   float* dq_part = job.dq_parts + t * s.batch * s.heads * Sq * dpad;
-  const float* qrows[kRows];
-  const float* dorows[kRows];
   for (std::int64_t c0 = tile.lo; c0 < tile.hi; c0 += kChunk) {
     const std::int64_t c1 = std::min(c0 + kChunk, tile.hi), nc = c1 - c0;
     const std::int64_t k0 = std::max(c0, j0), k1 = std::min(c1, j1);  // the chunk's keys of this tile
@@ -145,16 +143,19 @@ ATTN_CLONES void run_kv_tile(const BwdJob& job, std::int64_t b, std::int64_t g, 
             if (r0 + rr >= rows || kr.empty()) first[rr] = last[rr] = 0;  // padding, or a row with no key
             if (a[rr] >= e[rr]) a[rr] = e[rr] = first[rr];
             block_any |= first[rr] < last[rr];
-            qrows[rr] = &job.q[job.row(b, h, i) * dpad];
-            dorows[rr] = &job.dout[job.row(b, h, i) * dpad];
           }
           float* const pblock = &probs[r0 * nc];
           float* const dsblock = &dscores[r0 * nc];
           std::fill(pblock, pblock + kRows * nc, 0.0f);
           std::fill(dsblock, dsblock + kRows * nc, 0.0f);
           if (!block_any) continue;
-          qk_block<float, kRows, kKeyBlock>(qrows, job.kv.key_block(bg, 0), D, c0, c1, dots.data(), nc);
-          qk_block<float, kRows, kKeyBlock>(dorows, job.vk.key_block(bg, 0), D, c0, c1, dpdots.data(), nc);
+          // The block's rows are consecutive in Q and dO; rows past the query tile read the rows after
+          // it (the buffers have kRows spare rows at the end), and their results are not used.
+          const std::int64_t first_row = job.row(b, h, i0 + r0) * dpad;
+          qk_block_rows<float, kRows, kKeyBlock>(&job.q[first_row], dpad, job.kv.key_block(bg, 0), D, c0, c1,
+                                                     dots.data(), nc);
+          qk_block_rows<float, kRows, kKeyBlock>(&job.dout[first_row], dpad, job.vk.key_block(bg, 0), D, c0, c1,
+                                                     dpdots.data(), nc);
           for (int rr = 0; rr < kRows; ++rr) {
             if (first[rr] >= last[rr]) continue;
             rlo = std::min(rlo, r0 + rr), rhi = r0 + rr + 1;
@@ -282,7 +283,7 @@ Gradients<float> tiled_backward(const Problem& p, const Inputs& in, std::span<co
       if (!view.causal) keys[i].hi = std::min(s.kv_tokens, keys[i].hi + 1);
     }
   }
-  std::vector<float> q(s.batch * s.heads * Sq * dpad, 0.0f), dout(q.size(), 0.0f);
+  std::vector<float> q((s.batch * s.heads * Sq + kRows) * dpad, 0.0f), dout(q.size(), 0.0f);
   std::vector<float> delta(lse_elements(s)), lse_units(lse_elements(s));
   parallel_for(s.batch * s.heads, opt.threads, [&](std::int64_t bh) {
     prepare_rows(s, bh, in, out.data(), lse.data(), log_unit, dpad, p.has_sinks && opt.fault == Fault::bwd_lse_no_sink,
