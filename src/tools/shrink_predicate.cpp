@@ -58,7 +58,9 @@ std::string top_hypothesis(PreparedCase& p, const CaseResult& r, const std::vect
 
 bool reference_passes(PreparedCase& p, int threads) {
   // A backward case: the correct kernel must pass every tensor too, as `run` judges it.
-  if (p.spec.backward) return judge(p, tiled_candidate(threads), {.threads = threads, .worst = 0, .breakdown = false}).verdict == Verdict::pass;
+  if (p.spec.backward)
+    return judge(p, tiled_candidate(threads), {.threads = threads, .worst = 0, .breakdown = false}).verdict ==
+           Verdict::pass;
   const Metrics& t = p.tiled_vs_golden(threads);
   if (t.nan_candidate + t.inf_candidate > 0) return false;
   const std::vector<GateResult> gates =
