@@ -44,14 +44,14 @@ def gate_uses(report_case):
     return out
 
 
-def calibrate(config, seeds, shard, dtypes, threads, progress):
+def calibrate(config, seeds, shard, dtypes, threads, progress, only=None):
     import numpy as np
     import torch
     import attn_diff
     tc = load_torch_candidate()
     worst, alarms, runs = {}, [], 0
     start = time.time()
-    for seed in range(seeds):
+    for seed in (only if only else range(seeds)):
         if seed % shard[1] != shard[0]:
             continue
         for case in attn_diff.load_suite(config, threads=threads, seed=seed).cases:
@@ -88,9 +88,10 @@ def merge(docs):
     return out
 
 
-def markdown(doc, seeds):
+def markdown(doc, seeds, only=None):
     rows = sorted(doc["worst"].items())
-    md = [f"{doc['runs']} runs over seeds 0..{seeds - 1}, {len(doc['alarms'])} false alarms, "
+    which = f"seeds {', '.join(map(str, only))}" if only else f"seeds 0..{seeds - 1}"
+    md = [f"{doc['runs']} runs over {which}, {len(doc['alarms'])} false alarms, "
           f"worst use {max((u for u, _ in doc['worst'].values()), default=0):.3f}", "",
           "| case | dtype | gate | worst use | at seed |", "|---|---|---|---|---|"]
     for k, (u, s) in rows:
@@ -106,6 +107,8 @@ def main():
     ap.add_argument("--config", default=str(ROOT / "configs" / "backward.json"))
     ap.add_argument("--seeds", type=int, default=1000, help="seeds 0..N-1 (default 1000)")
     ap.add_argument("--shard", default="0/1", help="K/N: only seeds s with s %% N == K")
+    ap.add_argument("--only-seeds", type=int, nargs="+", metavar="SEED",
+                    help="run these seeds only (re-check a run's false alarms after a gate change)")
     ap.add_argument("--dtype", action="append", choices=["float32", "eager"],
                     help="autograd dtype (repeatable; default both)")
     ap.add_argument("-j", "--threads", type=int, default=0, help="attn_diff threads (default one per core)")
@@ -120,10 +123,11 @@ def main():
         k, n = (int(x) for x in args.shard.split("/"))
         if not 0 <= k < n:
             ap.error(f"--shard {args.shard}: K must be in 0..N-1")
-        doc = calibrate(args.config, args.seeds, (k, n), args.dtype or ["float32", "eager"], args.threads, not args.quiet)
+        doc = calibrate(args.config, args.seeds, (k, n), args.dtype or ["float32", "eager"], args.threads, not args.quiet,
+                        args.only_seeds)
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(doc))
-    md = markdown(doc, args.seeds)
+    md = markdown(doc, args.seeds, args.only_seeds)
     if args.md:
         pathlib.Path(args.md).write_text(md)
     print(md.split("\n")[0])
