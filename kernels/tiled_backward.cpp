@@ -88,6 +88,14 @@ ATTN_INLINE float round_grad(DType t, float x) {
   return x;
 }
 
+// S or dP of one block of kRows consecutive rows (ld apart) over [j0, j1): out of line, so that its
+// registers are its own (inlined into run_kv_tile, GCC kept the row offsets on the stack and
+// reloaded one per broadcast).
+ATTN_CLONES __attribute__((noinline)) void dots_block(const float* q, std::int64_t ld, const float* kb, std::int64_t D,
+                                                      std::int64_t j0, std::int64_t j1, float* s, std::int64_t lds) {
+  qk_block_rows<float, kRows, kKeyBlock>(q, ld, kb, D, j0, j1, s, lds);
+}
+
 // Task (b, kv head g, KV tile t). Exp2: the forward's exp2 option.
 template <bool Exp2>
 ATTN_CLONES void run_kv_tile(const BwdJob& job, std::int64_t b, std::int64_t g, std::int64_t t) {
@@ -152,10 +160,8 @@ ATTN_CLONES void run_kv_tile(const BwdJob& job, std::int64_t b, std::int64_t g, 
           // The block's rows are consecutive in Q and dO; rows past the query tile read the rows after
           // it (the buffers have kRows spare rows at the end), and their results are not used.
           const std::int64_t first_row = job.row(b, h, i0 + r0) * dpad;
-          qk_block_rows<float, kRows, kKeyBlock>(&job.q[first_row], dpad, job.kv.key_block(bg, 0), D, c0, c1,
-                                                     dots.data(), nc);
-          qk_block_rows<float, kRows, kKeyBlock>(&job.dout[first_row], dpad, job.vk.key_block(bg, 0), D, c0, c1,
-                                                     dpdots.data(), nc);
+          dots_block(&job.q[first_row], dpad, job.kv.key_block(bg, 0), D, c0, c1, dots.data(), nc);
+          dots_block(&job.dout[first_row], dpad, job.vk.key_block(bg, 0), D, c0, c1, dpdots.data(), nc);
           for (int rr = 0; rr < kRows; ++rr) {
             if (first[rr] >= last[rr]) continue;
             rlo = std::min(rlo, r0 + rr), rhi = r0 + rr + 1;
