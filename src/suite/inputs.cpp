@@ -22,9 +22,15 @@ double draw(const Distribution& d, std::uint64_t key, std::uint64_t outlier_key,
 
 }  // namespace
 
-void fill_distribution(const Distribution& dist, std::uint64_t seed, Stream s, Stream outliers, std::span<float> out) {
+void fill_distribution(const Distribution& dist, std::uint64_t seed, Stream s, Stream outliers, std::span<float> out,
+                       int threads) {
   const std::uint64_t key = stream_key(seed, s), okey = stream_key(seed, outliers);
-  for (std::size_t n = 0; n < out.size(); ++n) out[n] = static_cast<float>(draw(dist, key, okey, n));
+  constexpr std::int64_t kBlock = 1 << 16;
+  const std::int64_t n = std::int64_t(out.size()), blocks = (n + kBlock - 1) / kBlock;
+  parallel_for(blocks, threads, [&](std::int64_t b) {
+    for (std::int64_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); ++i)
+      out[std::size_t(i)] = static_cast<float>(draw(dist, key, okey, std::size_t(i)));
+  });
 }
 
 void quantize_inputs(const Recipe& r, const Shape& s, Inputs& in, int threads) {
@@ -90,7 +96,7 @@ Inputs make_inputs(const CaseSpec& c, int threads) {
   quantize_inputs(c.recipe, s, in, threads);
   if (c.backward) {  // its own stream: the forward inputs are the same with and without it
     in.dout.resize(s.q_elements());
-    fill_distribution(c.grad_output, c.seed, Stream::dout, Stream::dout_outliers, in.dout);
+    fill_distribution(c.grad_output, c.seed, Stream::dout, Stream::dout_outliers, in.dout, threads);  // alone: split
     round_all(grad_dtype(c.recipe), in.dout);
   }
   return in;

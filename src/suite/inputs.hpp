@@ -19,6 +19,8 @@ Inputs make_inputs(const CaseSpec& c, int threads = 1);
 void quantize_inputs(const Recipe& r, const Shape& s, Inputs& in, int threads = 1);
 
 /// Fills out[n] = draw n of `dist` on the stream `s` of `seed` (as float, not yet rounded to a recipe).
-void fill_distribution(const Distribution& dist, std::uint64_t seed, Stream s, Stream outliers, std::span<float> out);
+/// Element n depends only on (seed, stream, n), so `threads` split the span without changing a bit.
+void fill_distribution(const Distribution& dist, std::uint64_t seed, Stream s, Stream outliers, std::span<float> out,
+                       int threads = 1);
 
 }  // namespace attn

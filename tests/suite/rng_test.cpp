@@ -1,6 +1,8 @@
 // The input generator: the written-down formula, determinism, and distribution sanity.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <cmath>
 #include <set>
 
@@ -64,6 +66,16 @@ TEST_CASE("rng: inputs are the same for every thread count and rounded to the in
   }
   CHECK(outliers > 0);
   CHECK(one.q != one.k);
+
+  // dO of a backward case, generated in 65536-element blocks across threads: the same bits.
+  Suite b;
+  REQUIRE(parse_suite(nlohmann::json::parse(R"({ "cases": [ { "name": "b", "tokens": 2100, "heads": 4, "head_dim": 16,
+      "backward": true, "grad_output": { "dist": "outliers", "fraction": 0.01, "magnitude": 9 } } ] })"),
+                      "t.json", {}, &b, &d));
+  const Inputs b1 = make_inputs(b.cases[0], 1), b3 = make_inputs(b.cases[0], 3);
+  REQUIRE(b1.dout.size() == 2100 * 4 * 16);
+  CHECK(b1.dout == b3.dout);
+  CHECK(std::count(b1.dout.begin(), b1.dout.end(), 9.0f) > 0);
 }
 
 TEST_CASE("rng: uniform and constant distributions stay in range", "[rng]") {
