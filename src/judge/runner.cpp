@@ -53,7 +53,7 @@ Candidate tiled_candidate(int threads) {
             return true;
           },
           .produce_tensors = [threads](PreparedCase& p, std::span<const double>, BackwardTensors* t, std::string*) {
-            if (p.spec.backward) *t = p.tiled_tensors(threads);
+            if (p.spec.backward) *t = p.take_tiled_tensors(threads);
             return true;
           }};
 }
@@ -135,6 +135,13 @@ const BackwardTensors& PreparedCase::tiled_tensors(int threads) {
   if (spec.backward) tiled_tensors_ = attn::tiled_tensors(spec, inputs, out, tiled_lse_, threads);
   else tiled_tensors_ = BackwardTensors{.lse = {tiled_lse_.begin(), tiled_lse_.end()}};
   return *tiled_tensors_;
+}
+
+BackwardTensors PreparedCase::take_tiled_tensors(int threads) {
+  tiled_tensors(threads);
+  BackwardTensors t = std::move(*tiled_tensors_);
+  tiled_tensors_.reset();
+  return t;
 }
 
 DumpOutputs dump_outputs(PreparedCase& p, int threads) {

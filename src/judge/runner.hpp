@@ -142,6 +142,9 @@ struct PreparedCase {
   /// The correct tiled kernel's tensors beside the output, computed on first use: on a forward
   /// case its lse only.
   const BackwardTensors& tiled_tensors(int threads);
+  /// tiled_tensors, moved out of the cache (a later call computes them again): what the correct
+  /// kernel as a candidate hands to judge(), without a copy of its gradients.
+  BackwardTensors take_tiled_tensors(int threads);
   /// golden_tensors and naive_tensors, made on first use on a forward case (their lse only).
   void reference_tensors(int threads);
 
