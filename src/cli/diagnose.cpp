@@ -49,7 +49,7 @@ int run_diagnose(const DiagnoseOptions& opt) {
       tensors_only ? diagnose_tensors(cmp.prepared, cmp.candidate, cmp.tensors, cmp.threads)
                    : diagnose_with_fingerprint(*ctx, cmp.prepared, cmp.candidate, failed, opt.precision, cmp.threads,
                                                &fingerprint);
-  if (!tensors_only && has_lse) use_lse(cmp.prepared, cmp.tensors.lse, cmp.threads, &h);
+  if (!tensors_only && has_lse) use_lse(*ctx, cmp.prepared, cmp.tensors.lse, cmp.threads, &h);
 
   const Metrics& m = r.vs_golden;
   std::printf("case %s (%s, %s, %s): %s", c.name.c_str(), shape_label(c.problem.shape).c_str(), features_label(c).c_str(),

@@ -6,7 +6,6 @@
 #include <cmath>
 #include <numbers>
 
-#include "kernels/backward.hpp"
 #include "src/judge/diagnosis.hpp"
 
 namespace attn {
@@ -45,24 +44,16 @@ constexpr LseConvention kLseConventions[] = {
 std::vector<double> lse_by_convention(const PreparedCase& p, std::string_view name, const std::vector<double>& lse) {
   const Shape& s = p.spec.problem.shape;
   std::vector<double> out(lse.size());
+  if (name == "lse:log2") {
+    for (std::size_t n = 0; n < lse.size(); ++n) out[n] = lse[n] * std::numbers::log2e;
+    return out;
+  }
+  // log(exp(lse) - exp(sink)) = lse + log(1 - exp(sink - lse)); -inf on a row with no visible key.
   for (std::size_t n = 0; n < lse.size(); ++n) {
-    if (name == "lse:log2") {
-      out[n] = lse[n] * std::numbers::log2e;
-      continue;
-    }
-    // log(exp(lse) - exp(sink)) = lse + log(1 - exp(sink - lse)); -inf on a row with no visible key.
     const double sink = double(p.inputs.sinks[std::size_t((std::int64_t(n) / s.tokens) % s.heads)]);
     out[n] = lse[n] + std::log1p(-std::min(1.0, std::exp(sink - lse[n])));
   }
   return out;
-}
-
-// A forward mutant's lse on the case (the tiled kernel with its fault).
-std::vector<double> mutant_lse(const PreparedCase& p, Fault fault, int threads) {
-  std::vector<float> lse(lse_elements(p.spec.problem.shape));
-  tiled_lse(p.spec.problem, p.inputs, {.recipe = p.spec.recipe, .tiles = p.spec.tiles, .threads = threads, .fault = fault},
-            lse);
-  return {lse.begin(), lse.end()};
 }
 
 // The tensors a hypothesis is compared on: the output first, then each one the candidate handed back.
@@ -139,9 +130,15 @@ std::vector<Hypothesis> diagnose_tensors(PreparedCase& p, std::span<const double
     std::vector<double> m_out;
     BackwardTensors m_t;
     std::string err;
-    cand.produce(p, &m_out, &err);
-    if (c.backward) cand.produce_tensors(p, m_out, &m_t, &err);
-    else m_t.lse = mutant_lse(p, m.fault, threads);
+    if (c.backward) {
+      cand.produce(p, &m_out, &err);
+      cand.produce_tensors(p, m_out, &m_t, &err);
+    } else {  // the output and the lse of one tiled pass
+      std::vector<float> lse_f;
+      const std::vector<float> out_f = run_tiled(c, p.inputs, threads, m.fault, &lse_f);
+      m_out.assign(out_f.begin(), out_f.end());
+      m_t.lse.assign(lse_f.begin(), lse_f.end());
+    }
     std::vector<std::span<const double>> predicted = {m_out};
     bool identical = m_out == tiled_out;
     for (std::size_t t = 1; t < j.names.size(); ++t) {
@@ -175,21 +172,21 @@ std::vector<Hypothesis> diagnose_tensors(PreparedCase& p, std::span<const double
   return out_h;
 }
 
-void use_lse(PreparedCase& p, std::span<const double> lse, int threads, std::vector<Hypothesis>* h) {
+void use_lse(const DiagnosisContext& ctx, PreparedCase& p, std::span<const double> lse, int threads,
+             std::vector<Hypothesis>* h) {
   p.reference_tensors(threads);
   const std::vector<double>& golden = p.golden_tensors->lse;
   const double env = envelope(p.tiled_tensors(threads).lse, p.naive_tensors->lse, golden,
                               tensor_eps(p.spec.recipe, 0, golden));
   for (Hypothesis& x : *h) {
     if (x.score <= 0) continue;  // not applicable, or infinitely far already
-    std::vector<double> own;
     std::span<const double> predicted;
-    const MutantInfo* m = find_mutant(x.name);
+    const auto in_ctx = std::find_if(ctx.hypotheses.begin(), ctx.hypotheses.end(),
+                                     [&](const HypothesisPrediction& c) { return c.name == x.name; });
     if (x.name == "precision" || (x.name.starts_with("layout:") && x.name != "layout:swap_tokens_heads")) {
       predicted = golden;  // rounding, or golden's output stored in another order: the lse is golden's
-    } else if (m && !m->backward) {
-      own = mutant_lse(p, m->fault, threads);
-      predicted = own;
+    } else if (in_ctx != ctx.hypotheses.end() && !in_ctx->lse.empty()) {
+      predicted = in_ctx->lse;  // a mutant's, from the pass that gave its output
     } else {
       x.evidence += "; it predicts no lse, so the candidate's lse does not bear on it";
       continue;

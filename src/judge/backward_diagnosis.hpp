@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "src/judge/diagnosis.hpp"
 #include "src/judge/runner.hpp"
 
 namespace attn {
@@ -31,12 +32,14 @@ namespace attn {
 std::vector<Hypothesis> diagnose_tensors(PreparedCase& p, std::span<const double> out, const BackwardTensors& candidate,
                                          int threads);
 
-/// Rescores `h` (a diagnosis of the output, best first) with the candidate's lse `lse`: precision and
-/// the storage-order mix-ups predict golden's lse, a mutant its own; each such hypothesis's score
+/// Rescores `h` (a diagnosis of the output from `ctx`, best first) with the candidate's lse `lse`:
+/// precision and the storage-order mix-ups predict golden's lse, a mutant its own (ctx's, from the
+/// pass that gave its output); each such hypothesis's score
 /// becomes the lower of its output's and its lse's (1 / (1 + d), d the lse's max_abs distance in
 /// units of its envelope) and its evidence says how far the lse is. Hypotheses that predict no lse
 /// (layout:swap_tokens_heads, a fingerprint's recipes) keep their score and say so. Re-sorted, stable.
-void use_lse(PreparedCase& p, std::span<const double> lse, int threads, std::vector<Hypothesis>* h);
+void use_lse(const DiagnosisContext& ctx, PreparedCase& p, std::span<const double> lse, int threads,
+             std::vector<Hypothesis>* h);
 
 /// The description of an lse-convention hypothesis ("lse:log2", "lse:no_sink"), or null.
 const char* lse_convention_description(std::string_view name);

@@ -160,10 +160,11 @@ std::vector<HypothesisPrediction> mutant_hypotheses(PreparedCase& p, int threads
     h.not_applicable = unsupported_reason(c, cand);
     if (h.not_applicable.empty() && m.backward)  // its output is the correct kernel's by construction
       h.not_applicable = "a bug of the backward pass: its output is the correct kernel's, so it cannot explain the output's failure";
-    std::string err;
-    std::vector<double> values;
-    if (h.not_applicable.empty() && !cand.produce(p, &values, &err)) h.not_applicable = err;
-    h.values = narrow(values);
+    if (h.not_applicable.empty()) {  // mutant_candidate's output, and the lse of the same pass
+      std::vector<float> lse;
+      h.values = run_tiled(c, p.inputs, threads, m.fault, &lse);
+      h.lse.assign(lse.begin(), lse.end());
+    }
     if (h.not_applicable.empty() && have_correct && bit_identical(h.values, correct)) {
       h.not_applicable = identical_reason(m, p.coverage);
       h.values.clear();
@@ -366,9 +367,11 @@ std::vector<Hypothesis> diagnose_with_fingerprint(const DiagnosisContext& ctx, c
 }
 
 std::vector<Hypothesis> diagnose_case(PreparedCase& p, std::span<const double> candidate, Layout declared, int threads,
-                                      nlohmann::json* fingerprint) {
+                                      nlohmann::json* fingerprint, std::span<const double> lse) {
   const DiagnosisContext ctx = build_diagnosis_context(p, declared, threads);
-  return diagnose_with_fingerprint(ctx, p, candidate, true, false, threads, fingerprint);
+  std::vector<Hypothesis> h = diagnose_with_fingerprint(ctx, p, candidate, true, false, threads, fingerprint);
+  if (!lse.empty()) use_lse(ctx, p, lse, threads, &h);
+  return h;
 }
 
 std::string DiagnosisVerdict::text(const std::function<std::string(const std::string&)>& quote) const {
@@ -469,12 +472,8 @@ void diagnose_failure(PreparedCase& p, std::span<const double> out, const Backwa
   const auto start = std::chrono::steady_clock::now();
   // The output's failure is the output's diagnosis, refined by the lse when the candidate handed one
   // back; tensors failing alone are explained by the tensors' (src/judge/backward_diagnosis.hpp).
-  if (r->output_failed) {
-    r->diagnosis = diagnose_case(p, out, declared, threads, &r->fingerprint);
-    if (!tensors.lse.empty()) use_lse(p, tensors.lse, threads, &r->diagnosis);
-  } else if (p.spec.backward || !tensors.lse.empty()) {
-    r->diagnosis = diagnose_tensors(p, out, tensors, threads);
-  }
+  if (r->output_failed) r->diagnosis = diagnose_case(p, out, declared, threads, &r->fingerprint, tensors.lse);
+  else if (p.spec.backward || !tensors.lse.empty()) r->diagnosis = diagnose_tensors(p, out, tensors, threads);
   r->seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 

@@ -32,6 +32,9 @@ struct HypothesisPrediction {
   // The candidate output it predicts, bshd as read; empty for precision. Kept as float: every
   // kernel output is one, and golden's float rounding is far below any recipe's error.
   std::vector<float> values;
+  // The lse it predicts ([B][H][Sq]): a mutant's, from the same tiled pass as its output; empty for
+  // the others (use_lse takes golden's for precision and the storage-order mix-ups).
+  std::vector<double> lse;
 };
 
 /// Everything diagnosis needs about a case, independent of the candidate. Built once (it runs every
@@ -71,9 +74,10 @@ std::vector<Hypothesis> diagnose_with_fingerprint(const DiagnosisContext& ctx, c
                                                   std::span<const double> candidate, bool candidate_failed, bool force,
                                                   int threads, nlohmann::json* fingerprint);
 
-/// build_diagnosis_context + diagnose_with_fingerprint for a failed candidate.
+/// build_diagnosis_context + diagnose_with_fingerprint for a failed candidate, then use_lse
+/// (src/judge/backward_diagnosis.hpp) when the candidate handed back an `lse`.
 std::vector<Hypothesis> diagnose_case(PreparedCase& p, std::span<const double> candidate, Layout declared, int threads,
-                                      nlohmann::json* fingerprint = nullptr);
+                                      nlohmann::json* fingerprint = nullptr, std::span<const double> lse = {});
 
 /// The conclusion every output draws from a diagnosis, by one rule: the best hypothesis scoring at
 /// least kExplainsScore explains the output, except `precision` for a candidate that failed its

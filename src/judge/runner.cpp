@@ -39,10 +39,16 @@ bool same_tolerance(const Tolerance& a, const Tolerance& b) { return a.atol == b
 
 }  // namespace
 
-std::vector<float> run_tiled(const CaseSpec& c, const Inputs& in, int threads, Fault fault) {
+std::vector<float> run_tiled(const CaseSpec& c, const Inputs& in, int threads, Fault fault, std::vector<float>* lse) {
   std::vector<float> out(c.problem.shape.q_elements());
   poison(out);  // ATTN_DIFF_POISON: the kernel must write every element
-  tiled_attention(c.problem, in, {.recipe = c.recipe, .tiles = c.tiles, .threads = threads, .fault = fault}, out);
+  const TiledOptions opt{.recipe = c.recipe, .tiles = c.tiles, .threads = threads, .fault = fault};
+  if (!lse) {
+    tiled_attention(c.problem, in, opt, out);
+    return out;
+  }
+  lse->resize(lse_elements(c.problem.shape));
+  tiled_attention(c.problem, in, opt, out, *lse);
   return out;
 }
 

@@ -54,8 +54,10 @@ struct Candidate {
 };
 
 /// The tiled kernel's output (bshd) on a case's inputs, with one mutant's fault or none: what
-/// tiled_candidate and mutant_candidate produce, before widening to float64.
-std::vector<float> run_tiled(const CaseSpec& c, const Inputs& in, int threads, Fault fault = Fault::none);
+/// tiled_candidate and mutant_candidate produce, before widening to float64. With `lse`, the same
+/// pass also gives the log-sum-exp ([B][H][Sq]) there.
+std::vector<float> run_tiled(const CaseSpec& c, const Inputs& in, int threads, Fault fault = Fault::none,
+                             std::vector<float>* lse = nullptr);
 
 /// The correct tiled kernel as a candidate.
 Candidate tiled_candidate(int threads);
